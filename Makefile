@@ -1,0 +1,36 @@
+# iknn_ros: one-command set-up on a fresh machine (Debian/Ubuntu, Python 3.11, no ROS).
+#   make demo   set up, then run the demo
+#   make test   set up, then run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.iknn-setup-stamp
+PYTEST_ARGS ?=
+
+.PHONY: all setup demo test lint clean
+
+all: test
+
+$(STAMP): requirements.txt requirements-dev.txt setup.py package.xml
+	@echo '== iknn_ros set-up: Python venv in $(VENV) =='
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
+	touch $@
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/python -m iknn_ros.chain_info
+
+test: setup
+	@rc=0; $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo 'make test: pytest collected no tests' >&2; fi; \
+	exit $$rc
+
+lint: setup
+	$(BIN)/python -m pytest test/test_flake8.py test/test_pep257.py test/test_copyright.py
+
+clean:
+	rm -rf $(VENV) build install log *.egg-info .pytest_cache

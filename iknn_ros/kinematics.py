@@ -1,0 +1,806 @@
+# Copyright 2026 The iknn_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Serial revolute chains read from URDF, and the geometry every other module stands on.
+
+The chain is the single source of truth for joint names, limits and link geometry: the
+training data, the model card, the solver and the nodes all take it from here, so what the
+network learns is exactly what RViz draws. Everything is batched numpy: functions take
+joint vectors of shape ``(..., n)`` and return arrays with the same leading shape.
+
+Angles follow the URDF: a joint rotates its child frame about its axis by ``q`` radians.
+Continuous joints have infinite limits; their angles are wrapped to ``[-pi, pi)`` only where
+a canonical value is needed (the arm itself may turn any number of times).
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+from typing import Iterator, Optional, Sequence, Union
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from urdf_parser_py import urdf as urdf_model
+from urdf_parser_py.xml_reflection import core as urdf_reflection
+
+FloatArray = NDArray[np.float64]
+
+SUPPORTED_JOINT_TYPES = ('revolute', 'continuous')
+TWO_PI = 2.0 * math.pi
+
+
+class UrdfError(ValueError):
+    """A robot description that cannot be turned into a supported kinematic chain."""
+
+
+# --------------------------------------------------------------------------------------
+# Small geometry helpers
+# --------------------------------------------------------------------------------------
+
+def wrap_to_pi(angles: ArrayLike) -> FloatArray:
+    """Return angles wrapped to ``[-pi, pi)``."""
+    a = np.asarray(angles, dtype=np.float64)
+    return (a + math.pi) % TWO_PI - math.pi
+
+
+def rpy_to_matrix(roll: float, pitch: float, yaw: float) -> FloatArray:
+    """Return the rotation matrix of URDF fixed-axis roll, pitch, yaw (``Rz @ Ry @ Rx``)."""
+    cr, sr = math.cos(roll), math.sin(roll)
+    cp, sp = math.cos(pitch), math.sin(pitch)
+    cy, sy = math.cos(yaw), math.sin(yaw)
+    return np.array([
+        [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
+        [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
+        [-sp, cp * sr, cp * cr],
+    ])
+
+
+def homogeneous(rotation: ArrayLike, translation: ArrayLike) -> FloatArray:
+    """Return the 4x4 transform with the given rotation and translation."""
+    t = np.eye(4)
+    t[:3, :3] = np.asarray(rotation, dtype=np.float64)
+    t[:3, 3] = np.asarray(translation, dtype=np.float64)
+    return t
+
+
+def axis_angle_matrices(axis: FloatArray, angles: FloatArray) -> FloatArray:
+    """Return rotation matrices ``(..., 3, 3)`` about a unit axis by each angle (Rodrigues)."""
+    x, y, z = axis
+    k = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
+    c = np.cos(angles)[..., None, None]
+    s = np.sin(angles)[..., None, None]
+    return np.eye(3) + s * k + (1.0 - c) * (k @ k)
+
+
+# --------------------------------------------------------------------------------------
+# The chain
+# --------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class JointSpec:
+    """
+    One actuated joint of a chain, as the URDF describes it.
+
+    ``origin`` maps the frame of the previous actuated joint (after its rotation) to this
+    joint's frame, with every fixed joint in between folded in.
+    """
+
+    name: str
+    joint_type: str
+    parent_link: str
+    child_link: str
+    origin: FloatArray
+    axis: FloatArray
+    lower: float
+    upper: float
+    velocity: float
+
+    @property
+    def is_continuous(self) -> bool:
+        """Return whether the joint may turn without bound."""
+        return self.joint_type == 'continuous'
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanarGeometry:
+    """
+    A chain whose joint axes are all parallel to the base z axis, described in its plane.
+
+    In base coordinates, with ``phi`` the accumulated in-plane rotation: for each joint,
+    ``p += R(phi) @ offsets[i]``, then ``phi += yaw_offsets[i] + axis_signs[i] * q[i]``;
+    finally ``p += R(phi) @ tip_offset``. The plane lies at height ``height``.
+    """
+
+    offsets: FloatArray
+    yaw_offsets: FloatArray
+    axis_signs: FloatArray
+    tip_offset: FloatArray
+    height: float
+
+
+class KinematicChain:
+    """
+    A serial chain of revolute and continuous joints between a base and a tip link.
+
+    Build it with :meth:`from_urdf`. Position targets are 2D (x, y) for planar chains and
+    3D otherwise; :attr:`target_dim` says which.
+    """
+
+    def __init__(self, robot_name: str, base_link: str, tip_link: str,
+                 joints: Sequence[JointSpec], tip_offset: FloatArray) -> None:
+        if not joints:
+            raise UrdfError(
+                f"the chain from '{base_link}' to '{tip_link}' has no revolute or continuous "
+                'joint to move')
+        self.robot_name = robot_name
+        self.base_link = base_link
+        self.tip_link = tip_link
+        self.joints: tuple[JointSpec, ...] = tuple(joints)
+        self.tip_offset = np.array(tip_offset, dtype=np.float64)
+        self._origins = np.stack([j.origin for j in self.joints])
+        self._axes = np.stack([j.axis for j in self.joints])
+        self.planar: Optional[PlanarGeometry] = _planar_geometry(self)
+
+    # ---- construction ------------------------------------------------------------------
+
+    @classmethod
+    def from_urdf(cls, source: Union[str, os.PathLike], base_link: Optional[str] = None,
+                  tip_link: Optional[str] = None) -> 'KinematicChain':
+        """
+        Build the chain from a URDF file path or URDF XML text.
+
+        ``source`` is XML when it starts with ``<`` (as the ``robot_description`` parameter
+        does), otherwise a file path. ``base_link`` defaults to the URDF's root link and
+        ``tip_link`` to its only leaf link.
+        """
+        xml, origin = _read_urdf_source(source)
+        robot = _parse_urdf(xml, origin)
+        links = {link.name for link in robot.links}
+        if not links:
+            raise UrdfError(f'{origin}: the robot has no links')
+        joints_by_child = {}
+        for joint in robot.joints:
+            for role, link in (('parent', joint.parent), ('child', joint.child)):
+                if link not in links:
+                    raise UrdfError(
+                        f"{origin}: joint '{joint.name}' names {role} link '{link}', "
+                        'which the URDF does not define')
+            if joint.child in joints_by_child:
+                raise UrdfError(f"{origin}: link '{joint.child}' has two parent joints")
+            joints_by_child[joint.child] = joint
+        parents = {j.parent for j in robot.joints}
+        roots = sorted(links - set(joints_by_child))
+        if base_link is None:
+            if len(roots) != 1:
+                raise UrdfError(f'{origin}: expected one root link, found {roots}; name the '
+                                'base link explicitly')
+            base_link = roots[0]
+        if tip_link is None:
+            leaves = sorted(links - parents)
+            if len(leaves) != 1:
+                raise UrdfError(f'{origin}: the URDF has several leaf links {leaves}; name the '
+                                'tip link explicitly')
+            tip_link = leaves[0]
+        for role, link in (('base', base_link), ('tip', tip_link)):
+            if link not in links:
+                raise UrdfError(f"{origin}: {role} link '{link}' is not a link of robot "
+                                f"'{robot.name}' (links: {sorted(links)})")
+
+        path = []
+        link = tip_link
+        while link != base_link:
+            joint = joints_by_child.get(link)
+            if joint is None:
+                raise UrdfError(f"{origin}: there is no chain from base link '{base_link}' to "
+                                f"tip link '{tip_link}' ('{base_link}' is not an ancestor of "
+                                f"'{tip_link}')")
+            path.append(joint)
+            link = joint.parent
+        path.reverse()
+
+        specs = []
+        pending = np.eye(4)
+        for joint in path:
+            origin_tf = _joint_origin(joint)
+            if joint.type == 'fixed':
+                pending = pending @ origin_tf
+                continue
+            if joint.type not in SUPPORTED_JOINT_TYPES:
+                raise UrdfError(
+                    f"joint '{joint.name}' has type '{joint.type}'; iknn_ros supports "
+                    'revolute and continuous joints (fixed joints are folded in)')
+            if joint.mimic is not None:
+                raise UrdfError(f"joint '{joint.name}' mimics another joint; iknn_ros needs "
+                                'every joint of the chain to be independently actuated')
+            specs.append(_joint_spec(joint, pending @ origin_tf))
+            pending = np.eye(4)
+        return cls(robot.name, base_link, tip_link, specs, pending)
+
+    # ---- properties --------------------------------------------------------------------
+
+    @property
+    def n_joints(self) -> int:
+        """Return the number of actuated joints."""
+        return len(self.joints)
+
+    @property
+    def joint_names(self) -> tuple[str, ...]:
+        """Return the actuated joint names, base to tip."""
+        return tuple(j.name for j in self.joints)
+
+    @property
+    def lower(self) -> FloatArray:
+        """Return lower position limits (``-inf`` for continuous joints)."""
+        return np.array([j.lower for j in self.joints])
+
+    @property
+    def upper(self) -> FloatArray:
+        """Return upper position limits (``+inf`` for continuous joints)."""
+        return np.array([j.upper for j in self.joints])
+
+    @property
+    def velocity_limits(self) -> FloatArray:
+        """Return velocity limits in rad/s (``inf`` where the URDF gives none)."""
+        return np.array([j.velocity for j in self.joints])
+
+    @property
+    def continuous(self) -> NDArray[np.bool_]:
+        """Return a mask of the continuous joints."""
+        return np.array([j.is_continuous for j in self.joints])
+
+    @property
+    def target_dim(self) -> int:
+        """Return 2 for planar chains (targets are x, y) and 3 for spatial ones."""
+        return 2 if self.planar is not None else 3
+
+    @property
+    def reach(self) -> float:
+        """Return an upper bound of the distance from the first joint axis to the tip."""
+        lengths = [np.linalg.norm(j.origin[:3, 3]) for j in self.joints[1:]]
+        return float(sum(lengths) + np.linalg.norm(self.tip_offset[:3, 3]))
+
+    def with_limit_margin(self, margin: float) -> 'KinematicChain':
+        """Return a copy whose limited joints keep ``margin`` radians from their limits."""
+        if margin < 0.0 or not math.isfinite(margin):
+            raise ValueError(f'limit margin must be finite and >= 0, got {margin}')
+        joints = []
+        for j in self.joints:
+            if j.is_continuous:
+                joints.append(j)
+                continue
+            if j.upper - j.lower <= 2.0 * margin:
+                raise ValueError(f"joint '{j.name}' range [{j.lower}, {j.upper}] is narrower "
+                                 f'than twice the limit margin {margin}')
+            joints.append(dataclasses.replace(j, lower=j.lower + margin,
+                                              upper=j.upper - margin))
+        return KinematicChain(self.robot_name, self.base_link, self.tip_link, joints,
+                              self.tip_offset)
+
+    # ---- kinematics --------------------------------------------------------------------
+
+    def frames(self, q: ArrayLike) -> FloatArray:
+        """
+        Return every frame of the chain, shape ``(..., n + 2, 4, 4)``.
+
+        Frame 0 is the base, frame ``i + 1`` the frame of joint ``i`` after its rotation
+        (the child link of the joint), and the last frame is the tip link.
+        """
+        q = self._as_joint_array(q)
+        lead = q.shape[:-1]
+        out = np.empty(lead + (self.n_joints + 2, 4, 4))
+        current = np.broadcast_to(np.eye(4), lead + (4, 4)).copy()
+        out[..., 0, :, :] = current
+        for i, joint in enumerate(self.joints):
+            current = current @ joint.origin
+            rot = axis_angle_matrices(joint.axis, q[..., i])
+            current[..., :3, :3] = current[..., :3, :3] @ rot
+            out[..., i + 1, :, :] = current
+        out[..., -1, :, :] = current @ self.tip_offset
+        return out
+
+    def joint_positions(self, q: ArrayLike) -> FloatArray:
+        """Return base, joint and tip positions ``(..., n + 2, 3)`` for drawing the arm."""
+        return self.frames(q)[..., :3, 3]
+
+    def tip_position_3d(self, q: ArrayLike) -> FloatArray:
+        """Return the tip position in base coordinates, shape ``(..., 3)``."""
+        return self.frames(q)[..., -1, :3, 3]
+
+    def fk(self, q: ArrayLike) -> FloatArray:
+        """Return the tip position in target coordinates: ``(..., 2)`` planar, else 3."""
+        if self.planar is not None:
+            return _planar_fk(self.planar, self._as_joint_array(q))
+        return self.tip_position_3d(q)
+
+    def jacobian(self, q: ArrayLike) -> FloatArray:
+        """Return d fk / d q, shape ``(..., target_dim, n)``."""
+        q = self._as_joint_array(q)
+        if self.planar is not None:
+            return _planar_jacobian(self.planar, q)
+        frames = self.frames(q)
+        tip = frames[..., -1, :3, 3]
+        jac = np.empty(q.shape[:-1] + (3, self.n_joints))
+        for i, joint in enumerate(self.joints):
+            frame = frames[..., i + 1, :, :]
+            axis_world = frame[..., :3, :3] @ joint.axis
+            jac[..., :, i] = np.cross(axis_world, tip - frame[..., :3, 3])
+        return jac
+
+    # ---- limits ------------------------------------------------------------------------
+
+    def wrap_and_clamp(self, q: ArrayLike) -> FloatArray:
+        """Return ``q`` with continuous joints wrapped to [-pi, pi) and others clamped."""
+        q = self._as_joint_array(q)
+        cont = self.continuous
+        return np.where(cont, wrap_to_pi(q), np.clip(q, self.lower, self.upper))
+
+    def within_limits(self, q: ArrayLike, tolerance: float = 0.0) -> NDArray[np.bool_]:
+        """Return, per joint vector, whether every limited joint is inside its limits."""
+        q = self._as_joint_array(q)
+        inside = (q >= self.lower - tolerance) & (q <= self.upper + tolerance)
+        return np.all(inside | self.continuous, axis=-1)
+
+    def random_configurations(self, rng: np.random.Generator, count: int) -> FloatArray:
+        """Return ``count`` joint vectors drawn uniformly within limits (continuous: +-pi)."""
+        lo = np.where(self.continuous, -math.pi, self.lower)
+        hi = np.where(self.continuous, math.pi, self.upper)
+        return rng.uniform(lo, hi, size=(count, self.n_joints))
+
+    # ---- identity ----------------------------------------------------------------------
+
+    def description(self) -> dict:
+        """Return a JSON-ready description of everything that defines the chain's motion."""
+        def r(values: ArrayLike) -> list:
+            return [round(float(v), 9) + 0.0 for v in np.ravel(values)]
+
+        def limit(value: float) -> Optional[float]:
+            return round(value, 9) if math.isfinite(value) else None
+
+        return {
+            'robot_name': self.robot_name,
+            'base_link': self.base_link,
+            'tip_link': self.tip_link,
+            'joints': [{
+                'name': j.name,
+                'type': j.joint_type,
+                'origin': r(j.origin[:3, :]),
+                'axis': r(j.axis),
+                'lower': limit(j.lower),
+                'upper': limit(j.upper),
+                'velocity': limit(j.velocity),
+            } for j in self.joints],
+            'tip_offset': r(self.tip_offset[:3, :]),
+        }
+
+    def fingerprint(self) -> str:
+        """Return a SHA-256 over :meth:`description`, excluding names that do not move it."""
+        desc = self.description()
+        desc.pop('robot_name')
+        text = json.dumps(desc, sort_keys=True, separators=(',', ':'))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _as_joint_array(self, q: ArrayLike) -> FloatArray:
+        q = np.asarray(q, dtype=np.float64)
+        if q.shape[-1:] != (self.n_joints,):
+            raise ValueError(f'expected joint vectors of length {self.n_joints} '
+                             f'{self.joint_names}, got shape {q.shape}')
+        return q
+
+    def __repr__(self) -> str:
+        return (f'KinematicChain({self.robot_name!r}, {self.base_link!r} -> {self.tip_link!r}, '
+                f'joints={list(self.joint_names)}, planar={self.planar is not None})')
+
+
+# --------------------------------------------------------------------------------------
+# URDF reading
+# --------------------------------------------------------------------------------------
+
+def _read_urdf_source(source: Union[str, os.PathLike]) -> tuple[str, str]:
+    if isinstance(source, str) and source.lstrip().startswith('<'):
+        return source, 'robot_description'
+    path = Path(source)
+    if not path.is_file():
+        raise UrdfError(f"URDF file '{path}' does not exist")
+    try:
+        return path.read_text(encoding='utf-8'), str(path)
+    except (OSError, UnicodeDecodeError) as err:
+        raise UrdfError(f"cannot read URDF file '{path}': {err}") from err
+
+
+@contextlib.contextmanager
+def _collected_parser_warnings(sink: list) -> Iterator[None]:
+    # urdf_parser_py prints unknown tags (ros2_control, gazebo) to stderr; keep them quiet.
+    previous = urdf_reflection.on_error
+    urdf_reflection.on_error = sink.append
+    try:
+        yield
+    finally:
+        urdf_reflection.on_error = previous
+
+
+def _parse_urdf(xml: str, origin: str) -> 'urdf_model.Robot':
+    warnings: list = []
+    try:
+        with _collected_parser_warnings(warnings):
+            robot = urdf_model.URDF.from_xml_string(xml)
+    except Exception as err:  # noqa: B902 - the parser raises lxml, ParseError and ValueError
+        message = str(err).strip() or type(err).__name__
+        raise UrdfError(f'{origin}: malformed URDF: {message}') from err
+    if robot is None or not isinstance(robot, urdf_model.Robot):
+        raise UrdfError(f'{origin}: malformed URDF: no <robot> element')
+    return robot
+
+
+def _joint_origin(joint: 'urdf_model.Joint') -> FloatArray:
+    if joint.origin is None:
+        return np.eye(4)
+    xyz = joint.origin.xyz if joint.origin.xyz is not None else [0.0, 0.0, 0.0]
+    rpy = joint.origin.rpy if joint.origin.rpy is not None else [0.0, 0.0, 0.0]
+    values = [float(v) for v in list(xyz) + list(rpy)]
+    if not all(math.isfinite(v) for v in values):
+        raise UrdfError(f"joint '{joint.name}' has a non-finite origin {values}")
+    return homogeneous(rpy_to_matrix(*values[3:]), values[:3])
+
+
+def _joint_spec(joint: 'urdf_model.Joint', origin: FloatArray) -> JointSpec:
+    axis = np.array(joint.axis if joint.axis is not None else [1.0, 0.0, 0.0], dtype=float)
+    norm = float(np.linalg.norm(axis))
+    if not math.isfinite(norm) or norm < 1e-9:
+        raise UrdfError(f"joint '{joint.name}' has a zero or invalid axis {axis.tolist()}")
+    limit = joint.limit
+    velocity = math.inf
+    if limit is not None and limit.velocity is not None and float(limit.velocity) > 0.0:
+        velocity = float(limit.velocity)
+    if joint.type == 'revolute':
+        if limit is None or limit.lower is None or limit.upper is None:
+            raise UrdfError(f"revolute joint '{joint.name}' has no <limit lower upper>; "
+                            'give its limits or make it continuous')
+        lower, upper = float(limit.lower), float(limit.upper)
+        if not (math.isfinite(lower) and math.isfinite(upper) and lower < upper):
+            raise UrdfError(f"joint '{joint.name}' has invalid limits [{lower}, {upper}]")
+    else:
+        lower, upper = -math.inf, math.inf
+    return JointSpec(name=joint.name, joint_type=joint.type, parent_link=joint.parent,
+                     child_link=joint.child, origin=origin, axis=axis / norm,
+                     lower=lower, upper=upper, velocity=velocity)
+
+
+# --------------------------------------------------------------------------------------
+# Planar chains
+# --------------------------------------------------------------------------------------
+
+_PLANAR_TOLERANCE = 1e-12
+
+
+def _planar_geometry(chain: KinematicChain) -> Optional[PlanarGeometry]:
+    offsets, yaws, signs = [], [], []
+    height = 0.0
+    for joint in chain.joints:
+        rot = joint.origin[:3, :3]
+        if abs(rot[2, 2] - 1.0) > _PLANAR_TOLERANCE or abs(abs(joint.axis[2]) - 1.0) > 1e-12:
+            return None
+        offsets.append(joint.origin[:2, 3])
+        yaws.append(math.atan2(rot[1, 0], rot[0, 0]))
+        signs.append(1.0 if joint.axis[2] > 0 else -1.0)
+        height += joint.origin[2, 3]
+    return PlanarGeometry(offsets=np.array(offsets), yaw_offsets=np.array(yaws),
+                          axis_signs=np.array(signs), tip_offset=chain.tip_offset[:2, 3].copy(),
+                          height=height + float(chain.tip_offset[2, 3]))
+
+
+def _planar_angles(planar: PlanarGeometry, q: FloatArray) -> FloatArray:
+    """Return the accumulated in-plane angle after each joint, shape ``(..., n)``."""
+    return np.cumsum(planar.yaw_offsets + planar.axis_signs * q, axis=-1)
+
+
+def _rotate(angle: FloatArray, vec: FloatArray) -> FloatArray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.stack([c * vec[0] - s * vec[1], s * vec[0] + c * vec[1]], axis=-1)
+
+
+def _planar_fk(planar: PlanarGeometry, q: FloatArray) -> FloatArray:
+    phis = _planar_angles(planar, q)
+    pos = np.broadcast_to(planar.offsets[0], q.shape[:-1] + (2,)).copy()
+    for i in range(1, q.shape[-1]):
+        pos += _rotate(phis[..., i - 1], planar.offsets[i])
+    return pos + _rotate(phis[..., -1], planar.tip_offset)
+
+
+def _planar_jacobian(planar: PlanarGeometry, q: FloatArray) -> FloatArray:
+    phis = _planar_angles(planar, q)
+    n = q.shape[-1]
+    # Position of the tip relative to each joint axis, accumulated from the tip backwards.
+    rel = _rotate(phis[..., -1], planar.tip_offset)
+    jac = np.empty(q.shape[:-1] + (2, n))
+    for i in range(n - 1, -1, -1):
+        jac[..., 0, i] = -planar.axis_signs[i] * rel[..., 1]
+        jac[..., 1, i] = planar.axis_signs[i] * rel[..., 0]
+        if i > 0:
+            rel = rel + _rotate(phis[..., i - 1], planar.offsets[i])
+    return jac
+
+
+# --------------------------------------------------------------------------------------
+# The planar 2R chain: closed form (the oracle) and its annulus
+# --------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class TwoLinkGeometry:
+    """
+    A planar chain of two joints reduced to two link vectors.
+
+    ``tip = base + R(phi1) @ (link1 + R(theta2) @ link2)`` with
+    ``phi1 = yaw1 + sign1 * q1`` and ``theta2 = yaw2 + sign2 * q2``. The elbow angle
+    ``psi = theta2 + angle(link2) - angle(link1)`` is the angle between the two link
+    vectors: 0 stretched, pi folded; the elbow branch is the sign of ``sin(psi)``.
+    """
+
+    base: FloatArray
+    link1: FloatArray
+    link2: FloatArray
+    yaw1: float
+    yaw2: float
+    sign1: float
+    sign2: float
+    lower: FloatArray
+    upper: FloatArray
+
+    @classmethod
+    def of(cls, chain: KinematicChain) -> 'TwoLinkGeometry':
+        """Return the geometry of a planar two-joint chain, or raise ValueError."""
+        planar = chain.planar
+        if planar is None or chain.n_joints != 2:
+            raise ValueError(f'the closed-form 2R solution needs a planar chain of two joints; '
+                             f'{chain!r} is not one')
+        return cls(base=planar.offsets[0].copy(), link1=planar.offsets[1].copy(),
+                   link2=planar.tip_offset.copy(), yaw1=float(planar.yaw_offsets[0]),
+                   yaw2=float(planar.yaw_offsets[1]), sign1=float(planar.axis_signs[0]),
+                   sign2=float(planar.axis_signs[1]), lower=chain.lower, upper=chain.upper)
+
+    @property
+    def lengths(self) -> tuple[float, float]:
+        """Return the two link lengths."""
+        return float(np.hypot(*self.link1)), float(np.hypot(*self.link2))
+
+    @property
+    def _psi_offset(self) -> float:
+        return (self.yaw2 + math.atan2(self.link2[1], self.link2[0])
+                - math.atan2(self.link1[1], self.link1[0]))
+
+    def elbow_angle(self, q: ArrayLike) -> FloatArray:
+        """Return the elbow angle psi wrapped to [-pi, pi), shape ``(...)``."""
+        q = np.asarray(q, dtype=np.float64)
+        return wrap_to_pi(self.sign2 * q[..., 1] + self._psi_offset)
+
+    def elbow(self, q: ArrayLike) -> FloatArray:
+        """Return the elbow branch of joint vectors: +1, -1, or 0 when stretched or folded."""
+        return np.sign(np.sin(self.elbow_angle(q)))
+
+    def radius_range(self) -> tuple[float, float]:
+        """Return the smallest and largest tip distance from joint1's axis within limits."""
+        l1, l2 = self.lengths
+        lo, hi = self.lower[1], self.upper[1]
+        if not (math.isfinite(lo) and math.isfinite(hi)) or hi - lo >= TWO_PI:
+            return abs(l1 - l2), l1 + l2
+        psi_lo, psi_hi = sorted((self.sign2 * lo + self._psi_offset,
+                                 self.sign2 * hi + self._psi_offset))
+
+        def nearest_in_range(angle: float) -> float:
+            # The value of psi in [psi_lo, psi_hi] whose cosine is closest to cos(angle).
+            best, best_gap = psi_lo, math.inf
+            for candidate in (psi_lo, psi_hi):
+                gap = abs(wrap_to_pi(candidate - angle))
+                if gap < best_gap:
+                    best, best_gap = candidate, gap
+            k = math.ceil((psi_lo - angle) / TWO_PI)
+            if angle + k * TWO_PI <= psi_hi:
+                return angle
+            return best
+
+        def radius(psi: float) -> float:
+            return math.sqrt(max(l1 * l1 + l2 * l2 + 2.0 * l1 * l2 * math.cos(psi), 0.0))
+
+        return radius(nearest_in_range(math.pi)), radius(nearest_in_range(0.0))
+
+    def ik(self, targets: ArrayLike, elbow: ArrayLike) -> tuple[FloatArray, NDArray[np.bool_]]:
+        """
+        Solve the closed form for tip targets ``(..., 2)`` on the given elbow branch.
+
+        Returns joint vectors ``(..., 2)`` and a mask of solutions that exist and lie
+        within the joint limits. Continuous angles come back in [-pi, pi); limited ones are
+        moved by whole turns into their limits when that is possible.
+        """
+        targets = np.asarray(targets, dtype=np.float64)
+        branch = np.where(np.asarray(elbow, dtype=np.float64) < 0.0, -1.0, 1.0)
+        l1, l2 = self.lengths
+        u = targets - self.base
+        r2 = np.sum(u * u, axis=-1)
+        cos_psi = (r2 - l1 * l1 - l2 * l2) / (2.0 * l1 * l2)
+        exists = np.abs(cos_psi) <= 1.0 + 1e-12
+        psi = branch * np.arccos(np.clip(cos_psi, -1.0, 1.0))
+        q2 = (psi - self._psi_offset) / self.sign2
+        theta2 = self.sign2 * q2 + self.yaw2
+        c2, s2 = np.cos(theta2), np.sin(theta2)
+        elbow_x = self.link1[0] + c2 * self.link2[0] - s2 * self.link2[1]
+        elbow_y = self.link1[1] + s2 * self.link2[0] + c2 * self.link2[1]
+        phi1 = np.arctan2(u[..., 1], u[..., 0]) - np.arctan2(elbow_y, elbow_x)
+        q1 = (phi1 - self.yaw1) / self.sign1
+        q = np.stack([q1, q2], axis=-1)
+        q, inside = _into_limits(q, self.lower, self.upper)
+        return q, exists & inside
+
+
+def _into_limits(q: FloatArray, lower: FloatArray,
+                 upper: FloatArray) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """Shift angles by whole turns into their limits where possible; wrap unlimited ones."""
+    out = wrap_to_pi(q)
+    finite = np.isfinite(lower) & np.isfinite(upper)
+    # The representative just above the lower limit, then check it is below the upper.
+    base = np.where(finite, lower, 0.0)
+    shifted = base + np.mod(out - base, TWO_PI)
+    shifted = np.where(np.isclose(shifted - TWO_PI, base, atol=1e-12), base, shifted)
+    out = np.where(finite, shifted, out)
+    inside = np.all(~finite | (out <= upper + 1e-12), axis=-1)
+    return out, inside
+
+
+# --------------------------------------------------------------------------------------
+# Reachability and projection
+# --------------------------------------------------------------------------------------
+
+class Workspace(abc.ABC):
+    """The set of tip positions a chain reaches within its joint limits."""
+
+    def contains(self, points: ArrayLike, tolerance: float = 1e-9) -> NDArray[np.bool_]:
+        """Return whether each point ``(..., d)`` is reachable within ``tolerance``."""
+        points = np.asarray(points, dtype=np.float64)
+        gap = np.linalg.norm(self.project(points) - points, axis=-1)
+        return gap <= tolerance
+
+    @abc.abstractmethod
+    def project(self, points: ArrayLike, toward: Optional[ArrayLike] = None) -> FloatArray:
+        """
+        Return the nearest reachable point to each point ``(..., d)``.
+
+        ``toward`` (same shape) breaks ties where many reachable points are equally near
+        (the centre of an annulus): the one nearest to it is chosen.
+        """
+
+
+@dataclasses.dataclass(frozen=True)
+class AnnulusWorkspace(Workspace):
+    """The reachable set of a planar 2R chain whose first joint turns freely."""
+
+    center: FloatArray
+    r_min: float
+    r_max: float
+
+    def contains(self, points: ArrayLike, tolerance: float = 1e-9) -> NDArray[np.bool_]:
+        """Return whether each point is inside the annulus (within ``tolerance``)."""
+        r = np.linalg.norm(np.asarray(points, dtype=np.float64) - self.center, axis=-1)
+        return (r >= self.r_min - tolerance) & (r <= self.r_max + tolerance)
+
+    def project(self, points: ArrayLike, toward: Optional[ArrayLike] = None) -> FloatArray:
+        """Return each point moved radially onto the annulus (points inside are unchanged)."""
+        u = np.asarray(points, dtype=np.float64) - self.center
+        r = np.linalg.norm(u, axis=-1, keepdims=True)
+        fallback = np.array([1.0, 0.0])
+        if toward is not None:
+            # At the exact centre, head for the side of the annulus nearest to ``toward``.
+            t = np.asarray(toward, dtype=np.float64) - self.center
+            t_norm = np.linalg.norm(t, axis=-1, keepdims=True)
+            fallback = np.where(t_norm > 0.0, t / np.where(t_norm > 0.0, t_norm, 1.0), fallback)
+        direction = np.where(r > 0.0, u / np.where(r > 0.0, r, 1.0), fallback)
+        radius = np.clip(r, self.r_min, self.r_max)
+        return self.center + direction * radius
+
+
+class NumericWorkspace(Workspace):
+    """
+    The reachable set of any chain, found by minimising tip distance within joint limits.
+
+    Projected Levenberg-Marquardt from a grid of starts over the joint box: exact to the
+    solver tolerance wherever one start lies in the basin of the nearest point, which the
+    grid density makes the case for chains of up to four joints.
+    """
+
+    def __init__(self, chain: KinematicChain, starts_per_joint: Optional[int] = None,
+                 coarse_iterations: int = 40, polish_iterations: int = 400,
+                 polished: int = 8) -> None:
+        self.chain = chain
+        n = chain.n_joints
+        k = starts_per_joint or max(3, int(round(1500 ** (1.0 / n))))
+        lo = np.where(chain.continuous, -math.pi, chain.lower)
+        hi = np.where(chain.continuous, math.pi, chain.upper)
+        axes = [np.linspace(lo[i], hi[i], k + 2)[1:-1] for i in range(n)]
+        self._starts = np.stack(np.meshgrid(*axes, indexing='ij'), axis=-1).reshape(-1, n)
+        self._coarse_iterations = coarse_iterations
+        self._polish_iterations = polish_iterations
+        self._polished = polished
+
+    def solve(self, target: ArrayLike,
+              seeds: Optional[ArrayLike] = None) -> tuple[FloatArray, float]:
+        """Return joint angles within limits whose tip is nearest ``target``, and that gap."""
+        target = np.asarray(target, dtype=np.float64)
+        q = self._starts if seeds is None else np.vstack([np.atleast_2d(seeds), self._starts])
+        q = _bounded_least_squares(self.chain, q, target, self._coarse_iterations)
+        # Near-flat distance functions (targets near an axis) converge slowly: polish only
+        # the few best candidates for longer.
+        gaps = np.linalg.norm(self.chain.fk(q) - target, axis=-1)
+        best = q[np.argsort(gaps)[:self._polished]]
+        best = _bounded_least_squares(self.chain, best, target, self._polish_iterations)
+        gaps = np.linalg.norm(self.chain.fk(best) - target, axis=-1)
+        winner = int(np.argmin(gaps))
+        return best[winner], float(gaps[winner])
+
+    def project(self, points: ArrayLike, toward: Optional[ArrayLike] = None) -> FloatArray:
+        """Return the nearest reachable point to each point, one minimisation each."""
+        points = np.asarray(points, dtype=np.float64)
+        flat = points.reshape(-1, points.shape[-1])
+        out = np.empty_like(flat)
+        for i, point in enumerate(flat):
+            q, _ = self.solve(point)
+            out[i] = self.chain.fk(q)
+        return out.reshape(points.shape)
+
+
+def _bounded_least_squares(chain: KinematicChain, q: FloatArray, target: FloatArray,
+                           iterations: int) -> FloatArray:
+    lo, hi = chain.lower, chain.upper
+    n = chain.n_joints
+    damping = np.full(q.shape[0], 1e-3)
+    q = np.clip(q, lo, hi)
+    err = target - chain.fk(q)
+    cost = np.sum(err * err, axis=-1)
+
+    def damped_step(jac: FloatArray) -> FloatArray:
+        jt = np.swapaxes(jac, -1, -2)
+        lhs = jt @ jac + damping[:, None, None] * np.eye(n)
+        return np.linalg.solve(lhs, (jt @ err[..., None]))[..., 0]
+
+    for _ in range(iterations):
+        jac = chain.jacobian(q)
+        step = damped_step(jac)
+        # Joints pressed against a limit leave the problem, so the others take the exact
+        # constrained step instead of a clipped unconstrained one.
+        blocked = ((q <= lo) & (step < 0.0)) | ((q >= hi) & (step > 0.0))
+        if blocked.any():
+            step = damped_step(np.where(blocked[:, None, :], 0.0, jac))
+            step = np.where(blocked, 0.0, step)
+        trial = np.clip(q + step, lo, hi)
+        trial_err = target - chain.fk(trial)
+        trial_cost = np.sum(trial_err * trial_err, axis=-1)
+        better = trial_cost < cost
+        q = np.where(better[:, None], trial, q)
+        err = np.where(better[:, None], trial_err, err)
+        cost = np.where(better, trial_cost, cost)
+        damping = np.clip(np.where(better, damping * 0.3, damping * 10.0), 1e-12, 1e6)
+    return q
+
+
+def workspace_of(chain: KinematicChain) -> Workspace:
+    """Return the exact annulus for a planar 2R chain with a free first joint, else numeric."""
+    if chain.planar is not None and chain.n_joints == 2 and chain.continuous[0]:
+        geometry = TwoLinkGeometry.of(chain)
+        r_min, r_max = geometry.radius_range()
+        return AnnulusWorkspace(center=geometry.base.copy(), r_min=r_min, r_max=r_max)
+    return NumericWorkspace(chain)

@@ -1,0 +1,341 @@
+# Copyright 2026 The iknn_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The kinematics core against closed forms, an independent library and dense sampling."""
+
+import math
+import subprocess
+import sys
+import warnings
+
+from conftest import joint, links, urdf_text
+from iknn_ros.kinematics import AnnulusWorkspace
+from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics import NumericWorkspace
+from iknn_ros.kinematics import TwoLinkGeometry
+from iknn_ros.kinematics import UrdfError
+from iknn_ros.kinematics import workspace_of
+from iknn_ros.kinematics import wrap_to_pi
+import numpy as np
+import pytest
+
+L1 = L2 = 0.5
+JOINT2_LIMIT = 2.8
+
+
+@pytest.fixture(scope='module')
+def chain(two_link_urdf_path):
+    return KinematicChain.from_urdf(two_link_urdf_path)
+
+
+def closed_form_fk(q):
+    return np.stack([L1 * np.cos(q[:, 0]) + L2 * np.cos(q[:, 0] + q[:, 1]),
+                     L1 * np.sin(q[:, 0]) + L2 * np.sin(q[:, 0] + q[:, 1])], axis=-1)
+
+
+def random_q(chain, count, seed=0):
+    return chain.random_configurations(np.random.default_rng(seed), count)
+
+
+# ---- the shipped URDF ------------------------------------------------------------------
+
+def test_shipped_urdf_describes_the_seed_arm(chain):
+    assert chain.joint_names == ('joint1', 'joint2')
+    assert chain.base_link == 'base_link' and chain.tip_link == 'tool0'
+    assert chain.continuous.tolist() == [True, False]
+    assert chain.lower[1] == -JOINT2_LIMIT and chain.upper[1] == JOINT2_LIMIT
+    assert chain.velocity_limits.tolist() == [2.0, 2.0]
+    assert chain.planar is not None and chain.target_dim == 2
+    assert chain.reach == pytest.approx(1.0)
+
+
+def test_fk_equals_closed_form_for_10000_random_vectors(chain):
+    q = random_q(chain, 10_000)
+    expected = closed_form_fk(q)
+    assert np.max(np.abs(chain.fk(q) - expected)) <= 1e-12
+    # The general 4x4 path (used for spatial chains and drawing) agrees as well.
+    tip3 = chain.tip_position_3d(q)
+    assert np.max(np.abs(tip3[:, :2] - expected)) <= 1e-12
+    assert np.allclose(tip3[:, 2], chain.planar.height)
+
+
+def test_fk_matches_ikpy_loading_the_same_file(chain, two_link_urdf_path):
+    ikpy_chain_module = pytest.importorskip('ikpy.chain')
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        reference = ikpy_chain_module.Chain.from_urdf_file(
+            str(two_link_urdf_path), base_elements=['base_link'])
+    active = [i for i, link in enumerate(reference.links) if link.joint_type != 'fixed']
+    assert [reference.links[i].name for i in active] == list(chain.joint_names)
+    q = random_q(chain, 300, seed=1)
+    full = np.zeros((len(q), len(reference.links)))
+    full[:, active] = q
+    expected = np.array([reference.forward_kinematics(row)[:3, 3] for row in full])
+    assert np.max(np.abs(chain.tip_position_3d(q) - expected)) <= 1e-12
+
+
+def test_frames_draw_the_arm(chain):
+    points = chain.joint_positions(np.array([0.0, math.pi / 2]))
+    assert points.shape == (4, 3)
+    np.testing.assert_allclose(points[:, :2], [[0, 0], [0, 0], [0.5, 0], [0.5, 0.5]],
+                               atol=1e-15)
+
+
+@pytest.mark.parametrize('planar', [True, False])
+def test_jacobian_matches_finite_differences(chain, planar):
+    q = random_q(chain, 50, seed=2)
+    fk = chain.fk if planar else chain.tip_position_3d
+    jac = chain.jacobian(q)
+    if not planar:
+        # Spatial path: force it by building the spatial Jacobian from the 3D function.
+        jac = np.concatenate([jac, np.zeros((50, 1, 2))], axis=1)
+    eps = 1e-6
+    numeric = np.stack([(fk(q + eps * e) - fk(q - eps * e)) / (2 * eps)
+                        for e in np.eye(2)], axis=-1)
+    assert np.max(np.abs(jac[:, :numeric.shape[1]] - numeric)) < 1e-8
+
+
+# ---- closed form ----------------------------------------------------------------------
+
+@pytest.mark.parametrize('elbow', [1.0, -1.0])
+def test_closed_form_ik_round_trips_fk_on_both_elbows(chain, elbow):
+    geometry = TwoLinkGeometry.of(chain)
+    q = random_q(chain, 10_000, seed=3)
+    targets = chain.fk(q)
+    solution, ok = geometry.ik(targets, np.full(len(q), elbow))
+    assert ok.all()
+    assert np.max(np.abs(chain.fk(solution) - targets)) <= 1e-12
+    assert np.all(geometry.elbow(solution) == elbow)
+    assert chain.within_limits(solution).all()
+    # The solution on the configuration's own elbow is the configuration itself.
+    own = geometry.elbow(q) == elbow
+    assert np.max(np.abs(wrap_to_pi(solution[own] - q[own]))) < 1e-9
+
+
+def test_closed_form_reports_unreachable_targets(chain):
+    geometry = TwoLinkGeometry.of(chain)
+    targets = np.array([[1.2, 0.0], [0.0, 0.1], [0.0, 0.0], [0.6, 0.0]])
+    _, ok = geometry.ik(targets, np.ones(4))
+    assert ok.tolist() == [False, False, False, True]
+
+
+def test_radius_range_matches_sampling_the_elbow(chain):
+    geometry = TwoLinkGeometry.of(chain)
+    q2 = np.linspace(-JOINT2_LIMIT, JOINT2_LIMIT, 200_001)
+    radii = np.hypot(L1 + L2 * np.cos(q2), L2 * np.sin(q2))
+    r_min, r_max = geometry.radius_range()
+    assert r_min == pytest.approx(radii.min(), abs=1e-12)
+    assert r_max == pytest.approx(radii.max(), abs=1e-12)
+    assert r_min == pytest.approx(abs(math.cos(JOINT2_LIMIT / 2)), abs=1e-12)
+
+
+# ---- reachability and projection --------------------------------------------------------
+
+def dense_tip_samples(chain, per_joint):
+    lo = np.where(chain.continuous, -math.pi, chain.lower)
+    hi = np.where(chain.continuous, math.pi, chain.upper)
+    grids = np.meshgrid(*[np.linspace(lo[i], hi[i], per_joint) for i in range(2)],
+                        indexing='ij')
+    return chain.fk(np.stack(grids, axis=-1).reshape(-1, 2))
+
+
+def probe_points(seed=4):
+    rng = np.random.default_rng(seed)
+    radius = np.concatenate([rng.uniform(0.0, 0.17, 40), rng.uniform(0.17, 1.0, 40),
+                             rng.uniform(1.0, 1.6, 40)])
+    angle = rng.uniform(-math.pi, math.pi, radius.size)
+    return np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=-1)
+
+
+def assert_nearest_reachable(projected, points, samples, resolution):
+    from scipy.spatial import cKDTree
+    tree = cKDTree(samples)
+    nearest_sample, _ = tree.query(points)
+    own = np.linalg.norm(projected - points, axis=-1)
+    # No sampled reachable point is meaningfully closer than the projection ...
+    assert np.all(own <= nearest_sample + 1e-12)
+    # ... and the projection is itself (within the sampling resolution) a reachable point.
+    gap_to_samples, _ = tree.query(projected)
+    assert np.all(gap_to_samples <= resolution)
+
+
+def test_annulus_projection_is_the_nearest_reachable_point(chain):
+    workspace = workspace_of(chain)
+    assert isinstance(workspace, AnnulusWorkspace)
+    points = probe_points()
+    projected = workspace.project(points)
+    samples = dense_tip_samples(chain, 1500)
+    assert_nearest_reachable(projected, points, samples, resolution=3e-3)
+    inside = workspace.contains(points)
+    np.testing.assert_array_equal(np.all(projected == points, axis=-1), inside)
+    geometry = TwoLinkGeometry.of(chain)
+    _, ok = geometry.ik(projected, np.ones(len(points)))
+    assert ok.all()
+
+
+def test_annulus_projection_of_the_centre_heads_toward_the_hint(chain):
+    workspace = workspace_of(chain)
+    projected = workspace.project(np.zeros(2), toward=np.array([0.0, -0.4]))
+    np.testing.assert_allclose(projected, [0.0, -workspace.r_min], atol=1e-15)
+
+
+def test_limit_margin_shrinks_the_annulus(chain):
+    inner = workspace_of(chain.with_limit_margin(0.1))
+    assert inner.r_min == pytest.approx(abs(math.cos((JOINT2_LIMIT - 0.1) / 2)), abs=1e-12)
+    assert inner.r_max == pytest.approx(1.0)
+    with pytest.raises(ValueError, match='narrower'):
+        chain.with_limit_margin(3.0)
+
+
+LIMITED_2R = urdf_text(
+    joint('j1', 'revolute', 'base', 'l1', limit='<limit lower="-1.0" upper="2.0" '
+          'effort="1" velocity="1"/>')
+    + joint('j2', 'revolute', 'l1', 'l2', xyz='0.6 0 0', limit='<limit lower="-2.5" '
+            'upper="1.5" effort="1" velocity="1"/>')
+    + joint('tip_joint', 'fixed', 'l2', 'tip', xyz='0.4 0 0'),
+    links('base', 'l1', 'l2', 'tip'))
+
+
+def test_numeric_projection_matches_dense_sampling_on_a_limited_chain():
+    chain = KinematicChain.from_urdf(LIMITED_2R)
+    workspace = workspace_of(chain)
+    assert isinstance(workspace, NumericWorkspace)
+    points = probe_points(seed=5)[::4]
+    projected = workspace.project(points)
+    samples = dense_tip_samples(chain, 1500)
+    assert_nearest_reachable(projected, points, samples, resolution=3e-3)
+
+
+def test_numeric_projection_agrees_with_the_annulus(chain):
+    points = probe_points(seed=6)[::6]
+    exact = workspace_of(chain).project(points)
+    numeric = NumericWorkspace(chain).project(points)
+    gap_exact = np.linalg.norm(exact - points, axis=-1)
+    gap_numeric = np.linalg.norm(numeric - points, axis=-1)
+    assert np.max(np.abs(gap_exact - gap_numeric)) < 1e-9
+    # Where the nearest point is unique and well conditioned, it is the same point.
+    well_posed = np.linalg.norm(points, axis=-1) > 0.05
+    assert np.max(np.abs(exact - numeric)[well_posed]) < 1e-7
+
+
+# ---- limits -------------------------------------------------------------------------------
+
+def test_wrap_and_clamp(chain):
+    q = np.array([[3 * math.pi, 3.5], [-7.0, -3.0], [0.2, 0.1]])
+    out = chain.wrap_and_clamp(q)
+    np.testing.assert_allclose(out, [[-math.pi, 2.8], [-7.0 + 2 * math.pi, -2.8], [0.2, 0.1]])
+    assert chain.within_limits(out).all()
+    assert chain.within_limits(q).tolist() == [False, False, True]
+    assert np.all((wrap_to_pi(np.linspace(-20, 20, 1001)) >= -math.pi)
+                  & (wrap_to_pi(np.linspace(-20, 20, 1001)) < math.pi))
+
+
+# ---- URDF handling --------------------------------------------------------------------------
+
+def test_xml_string_and_file_give_the_same_chain(chain, two_link_urdf_path):
+    from_text = KinematicChain.from_urdf(two_link_urdf_path.read_text())
+    assert from_text.fingerprint() == chain.fingerprint()
+    assert from_text.description() == chain.description()
+
+
+def test_fingerprint_changes_with_geometry_and_limits(chain, two_link_urdf_path):
+    text = two_link_urdf_path.read_text()
+    longer = KinematicChain.from_urdf(text.replace('<origin xyz="0.5 0 0" rpy="0 0 0"/>\n'
+                                                   '    <axis', '<origin xyz="0.6 0 0" '
+                                                   'rpy="0 0 0"/>\n    <axis'))
+    tighter = KinematicChain.from_urdf(text.replace('lower="-2.8" upper="2.8"',
+                                                    'lower="-2.5" upper="2.5"'))
+    assert longer.fingerprint() != chain.fingerprint()
+    assert tighter.fingerprint() != chain.fingerprint()
+
+
+def test_base_and_tip_can_be_chosen(two_link_urdf_path):
+    sub = KinematicChain.from_urdf(two_link_urdf_path, 'link1', 'tool0')
+    assert sub.joint_names == ('joint2',)
+    np.testing.assert_allclose(sub.fk(np.array([0.0])), [1.0, 0.0])
+
+
+def test_spatial_chain_is_not_planar():
+    text = urdf_text(joint('yaw', 'continuous', 'base', 'a', axis='0 0 1')
+                     + joint('pitch', 'revolute', 'a', 'b', xyz='0 0 0.1', axis='0 1 0',
+                             limit='<limit lower="-1" upper="1" effort="1" velocity="1"/>')
+                     + joint('tip_joint', 'fixed', 'b', 'tip', xyz='0 0 0.5'),
+                     links('base', 'a', 'b', 'tip'))
+    chain = KinematicChain.from_urdf(text)
+    assert chain.planar is None and chain.target_dim == 3
+    np.testing.assert_allclose(chain.fk(np.array([0.0, math.pi / 2 - 1e-9 + 1e-9])),
+                               [0.5, 0.0, 0.1], atol=1e-12)
+    q = np.array([[0.3, 0.4]])
+    eps = 1e-6
+    numeric = np.stack([(chain.fk(q + eps * e) - chain.fk(q - eps * e)) / (2 * eps)
+                        for e in np.eye(2)], axis=-1)
+    assert np.max(np.abs(chain.jacobian(q) - numeric)) < 1e-8
+
+
+@pytest.mark.parametrize('source, message', [
+    ('<robot name="r"><link name="a"', 'malformed URDF'),
+    ('<robot><link name="a"/></robot>', 'malformed URDF'),
+    ('/nonexistent/arm.urdf', 'does not exist'),
+    (urdf_text(joint('slide', 'prismatic', 'a', 'b', limit='<limit lower="0" upper="1" '
+                     'effort="1" velocity="1"/>'), links('a', 'b')),
+     "joint 'slide' has type 'prismatic'"),
+    (urdf_text(joint('spin', 'floating', 'a', 'b'), links('a', 'b')),
+     "joint 'spin' has type 'floating'"),
+    (urdf_text(joint('j', 'revolute', 'a', 'b'), links('a', 'b')),
+     "revolute joint 'j' has no <limit"),
+    (urdf_text(joint('j', 'continuous', 'a', 'ghost'), links('a')),
+     "names child link 'ghost'"),
+    (urdf_text(joint('j', 'continuous', 'a', 'b') + joint('k', 'continuous', 'a', 'c'),
+               links('a', 'b', 'c')), 'several leaf links'),
+    (urdf_text(joint('j', 'fixed', 'a', 'b'), links('a', 'b')), 'no revolute or continuous'),
+    (urdf_text(joint('j', 'continuous', 'a', 'b', axis='0 0 0'), links('a', 'b')),
+     'zero or invalid axis'),
+])
+def test_bad_urdf_gives_a_clear_error(source, message):
+    with pytest.raises(UrdfError, match=message.replace('(', r'\(')):
+        KinematicChain.from_urdf(source)
+
+
+def test_no_chain_between_links(two_link_urdf_path):
+    with pytest.raises(UrdfError, match="no chain from base link 'link2' to tip link 'link1'"):
+        KinematicChain.from_urdf(two_link_urdf_path, 'link2', 'link1')
+    with pytest.raises(UrdfError, match="tip link 'hand' is not a link"):
+        KinematicChain.from_urdf(two_link_urdf_path, 'base_link', 'hand')
+
+
+def test_mimic_joints_are_refused():
+    text = urdf_text(joint('j', 'continuous', 'a', 'b')
+                     + '<joint name="m" type="continuous"><parent link="b"/><child link="c"/>'
+                       '<mimic joint="j"/></joint>', links('a', 'b', 'c'))
+    with pytest.raises(UrdfError, match="joint 'm' mimics"):
+        KinematicChain.from_urdf(text)
+
+
+def test_unknown_tags_are_tolerated(two_link_urdf_path):
+    text = two_link_urdf_path.read_text().replace(
+        '</robot>', '<ros2_control name="x" type="system"><hardware/></ros2_control></robot>')
+    assert KinematicChain.from_urdf(text).joint_names == ('joint1', 'joint2')
+
+
+def test_wrong_joint_vector_length_is_refused(chain):
+    with pytest.raises(ValueError, match='length 2'):
+        chain.fk(np.zeros(3))
+
+
+def test_importing_the_core_pulls_in_neither_torch_nor_rclpy():
+    code = ('import sys, iknn_ros.kinematics, iknn_ros.resources; '
+            'print(sorted(m for m in ("torch", "rclpy") if m in sys.modules))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == '[]'
