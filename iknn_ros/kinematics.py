@@ -392,9 +392,16 @@ class KinematicChain:
         }
 
     def fingerprint(self) -> str:
-        """Return a SHA-256 over :meth:`description`, excluding names that do not move it."""
+        """
+        Return a SHA-256 over the geometry, joint names, types and position limits.
+
+        The robot name and velocity limits are left out: neither changes where the tip is,
+        so a model trained on the chain stays valid when they change.
+        """
         desc = self.description()
         desc.pop('robot_name')
+        for joint_desc in desc['joints']:
+            joint_desc.pop('velocity')
         text = json.dumps(desc, sort_keys=True, separators=(',', ':'))
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -1,0 +1,796 @@
+# Copyright 2026 The iknn_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The runtime IK solver: one safe control tick from the network, refined to exactness.
+
+A tick takes the current joint angles, a target position and the tick duration, and
+returns the next joint command with a status:
+
+1. Validate the state (finite, inside the URDF limits) and the target (finite).
+2. Project the target onto the reachable set of the arm with its limit margin; an
+   unreachable target becomes its nearest reachable point (status OUT_OF_REACH).
+3. Take a waypoint toward it no farther than the network's trained step and the Cartesian
+   speed allow (a constant speed; around the inner hole of an annulus, not through it).
+4. Network step toward the waypoint; if its answer is poor, a numerical step instead
+   (status FALLBACK). Then ``refine_iterations`` damped Newton (Levenberg-Marquardt)
+   iterations with the chain's Jacobian make the answer exact to numerical precision.
+5. Safety: continuous joints move by their wrapped increment (never the long way round),
+   limited joints stay inside their limits less the margin, and every joint moves at most
+   its velocity limit times the tick. The command is never outside the URDF limits.
+
+:meth:`IKSolver.tick_batch` is the reference implementation (numpy, many arms at once);
+:meth:`IKSolver.tick` runs the same algorithm for one planar arm in plain Python floats for
+a 1 kHz loop (its equality with the batched path is tested).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+import os
+from pathlib import Path
+from typing import NamedTuple, Optional, Sequence, Union
+
+from iknn_ros.kinematics import AnnulusWorkspace
+from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics import TwoLinkGeometry
+from iknn_ros.kinematics import Workspace
+from iknn_ros.kinematics import workspace_of
+from iknn_ros.kinematics import wrap_to_pi
+from iknn_ros.model_card import INPUT_BRANCH
+from iknn_ros.model_card import INPUT_JOINTS
+from iknn_ros.model_card import INPUT_TARGET
+from iknn_ros.model_card import ModelCard
+from iknn_ros.model_card import ModelCardError
+from iknn_ros.model_card import OUTPUT_DELTA
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+import onnxruntime
+
+FloatArray = NDArray[np.float64]
+TWO_PI = 2.0 * math.pi
+# A state this far outside the URDF limits is bad feedback, not rounding.
+STATE_LIMIT_TOLERANCE = 1e-6
+# The elbow counts as decided when it is at least this far from stretched or folded.
+BRANCH_HYSTERESIS_RAD = 0.05
+# A path that only touches the inner hole's rim (a goal on it) does not go around it.
+DISK_TOUCH_TOLERANCE_M = 1e-9
+# Numerical iterations taken from the current state when the network's answer is rejected.
+FALLBACK_ITERATIONS = 3
+
+
+class Status(enum.IntEnum):
+    """What a tick did; the lower the value, the better the news."""
+
+    REACHED = 0
+    MOVING = 1
+    JOINT_LIMIT = 2
+    FALLBACK = 3
+    OUT_OF_REACH = 4
+    INVALID_TARGET = 5
+    INVALID_STATE = 6
+
+
+STATUS_MESSAGES = {
+    Status.REACHED: 'goal reached',
+    Status.MOVING: 'moving toward the goal',
+    Status.JOINT_LIMIT: 'a joint is held at its limit (less the margin)',
+    Status.FALLBACK: "the network's step was poor; a numerical step was used instead",
+    Status.OUT_OF_REACH: 'target out of reach: moving to the nearest reachable point',
+    Status.INVALID_TARGET: 'target is not finite: holding position',
+    Status.INVALID_STATE: 'joint state is not finite or is outside the URDF limits: no command',
+}
+
+
+class ModelLoadError(RuntimeError):
+    """A model file that is missing, corrupt or not an iknn_ros model."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SolverConfig:
+    """How the solver turns the network into commands."""
+
+    # Damped Newton iterations after the network step (0: the network alone).
+    refine_iterations: int = 1
+    # Limited joints are commanded no closer than this to their URDF limits (rad).
+    limit_margin_rad: float = 0.05
+    # A tick whose command puts the tip within this of the goal reports REACHED (m).
+    goal_tolerance_m: float = 1e-4
+    # Cartesian speed of the waypoint toward the goal (m/s); the trained step caps it too.
+    max_cartesian_speed: float = 0.5
+    # The network's answer is rejected when its tip lands farther from the waypoint than
+    # this share of the step plus fallback_floor_m.
+    fallback_ratio: float = 0.5
+    fallback_floor_m: float = 1e-4
+    # Use the network at all (False: damped least squares alone, for comparison).
+    use_network: bool = True
+
+    def validate(self) -> 'SolverConfig':
+        """Raise ValueError naming the first invalid field; return self."""
+        checks = [
+            (isinstance(self.refine_iterations, int) and 0 <= self.refine_iterations <= 50,
+             f'refine_iterations must be an integer in [0, 50], got {self.refine_iterations}'),
+            (math.isfinite(self.limit_margin_rad) and 0.0 <= self.limit_margin_rad < 0.5,
+             f'limit_margin_rad must be in [0, 0.5), got {self.limit_margin_rad}'),
+            (math.isfinite(self.goal_tolerance_m) and self.goal_tolerance_m > 0.0,
+             f'goal_tolerance_m must be > 0, got {self.goal_tolerance_m}'),
+            (math.isfinite(self.max_cartesian_speed) and self.max_cartesian_speed > 0.0,
+             f'max_cartesian_speed must be > 0, got {self.max_cartesian_speed}'),
+            (math.isfinite(self.fallback_ratio) and 0.0 < self.fallback_ratio <= 1.0,
+             f'fallback_ratio must be in (0, 1], got {self.fallback_ratio}'),
+            (math.isfinite(self.fallback_floor_m) and self.fallback_floor_m >= 0.0,
+             f'fallback_floor_m must be >= 0, got {self.fallback_floor_m}'),
+            (self.use_network or self.refine_iterations > 0,
+             'without the network at least one refine iteration is needed'),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        return self
+
+
+class TickResult(NamedTuple):
+    """One tick's command and what happened, for one arm."""
+
+    # The next joint positions; None when the state is invalid (publish nothing).
+    command: Optional[tuple]
+    status: Status
+    # Where the arm is heading: the target, or its nearest reachable point.
+    goal: tuple
+    goal_error_m: float
+    target_error_m: float
+    projected: bool
+    fallback: bool
+    position_limited: bool
+    velocity_limited: bool
+    # The elbow branch to pass to the next tick.
+    branch: float
+    network_error_m: float
+    # The command puts the tip within the goal tolerance of the goal (the projection of an
+    # unreachable target, which the status then still reports as OUT_OF_REACH).
+    reached: bool
+
+    @property
+    def message(self) -> str:
+        """Return a sentence saying what the status means."""
+        return STATUS_MESSAGES[self.status]
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchTickResult:
+    """One tick for many arms: arrays with a leading batch axis."""
+
+    command: FloatArray
+    status: NDArray[np.int64]
+    goal: FloatArray
+    goal_error_m: FloatArray
+    target_error_m: FloatArray
+    projected: NDArray[np.bool_]
+    fallback: NDArray[np.bool_]
+    position_limited: NDArray[np.bool_]
+    velocity_limited: NDArray[np.bool_]
+    branch: FloatArray
+    network_error_m: FloatArray
+    reached: NDArray[np.bool_]
+
+
+# --------------------------------------------------------------------------------------
+# The network
+# --------------------------------------------------------------------------------------
+
+class OnnxIKNetwork:
+    """An iknn_ros ONNX model in one onnxruntime session, created once."""
+
+    def __init__(self, model: Union[str, os.PathLike, bytes], threads: int = 1) -> None:
+        source = 'model bytes' if isinstance(model, bytes) else f"model '{model}'"
+        if not isinstance(model, bytes):
+            path = Path(model)
+            if not path.is_file():
+                raise ModelLoadError(f"model file '{path}' does not exist")
+            model = path.read_bytes()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3
+        try:
+            self.session = onnxruntime.InferenceSession(model, options,
+                                                        providers=['CPUExecutionProvider'])
+        except Exception as err:  # noqa: B902 - onnxruntime raises its own exception types
+            raise ModelLoadError(f'{source} is not a loadable ONNX model: {err}') from err
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        try:
+            self.card = ModelCard.from_metadata(metadata, source)
+        except ModelCardError as err:
+            raise ModelLoadError(str(err)) from err
+        self._check_interface(source)
+        n, d = len(self.card.joint_names), self.card.target_dim
+        # Zero-copy buffers for the single-arm path: onnxruntime reads and writes them. The
+        # three inputs are views of one array, so one assignment fills them all.
+        self._inputs = np.zeros(n + d + 1, np.float32)
+        views = {INPUT_JOINTS: self._inputs[:n].reshape(1, n),
+                 INPUT_TARGET: self._inputs[n:n + d].reshape(1, d),
+                 INPUT_BRANCH: self._inputs[n + d:].reshape(1, 1)}
+        self._delta = np.zeros((1, n), np.float32)
+        self._binding = self.session.io_binding()
+        for name, view in views.items():
+            self._binding.bind_ortvalue_input(
+                name, onnxruntime.OrtValue.ortvalue_from_numpy(view))
+        self._binding.bind_ortvalue_output(
+            OUTPUT_DELTA, onnxruntime.OrtValue.ortvalue_from_numpy(self._delta))
+
+    def _check_interface(self, source: str) -> None:
+        n, d = len(self.card.joint_names), self.card.target_dim
+        expected = {INPUT_JOINTS: n, INPUT_TARGET: d, INPUT_BRANCH: 1}
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        if set(inputs) != set(expected) or OUTPUT_DELTA not in outputs:
+            raise ModelLoadError(f'{source} has inputs {sorted(inputs)} and outputs '
+                                 f'{sorted(outputs)}; expected {sorted(expected)} -> '
+                                 f'{OUTPUT_DELTA}')
+        for name, width in expected.items():
+            shape = inputs[name].shape
+            if len(shape) != 2 or shape[1] != width or inputs[name].type != 'tensor(float)':
+                raise ModelLoadError(f'{source} input {name!r} is {inputs[name].type} '
+                                     f'{shape}; expected float32 [batch, {width}]')
+
+    def step_batch(self, joints: FloatArray, target: FloatArray,
+                   branch: FloatArray) -> FloatArray:
+        """Return joint increments for many arms (float64 in and out)."""
+        (delta,) = self.session.run([OUTPUT_DELTA], {
+            INPUT_JOINTS: np.ascontiguousarray(joints, dtype=np.float32),
+            INPUT_TARGET: np.ascontiguousarray(target, dtype=np.float32),
+            INPUT_BRANCH: np.ascontiguousarray(np.reshape(branch, (-1, 1)),
+                                               dtype=np.float32)})
+        return delta.astype(np.float64)
+
+    def step_one(self, inputs: Sequence[float]) -> list:
+        """
+        Return the joint increment for one arm, through preallocated buffers.
+
+        ``inputs`` is the joint angles, then the target, then the branch, concatenated.
+        """
+        self._inputs[:] = inputs
+        self.session.run_with_iobinding(self._binding)
+        return self._delta[0].tolist()
+
+
+# --------------------------------------------------------------------------------------
+# The solver
+# --------------------------------------------------------------------------------------
+
+class IKSolver:
+    """The control tick for one chain and one network (or none: damped least squares)."""
+
+    def __init__(self, chain: KinematicChain, network: Optional[OnnxIKNetwork],
+                 config: SolverConfig = SolverConfig()) -> None:
+        self.config = config.validate()
+        if config.use_network and network is None:
+            raise ValueError('a network is required unless use_network is False')
+        if network is not None:
+            network.card.check_chain(chain)
+        missing = [j.name for j in chain.joints if not math.isfinite(j.velocity)]
+        if missing:
+            raise ValueError(f'joint(s) {missing} have no velocity limit in the URDF; iknn_ros '
+                             'needs <limit velocity="..."/> to rate-limit commands')
+        self.chain = chain
+        self.network = network if config.use_network else None
+        self.step_m = network.card.step_m if network is not None else 0.05
+        self.safe_chain = chain.with_limit_margin(config.limit_margin_rad)
+        self.workspace: Workspace = workspace_of(self.safe_chain)
+        try:
+            self._two_link: Optional[TwoLinkGeometry] = TwoLinkGeometry.of(chain)
+        except ValueError:
+            self._two_link = None
+        self._scalar = _ScalarPlanarTick(self) if chain.planar is not None else None
+        self._projection_cache: dict = {}
+
+    @classmethod
+    def from_files(cls, model: Optional[Union[str, os.PathLike]],
+                   urdf: Union[str, os.PathLike], base_link: Optional[str] = None,
+                   tip_link: Optional[str] = None,
+                   config: SolverConfig = SolverConfig()) -> 'IKSolver':
+        """Load the URDF and the model once and check that they belong together."""
+        chain = KinematicChain.from_urdf(urdf, base_link, tip_link)
+        network = OnnxIKNetwork(model) if model is not None and config.use_network else None
+        if network is not None:
+            network.card.check_chain(chain, f"model '{model}'")
+        return cls(chain, network, config)
+
+    # ---- branch --------------------------------------------------------------------------
+
+    def branch_of(self, joints: ArrayLike, previous: Optional[ArrayLike] = None) -> FloatArray:
+        """
+        Return the elbow branch to keep: the sign of the elbow, or ``previous`` near stretch.
+
+        Chains without an elbow (not a planar 2R) always report +1.
+        """
+        joints = np.asarray(joints, dtype=np.float64)
+        if self._two_link is None:
+            return np.ones(joints.shape[:-1])
+        sin_psi = np.sin(self._two_link.elbow_angle(joints))
+        decided = np.abs(sin_psi) >= math.sin(BRANCH_HYSTERESIS_RAD)
+        prior = np.ones(joints.shape[:-1]) if previous is None else np.where(
+            np.asarray(previous) < 0.0, -1.0, 1.0)
+        return np.where(decided, np.where(sin_psi > 0.0, 1.0, -1.0), prior)
+
+    # ---- goals -------------------------------------------------------------------------
+
+    def project(self, target: ArrayLike, toward: Optional[ArrayLike] = None) -> FloatArray:
+        """Return the nearest reachable point (with the limit margin) to each target."""
+        target = np.asarray(target, dtype=np.float64)
+        if isinstance(self.workspace, AnnulusWorkspace):
+            return self.workspace.project(target, toward)
+        flat = target.reshape(-1, target.shape[-1])
+        out = np.empty_like(flat)
+        for i, point in enumerate(flat):
+            key = tuple(np.round(point, 12))
+            if key not in self._projection_cache:
+                if len(self._projection_cache) > 4096:
+                    self._projection_cache.clear()
+                self._projection_cache[key] = self.workspace.project(point)
+            out[i] = self._projection_cache[key]
+        return out.reshape(target.shape)
+
+    def waypoint(self, tip: FloatArray, goal: FloatArray, max_step: FloatArray) -> FloatArray:
+        """Return the point at most ``max_step`` from the tip on the way to the goal."""
+        d = goal - tip
+        dist = np.linalg.norm(d, axis=-1)
+        ratio = np.where(dist > max_step, max_step / np.where(dist > 0.0, dist, 1.0), 1.0)
+        straight = tip + d * ratio[..., None]
+        if not isinstance(self.workspace, AnnulusWorkspace) or self.workspace.r_min <= 0.0:
+            return straight
+        ws = self.workspace
+        crosses = _segment_enters_disk(tip - ws.center, goal - ws.center, ws.r_min)
+        around = _polar_waypoint(tip - ws.center, goal - ws.center, max_step) + ws.center
+        use_polar = crosses & (dist > max_step)
+        return np.where(use_polar[..., None], around, straight)
+
+    # ---- the tick ------------------------------------------------------------------------
+
+    def tick(self, joints: Sequence[float], target: Sequence[float], dt: float,
+             branch: Optional[float] = None) -> TickResult:
+        """Return the next command for one arm (fast path for planar chains)."""
+        if self._scalar is not None:
+            return self._scalar.tick(joints, target, dt, branch)
+        joints_a = np.asarray(joints, dtype=np.float64)[None, :]
+        target_a = np.asarray(target, dtype=np.float64)[None, :]
+        batch = self.tick_batch(joints_a, target_a, dt,
+                                None if branch is None else np.array([branch]))
+        return _row(batch, 0)
+
+    def tick_batch(self, joints: ArrayLike, target: ArrayLike, dt: float,
+                   branch: Optional[ArrayLike] = None) -> BatchTickResult:
+        """Return the next command for each of many arms (the reference implementation)."""
+        if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0.0):
+            raise ValueError(f'tick duration must be a finite number > 0, got {dt!r}')
+        chain, cfg = self.chain, self.config
+        joints = np.asarray(joints, dtype=np.float64)
+        target = np.asarray(target, dtype=np.float64)
+        if joints.ndim != 2 or joints.shape[1] != chain.n_joints:
+            raise ValueError(f'joints must have shape [batch, {chain.n_joints}], got '
+                             f'{joints.shape}')
+        if target.shape != (joints.shape[0], chain.target_dim):
+            raise ValueError(f'targets must have shape [{joints.shape[0]}, '
+                             f'{chain.target_dim}], got {target.shape}')
+        finite_state = np.all(np.isfinite(joints), axis=-1)
+        valid_state = finite_state & chain.within_limits(
+            np.where(np.isfinite(joints), joints, 0.0), STATE_LIMIT_TOLERANCE)
+        q = np.where(valid_state[:, None], joints, 0.0)
+        valid_target = np.all(np.isfinite(target), axis=-1)
+        branch = self.branch_of(q) if branch is None else np.where(
+            np.asarray(branch, dtype=np.float64) < 0.0, -1.0, 1.0)
+
+        tip = chain.fk(q)
+        safe_target = np.where(valid_target[:, None], target, tip)
+        goal = self.project(safe_target, toward=tip)
+        projected = valid_target & (np.linalg.norm(goal - safe_target, axis=-1) > 1e-12)
+        max_step = min(self.step_m, cfg.max_cartesian_speed * dt)
+        waypoint = self.waypoint(tip, goal, np.full(len(q), max_step))
+        step_length = np.linalg.norm(waypoint - tip, axis=-1)
+
+        if self.network is not None:
+            net_in = np.where(chain.continuous, wrap_to_pi(q), q)
+            solution = q + self.network.step_batch(net_in, waypoint, branch)
+            network_error = np.linalg.norm(chain.fk(solution) - waypoint, axis=-1)
+            fallback = ~np.isfinite(network_error) | (
+                network_error > cfg.fallback_ratio * step_length + cfg.fallback_floor_m)
+            solution = np.where(fallback[:, None], q, solution)
+        else:
+            solution = q.copy()
+            network_error = np.full(len(q), np.nan)
+            fallback = np.zeros(len(q), dtype=bool)
+        for k in range(max(cfg.refine_iterations, FALLBACK_ITERATIONS if fallback.any()
+                           else 0)):
+            active = (k < cfg.refine_iterations) | (fallback & (k < FALLBACK_ITERATIONS))
+            solution = np.where(active[:, None], _lm_step(chain, solution, waypoint),
+                                solution)
+
+        # Safety: wrapped increments, position limits less the margin, velocity limits.
+        move = solution - q
+        move = np.where(chain.continuous, wrap_to_pi(move), move)
+        desired = q + move
+        lo, hi = self.safe_chain.lower, self.safe_chain.upper
+        bounded = np.clip(desired, lo, hi)
+        position_limited = valid_target & np.any(np.abs(bounded - desired) > 1e-12, axis=-1)
+        move = bounded - q
+        allowance = chain.velocity_limits * dt
+        biggest = np.max(np.abs(move) / allowance, axis=-1)
+        scale = np.where(biggest > 1.0, 1.0 / np.where(biggest > 1.0, biggest, 1.0), 1.0)
+        velocity_limited = valid_target & (biggest > 1.0)
+        command = q + move * scale[:, None]
+        # An invalid target holds the arm (moving it back inside the margin if needed).
+        hold = q + np.clip(np.clip(q, lo, hi) - q, -allowance, allowance)
+        command = np.where(valid_target[:, None], command, hold)
+        command = np.where(valid_state[:, None], command, np.nan)
+
+        reached_tip = chain.fk(np.where(valid_state[:, None], command, 0.0))
+        goal_error = np.linalg.norm(reached_tip - goal, axis=-1)
+        target_error = np.where(valid_target, np.linalg.norm(reached_tip - safe_target,
+                                                             axis=-1), np.nan)
+        status = np.select(
+            [~valid_state, ~valid_target, projected, fallback, position_limited,
+             goal_error <= cfg.goal_tolerance_m],
+            [Status.INVALID_STATE, Status.INVALID_TARGET, Status.OUT_OF_REACH,
+             Status.FALLBACK, Status.JOINT_LIMIT, Status.REACHED], Status.MOVING)
+        next_branch = self.branch_of(np.where(valid_state[:, None], command, q), branch)
+        return BatchTickResult(
+            command=command, status=status.astype(np.int64), goal=goal,
+            goal_error_m=np.where(valid_state, goal_error, np.nan),
+            target_error_m=np.where(valid_state, target_error, np.nan),
+            projected=projected, fallback=fallback, position_limited=position_limited,
+            velocity_limited=velocity_limited, branch=next_branch,
+            network_error_m=network_error,
+            reached=valid_state & valid_target & (goal_error <= cfg.goal_tolerance_m))
+
+
+def _row(batch: BatchTickResult, i: int) -> TickResult:
+    status = Status(int(batch.status[i]))
+    command = None if status == Status.INVALID_STATE else tuple(batch.command[i].tolist())
+    return TickResult(
+        command=command, status=status, goal=tuple(batch.goal[i].tolist()),
+        goal_error_m=float(batch.goal_error_m[i]),
+        target_error_m=float(batch.target_error_m[i]), projected=bool(batch.projected[i]),
+        fallback=bool(batch.fallback[i]), position_limited=bool(batch.position_limited[i]),
+        velocity_limited=bool(batch.velocity_limited[i]), branch=float(batch.branch[i]),
+        network_error_m=float(batch.network_error_m[i]), reached=bool(batch.reached[i]))
+
+
+def _lm_step(chain: KinematicChain, joints: FloatArray, goal: FloatArray) -> FloatArray:
+    """
+    Return one damped Newton (Levenberg-Marquardt) step toward ``goal`` for each row.
+
+    The damping is the squared tip error, so steps stay bounded near singularities and the
+    iteration is Newton's (quadratic) as the error vanishes.
+    """
+    err = goal - chain.fk(joints)
+    jac = chain.jacobian(joints)
+    damping = np.sum(err * err, axis=-1) + 1e-18
+    jjt = jac @ np.swapaxes(jac, -1, -2)
+    lhs = jjt + damping[:, None, None] * np.eye(jac.shape[-2])
+    return joints + (np.swapaxes(jac, -1, -2) @ np.linalg.solve(lhs, err[..., None]))[..., 0]
+
+
+def _segment_enters_disk(a: FloatArray, b: FloatArray, radius: float) -> NDArray[np.bool_]:
+    """Return whether the segment a-b (centre-relative) passes inside the disk."""
+    ab = b - a
+    length2 = np.sum(ab * ab, axis=-1)
+    t = np.clip(-np.sum(a * ab, axis=-1) / np.where(length2 > 0.0, length2, 1.0), 0.0, 1.0)
+    closest = a + ab * t[..., None]
+    return np.linalg.norm(closest, axis=-1) < radius - DISK_TOUCH_TOLERANCE_M
+
+
+def _polar_waypoint(a: FloatArray, b: FloatArray, max_step: FloatArray) -> FloatArray:
+    """Return a point ``max_step`` along the spiral from a to b (centre-relative)."""
+    ra, rb = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)
+    ta, tb = np.arctan2(a[..., 1], a[..., 0]), np.arctan2(b[..., 1], b[..., 0])
+    sweep = wrap_to_pi(tb - ta)
+    length = np.hypot(rb - ra, 0.5 * (ra + rb) * sweep)
+    s = np.clip(max_step / np.where(length > 0.0, length, 1.0), 0.0, 1.0)
+    r = ra + s * (rb - ra)
+    theta = ta + s * sweep
+    point = np.stack([r * np.cos(theta), r * np.sin(theta)], axis=-1)
+    # The chord of an arc is shorter than the arc, so scale onto the step if it overshoots.
+    chord = point - a
+    chord_len = np.linalg.norm(chord, axis=-1)
+    fit = np.where(chord_len > max_step, max_step / np.where(chord_len > 0, chord_len, 1), 1.0)
+    return a + chord * fit[..., None]
+
+
+class _ScalarPlanarTick:
+    """
+    The tick of :meth:`IKSolver.tick_batch` for one planar arm, in Python floats.
+
+    Same algorithm, same order of operations; written for speed (no numpy on tiny arrays,
+    the forward kinematics shared between the network check and the first refinement).
+    """
+
+    def __init__(self, solver: IKSolver) -> None:
+        chain = solver.chain
+        planar = chain.planar
+        self.solver = solver
+        self.n = chain.n_joints
+        self.joint_range = range(self.n)
+        self.base_x, self.base_y = (float(v) for v in planar.offsets[0])
+        vectors = list(planar.offsets[1:]) + [planar.tip_offset]
+        self.link_x = [float(v[0]) for v in vectors]
+        self.link_y = [float(v[1]) for v in vectors]
+        self.yaws = [float(v) for v in planar.yaw_offsets]
+        self.signs = [float(v) for v in planar.axis_signs]
+        self.continuous = [bool(v) for v in chain.continuous]
+        self.hard_lo = [float(v) for v in chain.lower - STATE_LIMIT_TOLERANCE]
+        self.hard_hi = [float(v) for v in chain.upper + STATE_LIMIT_TOLERANCE]
+        self.lo = [float(v) for v in solver.safe_chain.lower]
+        self.hi = [float(v) for v in solver.safe_chain.upper]
+        self.velocity = [float(v) for v in chain.velocity_limits]
+        ws = solver.workspace
+        self.annulus = isinstance(ws, AnnulusWorkspace)
+        self.center_x, self.center_y = (float(v) for v in ws.center) if self.annulus \
+            else (0.0, 0.0)
+        self.r_min = float(ws.r_min) if self.annulus else 0.0
+        self.r_max = float(ws.r_max) if self.annulus else 0.0
+        two = solver._two_link
+        self.has_elbow = two is not None
+        self.psi_offset = two._psi_offset if two is not None else 0.0
+        self.sign2 = two.sign2 if two is not None else 1.0
+        self.sin_hysteresis = math.sin(BRANCH_HYSTERESIS_RAD)
+        cfg = solver.config
+        self.refine_iterations = cfg.refine_iterations
+        self.fallback_ratio = cfg.fallback_ratio
+        self.fallback_floor = cfg.fallback_floor_m
+        self.goal_tolerance = cfg.goal_tolerance_m
+        self.max_speed = cfg.max_cartesian_speed
+        self.network = solver.network
+
+    # -- kinematics in floats --
+
+    def fk(self, q: list) -> tuple:
+        x, y = self.base_x, self.base_y
+        phi = 0.0
+        cos, sin = math.cos, math.sin
+        for yaw, sign, lx, ly, angle in zip(self.yaws, self.signs, self.link_x, self.link_y, q):
+            phi += yaw + sign * angle
+            c, s = cos(phi), sin(phi)
+            x += c * lx - s * ly
+            y += s * lx + c * ly
+        return x, y
+
+    def lm_step(self, q: list, gx: float, gy: float) -> tuple:
+        """Return one damped Newton step toward (gx, gy) and the tip error before it."""
+        phi = 0.0
+        cos, sin = math.cos, math.sin
+        arms = []
+        for yaw, sign, lx, ly, angle in zip(self.yaws, self.signs, self.link_x, self.link_y, q):
+            phi += yaw + sign * angle
+            c, s = cos(phi), sin(phi)
+            arms.append((c * lx - s * ly, s * lx + c * ly, sign))
+        # Jacobian columns: sign_i * z x (tip - joint_i), accumulated from the tip back.
+        rx = ry = 0.0
+        cols = []
+        for ax, ay, sign in reversed(arms):
+            rx += ax
+            ry += ay
+            cols.append((-sign * ry, sign * rx))
+        cols.reverse()
+        ex = gx - self.base_x - rx
+        ey = gy - self.base_y - ry
+        error2 = ex * ex + ey * ey
+        a = d = error2 + 1e-18
+        b = 0.0
+        for jx, jy in cols:
+            a += jx * jx
+            b += jx * jy
+            d += jy * jy
+        det = a * d - b * b
+        ux = (d * ex - b * ey) / det
+        uy = (a * ey - b * ex) / det
+        return [angle + jx * ux + jy * uy for angle, (jx, jy) in zip(q, cols)], \
+            math.sqrt(error2)
+
+    def branch_of(self, q: list, previous: float) -> float:
+        if not self.has_elbow:
+            return 1.0
+        s = math.sin(self.sign2 * q[1] + self.psi_offset)
+        if abs(s) >= self.sin_hysteresis:
+            return 1.0 if s > 0.0 else -1.0
+        return -1.0 if previous < 0.0 else 1.0
+
+    # -- the tick --
+
+    def tick(self, joints: Sequence[float], target: Sequence[float], dt: float,
+             branch: Optional[float]) -> TickResult:
+        n = self.n
+        if not (dt > 0.0 and dt < math.inf):
+            raise ValueError(f'tick duration must be a finite number > 0, got {dt!r}')
+        if len(joints) != n:
+            raise ValueError(f'expected {n} joint positions, got {len(joints)}')
+        if len(target) != 2:
+            raise ValueError(f'expected a 2D target (x, y) for this planar arm, got '
+                             f'{len(target)} values')
+        q = list(map(float, joints))
+        hard_lo, hard_hi, continuous = self.hard_lo, self.hard_hi, self.continuous
+        for v, low, high in zip(q, hard_lo, hard_hi):
+            # NaN fails every comparison; continuous joints have infinite limits.
+            if not (low <= v <= high) or v in (math.inf, -math.inf):
+                return _invalid_state_result(target)
+        tx, ty = float(target[0]), float(target[1])
+        valid_target = abs(tx) < math.inf and abs(ty) < math.inf
+        br = self.branch_of(q, 1.0) if branch is None else (-1.0 if branch < 0.0 else 1.0)
+        tip_x, tip_y = self.fk(q)
+        if not valid_target:
+            tx, ty = tip_x, tip_y
+        gx, gy, projected = self.project(tx, ty, tip_x, tip_y)
+        projected = valid_target and projected
+        max_step = self.solver.step_m
+        if self.max_speed * dt < max_step:
+            max_step = self.max_speed * dt
+        wx, wy = self.waypoint(tip_x, tip_y, gx, gy, max_step)
+
+        fallback = False
+        network_error = math.nan
+        iterations = self.refine_iterations
+        solution = q
+        if self.network is not None:
+            net_in = [(v + math.pi) % TWO_PI - math.pi if c else v
+                      for v, c in zip(q, continuous)]
+            net_in += (wx, wy, br)
+            delta = self.network.step_one(net_in)
+            solution = [v + dv for v, dv in zip(q, delta)]
+            if iterations > 0:
+                refined, network_error = self.lm_step(solution, wx, wy)
+            else:
+                sx, sy = self.fk(solution)
+                network_error = math.hypot(sx - wx, sy - wy)
+            limit = self.fallback_ratio * math.hypot(wx - tip_x, wy - tip_y) + \
+                self.fallback_floor
+            if not network_error <= limit:
+                fallback = True
+                solution = q
+                iterations = max(iterations, FALLBACK_ITERATIONS)
+            elif iterations > 0:
+                solution = refined
+                iterations -= 1
+        for _ in range(iterations):
+            solution = self.lm_step(solution, wx, wy)[0]
+
+        command, position_limited, velocity_limited = self.safety(q, solution, dt,
+                                                                  valid_target)
+        cx, cy = self.fk(command)
+        goal_error = math.hypot(cx - gx, cy - gy)
+        if not valid_target:
+            status = Status.INVALID_TARGET
+        elif projected:
+            status = Status.OUT_OF_REACH
+        elif fallback:
+            status = Status.FALLBACK
+        elif position_limited:
+            status = Status.JOINT_LIMIT
+        elif goal_error <= self.goal_tolerance:
+            status = Status.REACHED
+        else:
+            status = Status.MOVING
+        return TickResult(
+            tuple(command), status, (gx, gy), goal_error,
+            math.hypot(cx - tx, cy - ty) if valid_target else math.nan, projected, fallback,
+            position_limited, velocity_limited, self.branch_of(command, br), network_error,
+            valid_target and goal_error <= self.goal_tolerance)
+
+    def project(self, tx: float, ty: float, tip_x: float, tip_y: float) -> tuple:
+        if not self.annulus:
+            goal = self.solver.project(np.array([tx, ty]))
+            gx, gy = float(goal[0]), float(goal[1])
+            return gx, gy, math.hypot(gx - tx, gy - ty) > 1e-12
+        ux, uy = tx - self.center_x, ty - self.center_y
+        r = math.hypot(ux, uy)
+        if self.r_min <= r <= self.r_max:
+            return tx, ty, False
+        if r > 0.0:
+            dx, dy = ux / r, uy / r
+        else:
+            hx, hy = tip_x - self.center_x, tip_y - self.center_y
+            h = math.hypot(hx, hy)
+            dx, dy = (hx / h, hy / h) if h > 0.0 else (1.0, 0.0)
+        radius = min(max(r, self.r_min), self.r_max)
+        gx, gy = self.center_x + dx * radius, self.center_y + dy * radius
+        return gx, gy, math.hypot(gx - tx, gy - ty) > 1e-12
+
+    def waypoint(self, tip_x: float, tip_y: float, gx: float, gy: float,
+                 max_step: float) -> tuple:
+        dx, dy = gx - tip_x, gy - tip_y
+        dist = math.hypot(dx, dy)
+        if dist <= max_step:
+            return gx, gy
+        if self.annulus and self.r_min > 0.0:
+            ax, ay = tip_x - self.center_x, tip_y - self.center_y
+            bx, by = gx - self.center_x, gy - self.center_y
+            # |a + t (b - a)| >= |a| - |b - a|: far enough out, the path cannot enter.
+            if math.hypot(ax, ay) - dist < self.r_min and \
+                    _scalar_segment_enters_disk(ax, ay, bx, by, self.r_min):
+                px, py = _scalar_polar_waypoint(ax, ay, bx, by, max_step)
+                return px + self.center_x, py + self.center_y
+        ratio = max_step / dist
+        return tip_x + dx * ratio, tip_y + dy * ratio
+
+    def safety(self, q: list, solution: list, dt: float, valid_target: bool) -> tuple:
+        lo, hi, velocity, continuous = self.lo, self.hi, self.velocity, self.continuous
+        if not valid_target:
+            # Hold, moving a joint back inside its margin no faster than allowed.
+            command = []
+            for v, low, high, vmax, cont in zip(q, lo, hi, velocity, continuous):
+                move = 0.0 if cont else min(max(v, low), high) - v
+                allowance = vmax * dt
+                command.append(v + min(max(move, -allowance), allowance))
+            return command, False, False
+        position_limited = False
+        moves = []
+        biggest = 0.0
+        for v, target, low, high, vmax, cont in zip(q, solution, lo, hi, velocity, continuous):
+            if cont:
+                move = (target - v + math.pi) % TWO_PI - math.pi
+            elif target > high or target < low:
+                bounded = high if target > high else low
+                if abs(bounded - target) > 1e-12:
+                    position_limited = True
+                move = bounded - v
+            else:
+                move = target - v
+            moves.append(move)
+            ratio = abs(move) / (vmax * dt)
+            if ratio > biggest:
+                biggest = ratio
+        if biggest > 1.0:
+            scale = 1.0 / biggest
+            return [v + m * scale for v, m in zip(q, moves)], position_limited, True
+        return [v + m for v, m in zip(q, moves)], position_limited, False
+
+
+def wrap_scalar(angle: float) -> float:
+    """Return ``angle`` wrapped to [-pi, pi) (the float twin of kinematics.wrap_to_pi)."""
+    return (angle + math.pi) % TWO_PI - math.pi
+
+
+def _scalar_segment_enters_disk(ax: float, ay: float, bx: float, by: float,
+                                radius: float) -> bool:
+    abx, aby = bx - ax, by - ay
+    length2 = abx * abx + aby * aby
+    t = -(ax * abx + ay * aby) / length2 if length2 > 0.0 else 0.0
+    t = min(max(t, 0.0), 1.0)
+    return math.hypot(ax + abx * t, ay + aby * t) < radius - DISK_TOUCH_TOLERANCE_M
+
+
+def _scalar_polar_waypoint(ax: float, ay: float, bx: float, by: float,
+                           max_step: float) -> tuple:
+    ra, rb = math.hypot(ax, ay), math.hypot(bx, by)
+    ta, tb = math.atan2(ay, ax), math.atan2(by, bx)
+    sweep = wrap_scalar(tb - ta)
+    length = math.hypot(rb - ra, 0.5 * (ra + rb) * sweep)
+    s = min(max(max_step / length if length > 0.0 else 1.0, 0.0), 1.0)
+    r = ra + s * (rb - ra)
+    theta = ta + s * sweep
+    px, py = r * math.cos(theta), r * math.sin(theta)
+    cx, cy = px - ax, py - ay
+    chord = math.hypot(cx, cy)
+    fit = max_step / chord if chord > max_step else 1.0
+    return ax + cx * fit, ay + cy * fit
+
+
+def _invalid_state_result(target: Sequence[float]) -> TickResult:
+    nan = math.nan
+    return TickResult(command=None, status=Status.INVALID_STATE,
+                      goal=tuple(float(v) for v in target), goal_error_m=nan,
+                      target_error_m=nan, projected=False, fallback=False,
+                      position_limited=False, velocity_limited=False, branch=1.0,
+                      network_error_m=nan, reached=False)

@@ -1,0 +1,221 @@
+# Copyright 2026 The iknn_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The networks, with the chain's forward kinematics inside the graph.
+
+Both architectures share the model-card interface (``joint_positions``, ``target``,
+``branch`` -> ``joint_delta``), so one solver, one evaluation and one browser page serve
+them. The forward kinematics is part of the exported graph, so the ONNX file alone maps
+"target + current joint angles" to "next joint angles" with no hidden pre-processing.
+"""
+
+from __future__ import annotations
+
+from iknn_ros.kinematics import KinematicChain
+import numpy as np
+import torch
+from torch import nn
+
+ACTIVATIONS = {'silu': nn.SiLU, 'tanh': nn.Tanh, 'relu': nn.ReLU, 'sigmoid': nn.Sigmoid}
+
+
+class ChainForwardKinematics(nn.Module):
+    """
+    Tip position of a kinematic chain in torch (planar chains in their plane).
+
+    Planar chains are written as two small matrix products around one sin/cos pair, which
+    exports to a handful of ONNX nodes: the runtime pays per node, not per flop.
+    """
+
+    def __init__(self, chain: KinematicChain) -> None:
+        super().__init__()
+        self.planar = chain.planar is not None
+        dtype = torch.float32
+        if self.planar:
+            p = chain.planar
+            n = chain.n_joints
+            # Accumulated angle after joint i: sum over j <= i of yaw_j + sign_j * q_j.
+            accumulate = torch.tensor([[p.axis_signs[j] if j <= i else 0.0 for j in range(n)]
+                                       for i in range(n)], dtype=dtype)
+            self.register_buffer('accumulate', accumulate)
+            self.register_buffer('yaw_accumulated',
+                                 torch.tensor(p.yaw_offsets.cumsum(), dtype=dtype))
+            # Link vector i + 1 is rotated by the angle after joint i:
+            # x = sum c_i vx_i - s_i vy_i, y = sum s_i vx_i + c_i vy_i, over [c, s].
+            vectors = list(p.offsets[1:]) + [p.tip_offset]
+            rows = [[v[0] for v in vectors] + [-v[1] for v in vectors],
+                    [v[1] for v in vectors] + [v[0] for v in vectors]]
+            self.register_buffer('link_matrix', torch.tensor(rows, dtype=dtype))
+            self.register_buffer('base_offset', torch.tensor(p.offsets[0], dtype=dtype))
+        else:
+            origins = torch.tensor(np.array([j.origin for j in chain.joints]), dtype=dtype)
+            self.register_buffer('origin_rotations', origins[:, :3, :3])
+            self.register_buffer('origin_translations', origins[:, :3, 3])
+            self.register_buffer('axes', torch.tensor(np.array([j.axis for j in chain.joints]),
+                                                      dtype=dtype))
+            self.register_buffer('tip_translation',
+                                 torch.tensor(chain.tip_offset[:3, 3], dtype=dtype))
+
+    def planar_angles(self, joints: torch.Tensor) -> torch.Tensor:
+        """Return the accumulated in-plane angle after each joint (planar chains)."""
+        return nn.functional.linear(joints, self.accumulate, self.yaw_accumulated)
+
+    def planar_tip(self, cos_sin: torch.Tensor) -> torch.Tensor:
+        """Return the tip from ``[cos(angles), sin(angles)]`` (planar chains)."""
+        return nn.functional.linear(cos_sin, self.link_matrix, self.base_offset)
+
+    def forward(self, joints: torch.Tensor) -> torch.Tensor:
+        """Return tip positions ``[batch, target_dim]`` for joint vectors ``[batch, n]``."""
+        if self.planar:
+            phi = self.planar_angles(joints)
+            return self.planar_tip(torch.cat([torch.cos(phi), torch.sin(phi)], dim=-1))
+        return self._spatial(joints)
+
+    def _spatial(self, joints: torch.Tensor) -> torch.Tensor:
+        batch = joints.shape[0]
+        rotation = torch.eye(3, dtype=joints.dtype).expand(batch, 3, 3)
+        position = torch.zeros(batch, 3, dtype=joints.dtype)
+        for i in range(joints.shape[-1]):
+            position = position + (rotation @ self.origin_translations[i][:, None])[..., 0]
+            rotation = rotation @ self.origin_rotations[i] @ _axis_rotation(self.axes[i],
+                                                                            joints[:, i])
+        return position + (rotation @ self.tip_translation[:, None])[..., 0]
+
+
+def _axis_rotation(axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+    x, y, z = axis[0], axis[1], axis[2]
+    zero = torch.zeros((), dtype=angle.dtype)
+    k = torch.stack([torch.stack([zero, -z, y]), torch.stack([z, zero, -x]),
+                     torch.stack([-y, x, zero])])
+    c = torch.cos(angle)[:, None, None]
+    s = torch.sin(angle)[:, None, None]
+    return torch.eye(3, dtype=angle.dtype) + s * k + (1.0 - c) * (k @ k)
+
+
+def mlp(widths: list, activation: str) -> nn.Sequential:
+    """Return a multilayer perceptron with the activation between hidden layers."""
+    layers: list = []
+    for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(nn.Linear(fan_in, fan_out))
+        if i < len(widths) - 2:
+            layers.append(ACTIVATIONS[activation]())
+    return nn.Sequential(*layers)
+
+
+class IncrementalIKNet(nn.Module):
+    """
+    Our design: a learned, state-dependent inverse of the chain's Jacobian.
+
+    Features: sin/cos of the joint angles (of the accumulated in-plane angles for planar
+    chains; either way no seam at +-pi), the tip over the reach, the step to the target over
+    the trained step, and the elbow branch. The MLP outputs a matrix ``M`` of shape
+    ``[n_joints, target_dim]`` and the increment is ``M @ (target - tip)``: exactly zero
+    when the target is reached, so the closed loop has the target as a fixed point, and
+    linear for small steps, like a Jacobian inverse.
+    """
+
+    def __init__(self, chain: KinematicChain, step_m: float, hidden: list,
+                 activation: str) -> None:
+        super().__init__()
+        self.fk = ChainForwardKinematics(chain)
+        n, d = chain.n_joints, chain.target_dim
+        self.n_joints, self.target_dim = n, d
+        self.step_m = float(step_m)
+        self.reach_m = float(chain.reach)
+        # Scales the matrix so that its entries are of order one for a unit step.
+        self.delta_scale = 4.0 * self.step_m / self.reach_m
+        scale = [1.0] * (2 * n) + [1.0 / self.reach_m] * d + [1.0 / self.step_m] * d + [1.0]
+        self.register_buffer('feature_scale', torch.tensor(scale, dtype=torch.float32))
+        # (M @ s)_i = sum_k M[i * d + k] s_k, as two constant matrix products around a
+        # product: replicate s, multiply elementwise, sum each joint's group.
+        replicate = torch.zeros(n * d, d)
+        group_sum = torch.zeros(n, n * d)
+        for i in range(n):
+            for k in range(d):
+                replicate[i * d + k, k] = 1.0
+                group_sum[i, i * d + k] = self.delta_scale / self.step_m
+        self.register_buffer('replicate', replicate)
+        self.register_buffer('group_sum', group_sum)
+        self.net = mlp([len(scale), *hidden, n * d], activation)
+
+    def forward(self, joint_positions: torch.Tensor, target: torch.Tensor,
+                branch: torch.Tensor) -> torch.Tensor:
+        """Return the joint increment toward ``target``."""
+        if self.fk.planar:
+            phi = self.fk.planar_angles(joint_positions)
+            cos_sin = torch.cat([torch.cos(phi), torch.sin(phi)], dim=-1)
+            tip = self.fk.planar_tip(cos_sin)
+        else:
+            cos_sin = torch.cat([torch.cos(joint_positions), torch.sin(joint_positions)],
+                                dim=-1)
+            tip = self.fk(joint_positions)
+        step = target - tip
+        features = torch.cat([cos_sin, tip, step, branch], dim=-1)
+        # Scaling the first layer's weights instead of the features is the same map; the
+        # exporter folds the product into one constant, saving a node per call.
+        first = self.net[0]
+        hidden = nn.functional.linear(features, first.weight * self.feature_scale, first.bias)
+        matrix = self.net[1:](hidden)
+        products = matrix * nn.functional.linear(step, self.replicate)
+        return nn.functional.linear(products, self.group_sum)
+
+    def input_encoding(self) -> dict:
+        """Return the encoding the model card records."""
+        angles = 'accumulated planar angles' if self.fk.planar else 'joint angles'
+        return {'joints': f'cos and sin of the {angles}', 'tip': f'fk(joints) / {self.reach_m}',
+                'step': f'(target - fk(joints)) / {self.step_m}', 'branch': 'raw +1/-1',
+                'output': f'(M(features) @ step) * {self.delta_scale}',
+                'network': 'M is the MLP output reshaped [n_joints, target_dim]'}
+
+
+class Seed1Net(nn.Module):
+    """
+    Seed 1's network: raw ``[x, y, q1, q2]`` in, absolute next angles out, sigmoid MLP.
+
+    Wrapped in the shared interface: the output is returned as an increment and the branch
+    input is accepted and ignored (the seed had no notion of it).
+    """
+
+    def __init__(self, chain: KinematicChain, hidden: list, activation: str) -> None:
+        super().__init__()
+        if chain.target_dim + chain.n_joints != 4:
+            raise ValueError('the seed1 architecture is defined for planar 2R chains only')
+        self.net = mlp([4, *hidden, chain.n_joints], activation)
+
+    def forward(self, joint_positions: torch.Tensor, target: torch.Tensor,
+                branch: torch.Tensor) -> torch.Tensor:
+        """Return the seed's absolute answer as an increment from the current angles."""
+        next_angles = self.net(torch.cat([target, joint_positions], dim=-1))
+        # Keeps ``branch`` a real graph input so every model has the same signature.
+        return next_angles - joint_positions + 0.0 * branch
+
+    def input_encoding(self) -> dict:
+        """Return the encoding the model card records."""
+        return {'joints': 'raw radians', 'target': 'raw metres', 'branch': 'ignored',
+                'output': 'absolute next angles - joints'}
+
+
+def build_model(chain: KinematicChain, architecture: str, step_m: float, hidden: list,
+                activation: str) -> nn.Module:
+    """Return the network named by ``architecture``."""
+    if architecture == 'seed1':
+        return Seed1Net(chain, hidden, activation)
+    return IncrementalIKNet(chain, step_m, hidden, activation)
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Return the number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+

@@ -1,0 +1,230 @@
+# Copyright 2026 The iknn_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The training loop: deterministic for a given configuration and seed.
+
+Losses, in units that make their weights comparable: the tip error after the step over the
+trained step (the FK loss), the joint-space error to the label, and a penalty on joint
+angles the step would take beyond the URDF limits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+import resource
+import time
+from typing import Callable, Optional
+
+from iknn_ros.kinematics import KinematicChain
+from iknn_ros.training.config import TrainConfig
+from iknn_ros.training.data import make_samples
+from iknn_ros.training.data import Samples
+from iknn_ros.training.model import build_model
+from iknn_ros.training.model import ChainForwardKinematics
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+CHECKPOINT_FORMAT = 'iknn_ros.checkpoint'
+_VALIDATION_ROWS = 20_000
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """A trained model with what happened while training it."""
+
+    model: nn.Module
+    history: list
+    seconds: float
+    peak_memory_mb: float
+    train_rows: int
+    validation_rows: int
+
+
+class _Tensors:
+    """Samples as float32 tensors, split into training and validation rows."""
+
+    def __init__(self, samples: Samples, validation_share: float,
+                 rng: np.random.Generator) -> None:
+        order = rng.permutation(len(samples))
+        n_val = max(1, int(round(len(samples) * validation_share)))
+        self.train = self._tensors(samples.subset(order[n_val:]))
+        self.validation = self._tensors(samples.subset(order[:n_val][:_VALIDATION_ROWS]))
+
+    @staticmethod
+    def _tensors(samples: Samples) -> tuple:
+        return tuple(torch.tensor(a, dtype=torch.float32) for a in
+                     (samples.joints, samples.target, samples.branch[:, None], samples.delta))
+
+
+class _Loss:
+    """The weighted training loss, and the metrics logged alongside it."""
+
+    def __init__(self, chain: KinematicChain, config: TrainConfig) -> None:
+        self.fk = ChainForwardKinematics(chain)
+        self.step_m = config.data.step_m
+        self.weights = config.optim
+        limited = ~chain.continuous
+        self.limited = torch.tensor(limited)
+        self.lower = torch.tensor(np.where(limited, chain.lower, 0.0), dtype=torch.float32)
+        self.upper = torch.tensor(np.where(limited, chain.upper, 0.0), dtype=torch.float32)
+
+    def __call__(self, model: nn.Module, batch: tuple) -> tuple:
+        joints, target, branch, label = batch
+        delta = model(joints, target, branch)
+        nxt = joints + delta
+        tip_error = torch.linalg.norm(self.fk(nxt) - target, dim=-1)
+        fk_term = (tip_error / self.step_m).pow(2).mean()
+        joint_term = (delta - label).pow(2).mean()
+        over = torch.relu(nxt - self.upper) + torch.relu(self.lower - nxt)
+        limit_term = (over * self.limited).pow(2).sum(-1).mean()
+        w = self.weights
+        loss = (w.fk_loss_weight * fk_term + w.joint_loss_weight * joint_term
+                + w.limit_penalty_weight * limit_term)
+        return loss, {'loss': float(loss), 'joint_mse': float(joint_term),
+                      'tip_error_mean_m': float(tip_error.mean())}
+
+
+def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    o = config.optim
+    if o.optimizer == 'sgd':
+        return torch.optim.SGD(model.parameters(), lr=o.learning_rate, momentum=o.momentum)
+    if o.optimizer == 'adamw':
+        return torch.optim.AdamW(model.parameters(), lr=o.learning_rate)
+    return torch.optim.Adam(model.parameters(), lr=o.learning_rate)
+
+
+def _learning_rate(config: TrainConfig, total: int) -> Callable[[int], Optional[float]]:
+    """Return the piecewise-constant rate for schedule 'steps' (None: use the scheduler)."""
+    rates = config.optim.learning_rates
+
+    def rate(i: int) -> Optional[float]:
+        if config.optim.schedule != 'steps':
+            return None
+        return rates[min(len(rates) - 1, i * len(rates) // max(total, 1))]
+    return rate
+
+
+def train(chain: KinematicChain, config: TrainConfig, init_state: Optional[dict] = None,
+          show_progress: Optional[bool] = None,
+          log: Callable[[str], None] = print) -> TrainResult:
+    """Train the configured network on ``chain`` and return it with its history."""
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    torch.use_deterministic_algorithms(True)
+    rng = np.random.default_rng(config.seed)
+    started = time.perf_counter()
+
+    samples = make_samples(chain, config.data, rng)
+    data = _Tensors(samples, config.data.validation_share, rng)
+    m = config.model
+    model = build_model(chain, m.architecture, config.data.step_m, m.hidden, m.activation)
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    loss_fn = _Loss(chain, config)
+    optimizer = _optimizer(model, config)
+    generator = torch.Generator().manual_seed(config.seed)
+    n_train = data.train[0].shape[0]
+    o = config.optim
+
+    by_epoch = o.epochs > 0
+    batches_per_epoch = max(1, math.ceil(n_train / o.batch_size))
+    total_steps = o.epochs * batches_per_epoch if by_epoch else o.steps
+    scheduler = None
+    if o.schedule == 'onecycle':
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=o.learning_rate, total_steps=total_steps, pct_start=0.05)
+    rate_at = _learning_rate(config, o.epochs if by_epoch else total_steps)
+
+    history: list = []
+    running: list = []
+
+    def record(step: int, epoch: Optional[int]) -> dict:
+        model.eval()
+        with torch.no_grad():
+            _, val = loss_fn(model, data.validation)
+        model.train()
+        entry = {'step': step, 'epoch': epoch, 'learning_rate': optimizer.param_groups[0]['lr'],
+                 'train_loss': float(np.mean([r['loss'] for r in running])),
+                 'train_joint_mse': float(np.mean([r['joint_mse'] for r in running])),
+                 'validation_loss': val['loss'], 'validation_joint_mse': val['joint_mse'],
+                 'validation_tip_error_mean_m': val['tip_error_mean_m']}
+        running.clear()
+        history.append(entry)
+        return entry
+
+    units = o.epochs if by_epoch else total_steps
+    progress = tqdm(total=units, unit='epoch' if by_epoch else 'step', disable=show_progress
+                    is False, mininterval=1.0, dynamic_ncols=True, desc=f'train {config.name}')
+    model.train()
+    step = 0
+    for unit in range(units):
+        if by_epoch:
+            order = torch.randperm(n_train, generator=generator)
+            index_batches = torch.split(order, o.batch_size)
+        else:
+            index_batches = (torch.randint(n_train, (o.batch_size,), generator=generator),)
+        lr = rate_at(unit)
+        if lr is not None:
+            for group in optimizer.param_groups:
+                group['lr'] = lr
+        for index in index_batches:
+            batch = tuple(t[index] for t in data.train)
+            loss, metrics = loss_fn(model, batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            running.append(metrics)
+            step += 1
+        done = unit + 1
+        if done % config.log_every == 0 or done == units:
+            entry = record(step, done if by_epoch else None)
+            progress.set_postfix(loss=f"{entry['train_loss']:.3g}",
+                                 val_tip_mm=f"{1e3 * entry['validation_tip_error_mean_m']:.3f}")
+            if progress.disable:
+                log(f"{config.name}: {'epoch' if by_epoch else 'step'} {done}/{units} "
+                    f"loss {entry['train_loss']:.4g} validation tip error "
+                    f"{1e3 * entry['validation_tip_error_mean_m']:.4f} mm")
+        progress.update(1)
+    progress.close()
+    model.eval()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return TrainResult(model=model, history=history, seconds=time.perf_counter() - started,
+                       peak_memory_mb=peak_mb, train_rows=n_train,
+                       validation_rows=int(data.validation[0].shape[0]))
+
+
+def save_checkpoint(path: Path, model: nn.Module, config: TrainConfig) -> None:
+    """Write the weights and the configuration (tensors and strings only, no pickles)."""
+    torch.save({'format': CHECKPOINT_FORMAT, 'version': 1,
+                'config_json': json.dumps(config.to_dict(), sort_keys=True),
+                'state_dict': model.state_dict()}, path)
+
+
+def load_checkpoint(path: Path) -> tuple:
+    """Read a checkpoint with torch's weights-only loader; return (state_dict, config)."""
+    try:
+        content = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # noqa: B902 - the weights-only unpickler raises many types
+        raise ValueError(f"'{path}' is not a safe iknn_ros checkpoint: {err}") from err
+    if not isinstance(content, dict) or content.get('format') != CHECKPOINT_FORMAT:
+        raise ValueError(f"'{path}' is not an iknn_ros checkpoint")
+    return content['state_dict'], json.loads(content['config_json'])
