@@ -28,7 +28,7 @@ from typing import Optional
 
 PACKAGE_NAME = 'iknn_ros'
 DEFAULT_URDF = Path('urdf') / 'two_link_arm.urdf'
-DEFAULT_MODEL = Path('models') / 'two_link_arm' / 'iknn_default.onnx'
+DEFAULT_MODEL = Path('models') / 'two_link_arm_default' / 'model.onnx'
 
 
 def _from_ament_index() -> Optional[Path]:

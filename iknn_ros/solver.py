@@ -68,6 +68,10 @@ STATE_LIMIT_TOLERANCE = 1e-6
 BRANCH_HYSTERESIS_RAD = 0.05
 # A path that only touches the inner hole's rim (a goal on it) does not go around it.
 DISK_TOUCH_TOLERANCE_M = 1e-9
+# Levenberg-Marquardt damping never falls below this share of the reach squared: far above
+# the rounding of J J^T (so a singular arm gives a finite step) and far below anything that
+# slows convergence (a factor 1e-12 / sigma^2 per iteration).
+DAMPING_FLOOR_FRACTION = 1e-12
 # Numerical iterations taken from the current state when the network's answer is rejected.
 FALLBACK_ITERATIONS = 3
 
@@ -117,6 +121,9 @@ class SolverConfig:
     fallback_floor_m: float = 1e-4
     # Use the network at all (False: damped least squares alone, for comparison).
     use_network: bool = True
+    # Replace a poor network answer by a numerical step (False: measure the network alone;
+    # a non-finite answer still becomes "hold position", never a NaN command).
+    fallback: bool = True
 
     def validate(self) -> 'SolverConfig':
         """Raise ValueError naming the first invalid field; return self."""
@@ -406,16 +413,18 @@ class IKSolver:
             net_in = np.where(chain.continuous, wrap_to_pi(q), q)
             solution = q + self.network.step_batch(net_in, waypoint, branch)
             network_error = np.linalg.norm(chain.fk(solution) - waypoint, axis=-1)
-            fallback = ~np.isfinite(network_error) | (
-                network_error > cfg.fallback_ratio * step_length + cfg.fallback_floor_m)
+            fallback = ~np.isfinite(network_error)
+            if cfg.fallback:
+                fallback |= network_error > cfg.fallback_ratio * step_length + \
+                    cfg.fallback_floor_m
             solution = np.where(fallback[:, None], q, solution)
         else:
             solution = q.copy()
             network_error = np.full(len(q), np.nan)
             fallback = np.zeros(len(q), dtype=bool)
-        for k in range(max(cfg.refine_iterations, FALLBACK_ITERATIONS if fallback.any()
-                           else 0)):
-            active = (k < cfg.refine_iterations) | (fallback & (k < FALLBACK_ITERATIONS))
+        numeric = FALLBACK_ITERATIONS if cfg.fallback else 0
+        for k in range(max(cfg.refine_iterations, numeric if fallback.any() else 0)):
+            active = (k < cfg.refine_iterations) | (fallback & (k < numeric))
             solution = np.where(active[:, None], _lm_step(chain, solution, waypoint),
                                 solution)
 
@@ -478,7 +487,7 @@ def _lm_step(chain: KinematicChain, joints: FloatArray, goal: FloatArray) -> Flo
     """
     err = goal - chain.fk(joints)
     jac = chain.jacobian(joints)
-    damping = np.sum(err * err, axis=-1) + 1e-18
+    damping = np.sum(err * err, axis=-1) + DAMPING_FLOOR_FRACTION * chain.reach ** 2
     jjt = jac @ np.swapaxes(jac, -1, -2)
     lhs = jjt + damping[:, None, None] * np.eye(jac.shape[-2])
     return joints + (np.swapaxes(jac, -1, -2) @ np.linalg.solve(lhs, err[..., None]))[..., 0]
@@ -547,10 +556,12 @@ class _ScalarPlanarTick:
         self.psi_offset = two._psi_offset if two is not None else 0.0
         self.sign2 = two.sign2 if two is not None else 1.0
         self.sin_hysteresis = math.sin(BRANCH_HYSTERESIS_RAD)
+        self.damping_floor = DAMPING_FLOOR_FRACTION * chain.reach ** 2
         cfg = solver.config
         self.refine_iterations = cfg.refine_iterations
         self.fallback_ratio = cfg.fallback_ratio
         self.fallback_floor = cfg.fallback_floor_m
+        self.fallback_enabled = cfg.fallback
         self.goal_tolerance = cfg.goal_tolerance_m
         self.max_speed = cfg.max_cartesian_speed
         self.network = solver.network
@@ -588,7 +599,7 @@ class _ScalarPlanarTick:
         ex = gx - self.base_x - rx
         ey = gy - self.base_y - ry
         error2 = ex * ex + ey * ey
-        a = d = error2 + 1e-18
+        a = d = error2 + self.damping_floor
         b = 0.0
         for jx, jy in cols:
             a += jx * jx
@@ -655,11 +666,12 @@ class _ScalarPlanarTick:
                 sx, sy = self.fk(solution)
                 network_error = math.hypot(sx - wx, sy - wy)
             limit = self.fallback_ratio * math.hypot(wx - tip_x, wy - tip_y) + \
-                self.fallback_floor
+                self.fallback_floor if self.fallback_enabled else math.inf
             if not network_error <= limit:
                 fallback = True
                 solution = q
-                iterations = max(iterations, FALLBACK_ITERATIONS)
+                if self.fallback_enabled:
+                    iterations = max(iterations, FALLBACK_ITERATIONS)
             elif iterations > 0:
                 solution = refined
                 iterations -= 1

@@ -13,8 +13,10 @@
 # limitations under the License.
 
 """
-ONNX export: named inputs and outputs, a dynamic batch axis, one self-contained file with
-the model card in its metadata, written atomically, and checked against torch.
+ONNX export, written atomically and checked against torch.
+
+The file has named inputs and outputs, a dynamic batch axis, all weights inside (no
+``.onnx.data``) and the model card in its ``metadata_props``.
 """
 
 from __future__ import annotations

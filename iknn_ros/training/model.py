@@ -218,4 +218,3 @@ def build_model(chain: KinematicChain, architecture: str, step_m: float, hidden:
 def parameter_count(model: nn.Module) -> int:
     """Return the number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-

@@ -31,9 +31,9 @@ import time
 from typing import Callable, Optional
 
 from iknn_ros.kinematics import KinematicChain
+from iknn_ros.sampling import Samples
 from iknn_ros.training.config import TrainConfig
 from iknn_ros.training.data import make_samples
-from iknn_ros.training.data import Samples
 from iknn_ros.training.model import build_model
 from iknn_ros.training.model import ChainForwardKinematics
 import numpy as np
@@ -97,8 +97,8 @@ class _Loss:
         w = self.weights
         loss = (w.fk_loss_weight * fk_term + w.joint_loss_weight * joint_term
                 + w.limit_penalty_weight * limit_term)
-        return loss, {'loss': float(loss), 'joint_mse': float(joint_term),
-                      'tip_error_mean_m': float(tip_error.mean())}
+        return loss, {'loss': float(loss.detach()), 'joint_mse': float(joint_term.detach()),
+                      'tip_error_mean_m': float(tip_error.detach().mean())}
 
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -161,8 +161,10 @@ def train(chain: KinematicChain, config: TrainConfig, init_state: Optional[dict]
             _, val = loss_fn(model, data.validation)
         model.train()
         entry = {'step': step, 'epoch': epoch, 'learning_rate': optimizer.param_groups[0]['lr'],
-                 'train_loss': float(np.mean([r['loss'] for r in running])),
-                 'train_joint_mse': float(np.mean([r['joint_mse'] for r in running])),
+                 'train_loss': float(np.mean([r['loss'] for r in running]))
+                 if running else None,
+                 'train_joint_mse': float(np.mean([r['joint_mse'] for r in running]))
+                 if running else None,
                  'validation_loss': val['loss'], 'validation_joint_mse': val['joint_mse'],
                  'validation_tip_error_mean_m': val['tip_error_mean_m']}
         running.clear()
@@ -170,8 +172,10 @@ def train(chain: KinematicChain, config: TrainConfig, init_state: Optional[dict]
         return entry
 
     units = o.epochs if by_epoch else total_steps
-    progress = tqdm(total=units, unit='epoch' if by_epoch else 'step', disable=show_progress
-                    is False, mininterval=1.0, dynamic_ncols=True, desc=f'train {config.name}')
+    record(0, 0 if by_epoch else None)
+    progress = tqdm(total=units, unit='epoch' if by_epoch else 'step',
+                    disable=None if show_progress is None else not show_progress,
+                    mininterval=1.0, dynamic_ncols=True, desc=f'train {config.name}')
     model.train()
     step = 0
     for unit in range(units):

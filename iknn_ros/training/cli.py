@@ -1,0 +1,263 @@
+# Copyright 2026 The iknn_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The ``train`` command: configuration in, a model folder out.
+
+    python -m iknn_ros.training --preset default            # the shipped model
+    python -m iknn_ros.training --preset seed1              # seed 1's method, for comparison
+    python -m iknn_ros.training --config my.yaml --set optim.steps=20000 --out models/mine
+
+The folder holds ``model.onnx`` (with its model card), ``config.yaml`` (the resolved
+configuration that rebuilds it), ``training_history.json``, ``metrics.json`` (the held-out
+evaluation), plots and a ``README.md`` report. Everything that can be wrong with the
+configuration, the URDF or the output folder is reported before training starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+from pathlib import Path
+import platform
+import sys
+import tempfile
+from typing import Optional, Sequence
+
+from iknn_ros import __version__
+from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics import TwoLinkGeometry
+from iknn_ros.kinematics import UrdfError
+from iknn_ros.model_card import ModelCard
+from iknn_ros.resources import share_directory
+from iknn_ros.training.config import ConfigError
+from iknn_ros.training.config import load_config
+from iknn_ros.training.config import TrainConfig
+import yaml
+
+PARITY_TOLERANCE = 1e-5
+
+
+def resolve_urdf(path: str) -> Path:
+    """Return a URDF path; relative paths are taken from the package share directory."""
+    candidate = Path(path)
+    if candidate.is_absolute() or candidate.is_file():
+        return candidate
+    return share_directory() / candidate
+
+
+def check_output_folder(out: Path) -> None:
+    """Create ``out`` and prove it writable, or raise ConfigError."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix='.write-test-'):
+            pass
+    except OSError as err:
+        raise ConfigError(f"output folder '{out}' is not writable: {err}") from err
+
+
+def load_chain(config: TrainConfig) -> KinematicChain:
+    """Load the configured chain and check the design can be trained on it."""
+    chain = KinematicChain.from_urdf(resolve_urdf(config.robot.urdf), config.robot.base_link,
+                                     config.robot.tip_link)
+    try:
+        TwoLinkGeometry.of(chain)
+    except ValueError as err:
+        raise ConfigError(f'{err}; the {config.data.sampler} sampler labels samples with the '
+                          'closed-form 2R solution') from err
+    chain.with_limit_margin(config.robot.limit_margin_rad)
+    if config.data.step_m >= chain.reach:
+        raise ConfigError(f'data.step_m {config.data.step_m} m is not smaller than the '
+                          f'reach {chain.reach:.3f} m')
+    return chain
+
+
+def branch_rule(chain: KinematicChain) -> str:
+    """Return how the model's branch input is to be set."""
+    return 'elbow_sign' if chain.n_joints == 2 and chain.planar is not None else 'none'
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Train, export, evaluate and report."""
+    parser = argparse.ArgumentParser(
+        prog='train', description='Train an iknn_ros model from a configuration.')
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument('--preset', default=None,
+                        help='preset name: default, seed1 or seed1_code')
+    source.add_argument('--config', type=Path, default=None, help='a YAML configuration')
+    parser.add_argument('--set', dest='overrides', action='append', default=[],
+                        metavar='KEY=VALUE', help='override a setting, e.g. optim.steps=2000')
+    parser.add_argument('--out', type=Path, default=None,
+                        help='output folder (default: models/<robot>_<name>)')
+    parser.add_argument('--quick', action='store_true',
+                        help='a seconds-long run of the same design (for tests)')
+    parser.add_argument('--no-eval', action='store_true', help='skip the held-out report')
+    parser.add_argument('--init-from', type=Path, default=None,
+                        help='start from the weights of an iknn_ros checkpoint')
+    parser.add_argument('--progress', choices=('auto', 'bar', 'lines'), default='auto',
+                        help='progress display (auto: a bar on a terminal)')
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except (ConfigError, UrdfError, ValueError) as err:
+        print(f'train: error: {err}', file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = load_config(args.config or args.preset or 'default', args.overrides)
+    if args.quick:
+        config = config.quick()
+    chain = load_chain(config)
+    out = args.out or Path('models') / f'{chain.robot_name}_{config.name}'
+    check_output_folder(out)
+    init_state = None
+    # torch is imported only now: the configuration errors above need no torch.
+    from iknn_ros.training.export import export_onnx
+    from iknn_ros.training.export import onnx_bytes
+    from iknn_ros.training.export import parity_error
+    from iknn_ros.training.train import load_checkpoint
+    from iknn_ros.training.train import save_checkpoint
+    from iknn_ros.training.train import train
+    import torch
+
+    if args.init_from is not None:
+        init_state, _ = load_checkpoint(args.init_from)
+
+    print(f'train: {config.name} on {chain.robot_name} {list(chain.joint_names)} -> {out}')
+    show = {'auto': None, 'bar': True, 'lines': False}[args.progress]
+    result = train(chain, config, init_state=init_state, show_progress=show)
+
+    card = ModelCard.for_chain(
+        chain, architecture=config.model.architecture, step_m=config.data.step_m,
+        branch_rule=branch_rule(chain), input_encoding=result.model.input_encoding(),
+        training_config=config.to_dict(),
+        producer={'iknn_ros': __version__, 'torch': torch.__version__,
+                  'python': platform.python_version()},
+        metrics={'train_seconds': round(result.seconds, 1),
+                 'peak_memory_mb': round(result.peak_memory_mb, 1),
+                 'final_validation_tip_error_mean_m':
+                     result.history[-1]['validation_tip_error_mean_m']})
+    parity = parity_error(result.model, chain, onnx_bytes(result.model, chain, card))
+    if not parity <= PARITY_TOLERANCE:
+        raise ValueError(f'onnxruntime and torch disagree by {parity:.2e} (> '
+                         f'{PARITY_TOLERANCE:.0e}); not exporting')
+    card = dataclasses.replace(card, metrics={**card.metrics, 'onnx_parity_max_abs': parity})
+    model_path = export_onnx(result.model, chain, card, out / 'model.onnx')
+    save_checkpoint(out / 'checkpoint.pt', result.model, config)
+    (out / 'config.yaml').write_text(
+        f'# Rebuild: python -m iknn_ros.training --config {out / "config.yaml"} --out {out}\n'
+        + yaml.safe_dump(config.to_dict(), sort_keys=False))
+    (out / 'training_history.json').write_text(json.dumps(result.history, indent=1) + '\n')
+    write_data_distribution(out, chain, config)
+
+    training = {'seconds': result.seconds, 'peak_memory_mb': result.peak_memory_mb,
+                'train_rows': result.train_rows, 'validation_rows': result.validation_rows,
+                'parameters': sum(p.numel() for p in result.model.parameters()),
+                'onnx_parity_max_abs': parity,
+                'first_validation_tip_error_mean_m':
+                    result.history[0]['validation_tip_error_mean_m'],
+                'final_validation_tip_error_mean_m':
+                    result.history[-1]['validation_tip_error_mean_m']}
+    report = None
+    if not args.no_eval:
+        from iknn_ros.evaluate import heldout_report
+        from iknn_ros.evaluate import write_plots
+        e = config.evaluation
+        report, step_data, _ = heldout_report(
+            model_path, resolve_urdf(config.robot.urdf), config.robot.base_link,
+            config.robot.tip_link, e.seed, e.holdout_samples, e.chained_targets,
+            e.tolerance_fraction_of_reach, e.tick_budget)
+        report['training'] = training
+        (out / 'metrics.json').write_text(json.dumps(report, indent=2) + '\n')
+        write_plots(out, chain, step_data, result.history)
+    table = summary_table(config, training, report, chain.reach)
+    (out / 'README.md').write_text(markdown_report(config, out, table))
+    print(table)
+    return 0
+
+
+def summary_table(config: TrainConfig, training: dict, report: Optional[dict],
+                  reach: float) -> str:
+    """Return the end-of-run summary as an aligned text table."""
+    rows = [('training time', f"{training['seconds']:.1f} s"),
+            ('peak memory', f"{training['peak_memory_mb']:.0f} MB"),
+            ('parameters', f"{training['parameters']}"),
+            ('ONNX vs torch, max |diff|', f"{training['onnx_parity_max_abs']:.2e}"),
+            ('validation tip error, start -> end',
+             f"{training['first_validation_tip_error_mean_m'] * 1e3:.3f} -> "
+             f"{training['final_validation_tip_error_mean_m'] * 1e3:.4f} mm")]
+    if report is not None:
+        s = report['single_step']['tip_error_m']
+        for key in ('mean', 'median', 'p95', 'max'):
+            rows.append((f'held-out 1-step tip error {key}',
+                         f'{s[key] * 1e3:.4f} mm ({100 * s[key] / reach:.4f} % of reach)'))
+        loop = report['closed_loop']
+        for name in ('network_only', 'refined'):
+            r = loop[name]
+            rows.append((f"chained targets, {name.replace('_', ' ')}",
+                         f"{r['n_reached']}/{r['n_targets']} within "
+                         f"{r['tolerance_m'] * 1e3:.2g} mm; flips {r['elbow_flips']}, "
+                         f"limit/velocity violations {r['limit_violations']}/"
+                         f"{r['velocity_violations']}, fallbacks {r['fallback_ticks']}"))
+    width = max(len(k) for k, _ in rows)
+    line = '-' * (width + 3 + max(len(v) for _, v in rows))
+    return '\n'.join([f'{config.name}: summary', line] +
+                     [f'{k:<{width}} | {v}' for k, v in rows] + [line])
+
+
+def markdown_report(config: TrainConfig, out: Path, table: str) -> str:
+    """Return the README.md written beside the model."""
+    return (f'# iknn_ros model `{config.name}`\n\n'
+            f'Rebuild from the repository root with\n\n'
+            f'```bash\n.venv/bin/python -m iknn_ros.training --config {out}/config.yaml '
+            f'--out {out}\n```\n\n'
+            f'(deterministic for the saved seed and thread count; the held-out evaluation '
+            f'uses its own seed).\n\n```text\n{table}\n```\n\n'
+            f'Files: `model.onnx` (model card in its metadata), `config.yaml`, '
+            f'`metrics.json` (held-out evaluation, machine stated), `training_history.json`, '
+            f'`loss_curves.png`, `error_map.png`, `data_distribution.png`.\n')
+
+
+def write_data_distribution(out: Path, chain: KinematicChain, config: TrainConfig) -> None:
+    """Plot the training data: joint angles, targets and step lengths."""
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import pyplot as plt
+    import numpy as np
+    from iknn_ros.training.data import make_samples
+
+    rng = np.random.default_rng(config.seed)
+    data_config = dataclasses.replace(config.data, samples=min(config.data.samples, 200_000))
+    samples = make_samples(chain, data_config, rng)
+    step = np.linalg.norm(samples.target - chain.fk(samples.joints), axis=-1)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    axes[0].hist2d(samples.joints[:, 0], samples.joints[:, 1], bins=80, cmap='magma')
+    axes[0].set_xlabel(f'{chain.joint_names[0]} (rad)')
+    axes[0].set_ylabel(f'{chain.joint_names[1]} (rad)')
+    axes[0].set_title('current joint angles')
+    axes[1].hist2d(samples.target[:, 0], samples.target[:, 1], bins=80, cmap='magma')
+    axes[1].set_aspect('equal')
+    axes[1].set_title('targets (m)')
+    positive = step[step > 0]
+    axes[2].hist(positive, bins=np.logspace(math.log10(max(positive.min(), 1e-9)),
+                                            math.log10(positive.max()), 60))
+    axes[2].set_xscale('log')
+    axes[2].set_xlabel('step to target (m)')
+    axes[2].set_title(f'{len(samples)} samples shown')
+    fig.tight_layout()
+    fig.savefig(out / 'data_distribution.png', dpi=110)
+    plt.close(fig)

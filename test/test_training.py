@@ -1,0 +1,276 @@
+# Copyright 2026 The iknn_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The training module: configuration, data, learning, export, checkpoints, command line."""
+
+import json
+import math
+from pathlib import Path
+import subprocess
+import sys
+
+from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics import TwoLinkGeometry
+from iknn_ros.sampling import step_samples
+from iknn_ros.training.config import ConfigError
+from iknn_ros.training.config import load_config
+from iknn_ros.training.data import seed1_grid_samples
+import numpy as np
+import pytest
+
+torch = pytest.importorskip('torch', reason='training needs torch==2.13.0 (make test installs '
+                                            'it; a colcon-only install may not)')
+
+from iknn_ros.model_card import ModelCard  # noqa: E402, I100
+from iknn_ros.solver import OnnxIKNetwork  # noqa: E402
+from iknn_ros.training.export import atomic_write_bytes  # noqa: E402
+from iknn_ros.training.export import onnx_bytes  # noqa: E402
+from iknn_ros.training.export import parity_error  # noqa: E402
+from iknn_ros.training.train import load_checkpoint  # noqa: E402
+from iknn_ros.training.train import save_checkpoint  # noqa: E402
+from iknn_ros.training.train import train  # noqa: E402
+import onnx  # noqa: E402
+import onnxruntime  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope='module')
+def chain(two_link_urdf_path):
+    return KinematicChain.from_urdf(two_link_urdf_path)
+
+
+@pytest.fixture(scope='module')
+def quick(chain):
+    config = load_config('default').quick()
+    return config, train(chain, config, show_progress=False, log=lambda _: None)
+
+
+def card_for(chain, config, model):
+    return ModelCard.for_chain(chain, architecture=config.model.architecture,
+                               step_m=config.data.step_m, branch_rule='elbow_sign',
+                               input_encoding=model.input_encoding(),
+                               training_config=config.to_dict(), producer={})
+
+
+# ---- configuration ---------------------------------------------------------------------
+
+def test_presets_load_and_differ():
+    default, seed1 = load_config('default'), load_config('seed1')
+    assert default.model.architecture == 'incremental' and default.data.sampler == 'continuous'
+    assert seed1.model.hidden == [128, 64, 32, 16, 8] and seed1.model.activation == 'sigmoid'
+    assert seed1.optim.optimizer == 'sgd' and seed1.optim.learning_rates == [0.01, 0.001,
+                                                                             0.0001]
+    assert seed1.optim.epochs == 200 and seed1.data.grid_step_rad == 0.4
+
+
+@pytest.mark.parametrize('overrides, message', [
+    (['optim.stepz=5'], r"unknown key\(s\) \['optim.stepz'\]"),
+    (['colour=red'], r"unknown key\(s\) \['colour'\]"),
+    (['optim.steps=-3'], 'exactly one of optim.steps and optim.epochs'),
+    (['data.step_m=0'], 'data.step_m must be > 0'),
+    (['model.hidden=[64, 0]'], 'positive widths'),
+    (['model.activation=gelu'], 'model.activation must be'),
+    (['data.sampler=grid'], "data.sampler must be 'continuous' or 'seed1_grid'"),
+    (['optim.learning_rate=fast'], 'optim.learning_rate must be float'),
+    (['evaluation.seed=7'], 'must differ from the training seed'),
+    (['optim'], 'is not key=value'),
+])
+def test_invalid_configuration_is_refused(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config('default', overrides)
+
+
+def test_unknown_preset_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="unknown preset 'fancy'; presets: "):
+        load_config('fancy')
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('optim: [1, 2\n')
+    with pytest.raises(ConfigError, match='not valid YAML'):
+        load_config(bad)
+
+
+# ---- data ---------------------------------------------------------------------------------
+
+def test_continuous_samples_are_exact_and_elbow_consistent(chain):
+    samples = step_samples(chain, np.random.default_rng(0), 20_000, 0.05, 0.5)
+    reached = chain.fk(samples.joints + samples.delta)
+    assert np.max(np.abs(reached - samples.target)) < 1e-12
+    steps = np.linalg.norm(samples.target - chain.fk(samples.joints), axis=-1)
+    assert steps.max() <= 0.05 + 1e-12 and steps.min() < 1e-4
+    geometry = TwoLinkGeometry.of(chain)
+    decided = np.abs(np.sin(geometry.elbow_angle(samples.joints))) > 0.05
+    assert np.all(geometry.elbow(samples.joints)[decided] == samples.branch[decided])
+    after = samples.joints + samples.delta
+    assert np.all(geometry.elbow(after)[decided] * samples.branch[decided] >= 0)
+    # Current angles cover the whole joint1 circle: no seam in the data.
+    assert samples.joints[:, 0].min() < -3.1 and samples.joints[:, 0].max() > 3.1
+
+
+def test_seed1_grid_is_the_seeds_data(chain):
+    config = load_config('seed1').data
+    samples = seed1_grid_samples(chain, config, np.random.default_rng(0))
+    assert len(samples) == 16 * 16 * 20 == 5120
+    next_angles = samples.joints + samples.delta
+    assert set(np.round(np.unique(next_angles), 9)) == set(np.round(np.arange(16) * 0.4, 9))
+    assert np.max(np.abs(samples.delta)) <= 0.1
+    np.testing.assert_allclose(samples.target, chain.fk(next_angles), atol=1e-15)
+
+
+# ---- learning -------------------------------------------------------------------------------
+
+def test_quick_training_learns(quick):
+    _, result = quick
+    first = result.history[0]['validation_tip_error_mean_m']
+    last = result.history[-1]['validation_tip_error_mean_m']
+    assert first / last > 4.0, (first, last)
+
+
+def test_the_network_uses_its_target(chain, quick):
+    _, result = quick
+    model = result.model
+    q = torch.tensor([[0.7, -1.2]] * 8)
+    tip = chain.fk(q.numpy().astype(float))
+    angles = np.linspace(0, 2 * math.pi, 8, endpoint=False)
+    steps = 0.03 * np.stack([np.cos(angles), np.sin(angles)], axis=-1)
+    with torch.no_grad():
+        delta = model(q, torch.tensor(tip + steps, dtype=torch.float32),
+                      -torch.ones(8, 1)).numpy()
+    moved = chain.fk(q.numpy().astype(float) + delta) - tip
+    cosine = np.sum(moved * steps, axis=-1) / np.linalg.norm(moved, axis=-1) / 0.03
+    assert np.all(cosine > 0.95), cosine
+    assert np.linalg.matrix_rank(delta, tol=1e-4) == 2
+
+
+def test_training_is_deterministic(chain, quick):
+    config, result = quick
+    again = train(chain, config, show_progress=False, log=lambda _: None)
+    for key, value in result.model.state_dict().items():
+        assert torch.equal(value, again.model.state_dict()[key]), key
+
+
+# ---- export ---------------------------------------------------------------------------------
+
+def test_onnx_export_matches_torch_and_carries_its_card(chain, quick, tmp_path):
+    config, result = quick
+    card = card_for(chain, config, result.model)
+    data = onnx_bytes(result.model, chain, card)
+    assert parity_error(result.model, chain, data) <= 1e-5
+    model = onnx.load_from_string(data)
+    assert [i.name for i in model.graph.input] == ['joint_positions', 'target', 'branch']
+    assert [o.name for o in model.graph.output] == ['joint_delta']
+    assert model.opset_import[0].version >= 17
+    assert all(not init.external_data for init in model.graph.initializer)
+    path = tmp_path / 'm.onnx'
+    path.write_bytes(data)
+    network = OnnxIKNetwork(path)
+    assert network.card.chain_fingerprint == chain.fingerprint()
+    assert network.card.step_m == config.data.step_m
+    session = onnxruntime.InferenceSession(data)
+    for batch in (1, 7):
+        (out,) = session.run(None, {'joint_positions': np.zeros((batch, 2), np.float32),
+                                    'target': np.full((batch, 2), 0.5, np.float32),
+                                    'branch': np.ones((batch, 1), np.float32)})
+        assert out.shape == (batch, 2)
+
+
+def test_seed1_network_exports_with_the_same_interface(chain):
+    config = load_config('seed1').quick()
+    result = train(chain, config, show_progress=False, log=lambda _: None)
+    data = onnx_bytes(result.model, chain, card_for(chain, config, result.model))
+    assert parity_error(result.model, chain, data) <= 1e-5
+    names = [i.name for i in onnx.load_from_string(data).graph.input]
+    assert names == ['joint_positions', 'target', 'branch']
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
+    path = tmp_path / 'model.onnx'
+    path.write_bytes(b'old model')
+    with pytest.raises(TypeError):
+        atomic_write_bytes(path, 'not bytes')
+    assert path.read_bytes() == b'old model'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['model.onnx']
+    atomic_write_bytes(path, b'new model')
+    assert path.read_bytes() == b'new model'
+
+
+# ---- checkpoints ------------------------------------------------------------------------------
+
+class _Payload:
+
+    def __reduce__(self):
+        return (print, ('this would run on load',))
+
+
+def test_checkpoints_round_trip_and_never_unpickle_objects(tmp_path, quick):
+    config, result = quick
+    path = tmp_path / 'checkpoint.pt'
+    save_checkpoint(path, result.model, config)
+    state, saved_config = load_checkpoint(path)
+    assert saved_config == config.to_dict()
+    assert all(torch.equal(v, state[k]) for k, v in result.model.state_dict().items())
+    evil = tmp_path / 'evil.pt'
+    torch.save({'format': 'iknn_ros.checkpoint', 'state_dict': _Payload()}, evil)
+    with pytest.raises(ValueError, match='not a safe iknn_ros checkpoint'):
+        load_checkpoint(evil)
+
+
+# ---- command line ------------------------------------------------------------------------------
+
+def run_train(*args, cwd=REPO):
+    return subprocess.run([sys.executable, '-m', 'iknn_ros.training', *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--set', 'optim.stepz=1'], 'unknown key'),
+    (['--preset', 'nope'], 'unknown preset'),
+    (['--set', 'data.step_m=2.0'], 'is not smaller than the reach'),
+    (['--set', 'robot.tip_link=link1'], 'closed-form 2R solution needs a planar chain of two'),
+    (['--set', 'robot.urdf=/no/such.urdf'], 'does not exist'),
+])
+def test_command_line_refuses_bad_setups_before_training(args, message, tmp_path):
+    done = run_train(*args, '--out', str(tmp_path / 'out'))
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert 'train: default' not in done.stdout
+
+
+def test_command_line_refuses_an_unwritable_output(tmp_path):
+    blocker = tmp_path / 'file'
+    blocker.write_text('')
+    done = run_train('--quick', '--out', str(blocker / 'sub'))
+    assert done.returncode == 2 and 'is not writable' in done.stderr
+
+
+def test_command_line_quick_run_writes_the_whole_report(tmp_path):
+    out = tmp_path / 'model'
+    done = run_train('--quick', '--out', str(out), '--progress', 'lines')
+    assert done.returncode == 0, done.stderr
+    for name in ('model.onnx', 'config.yaml', 'metrics.json', 'training_history.json',
+                 'loss_curves.png', 'error_map.png', 'data_distribution.png', 'README.md',
+                 'checkpoint.pt'):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / 'metrics.json').read_text())
+    assert metrics['closed_loop']['refined']['n_targets'] == 40
+    assert metrics['training']['onnx_parity_max_abs'] <= 1e-5
+    assert 'held-out 1-step tip error mean' in done.stdout
+    # The saved configuration rebuilds the same network.
+    again = run_train('--config', str(out / 'config.yaml'), '--out', str(tmp_path / 'again'),
+                      '--no-eval')
+    assert again.returncode == 0, again.stderr
+    first = onnx.load(out / 'model.onnx').graph.initializer
+    second = onnx.load(tmp_path / 'again' / 'model.onnx').graph.initializer
+    assert [onnx.numpy_helper.to_array(t).tobytes() for t in first] == \
+        [onnx.numpy_helper.to_array(t).tobytes() for t in second]
