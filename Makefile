@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.iknn-setup-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all setup demo test lint clean
+.PHONY: all setup demo test lint bench models model-default model-seed1 clean
 
 all: test
 
@@ -28,6 +28,23 @@ test: setup
 	@rc=0; $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo 'make test: pytest collected no tests' >&2; fi; \
 	exit $$rc
+
+# Rebuild the shipped models from their saved configurations (deterministic per seed).
+models: model-default model-seed1
+
+model-default: setup
+	$(BIN)/python -m iknn_ros.training --config models/two_link_arm_default/config.yaml \
+		--out models/two_link_arm_default
+
+model-seed1: setup
+	$(BIN)/python -m iknn_ros.training --config models/two_link_arm_seed1/config.yaml \
+		--out models/two_link_arm_seed1
+	$(BIN)/python -m iknn_ros.training --config models/two_link_arm_seed1_code/config.yaml \
+		--out models/two_link_arm_seed1_code
+
+# Latency, accuracy and robustness against the baselines; writes docs/benchmarks.md.
+bench: setup
+	$(BIN)/python bench/bench_ik.py
 
 lint: setup
 	$(BIN)/python -m pytest test/test_flake8.py test/test_pep257.py test/test_copyright.py

@@ -565,8 +565,44 @@ class _ScalarPlanarTick:
         self.goal_tolerance = cfg.goal_tolerance_m
         self.max_speed = cfg.max_cartesian_speed
         self.network = solver.network
+        if self.n == 2:
+            # The common arm gets unrolled kinematics (same formulas, no loops).
+            self.fk = self._fk2
+            self.lm_step = self._lm_step2
 
     # -- kinematics in floats --
+
+    def _fk2(self, q: list) -> tuple:
+        phi1 = self.yaws[0] + self.signs[0] * q[0]
+        phi2 = phi1 + self.yaws[1] + self.signs[1] * q[1]
+        c1, s1, c2, s2 = math.cos(phi1), math.sin(phi1), math.cos(phi2), math.sin(phi2)
+        ax, bx = self.link_x
+        ay, by = self.link_y
+        return (self.base_x + c1 * ax - s1 * ay + c2 * bx - s2 * by,
+                self.base_y + s1 * ax + c1 * ay + s2 * bx + c2 * by)
+
+    def _lm_step2(self, q: list, gx: float, gy: float) -> tuple:
+        sign1, sign2 = self.signs
+        phi1 = self.yaws[0] + sign1 * q[0]
+        phi2 = phi1 + self.yaws[1] + sign2 * q[1]
+        c1, s1, c2, s2 = math.cos(phi1), math.sin(phi1), math.cos(phi2), math.sin(phi2)
+        ax, bx = self.link_x
+        ay, by = self.link_y
+        # Tip relative to joint 2, then to joint 1; Jacobian columns sign_i * z x r_i.
+        r2x, r2y = c2 * bx - s2 * by, s2 * bx + c2 * by
+        r1x, r1y = r2x + c1 * ax - s1 * ay, r2y + s1 * ax + c1 * ay
+        j1x, j1y, j2x, j2y = -sign1 * r1y, sign1 * r1x, -sign2 * r2y, sign2 * r2x
+        ex = gx - self.base_x - r1x
+        ey = gy - self.base_y - r1y
+        error2 = ex * ex + ey * ey
+        damping = error2 + self.damping_floor
+        a = damping + j1x * j1x + j2x * j2x
+        b = j1x * j1y + j2x * j2y
+        d = damping + j1y * j1y + j2y * j2y
+        det = a * d - b * b
+        ux = (d * ex - b * ey) / det
+        uy = (a * ey - b * ex) / det
+        return [q[0] + j1x * ux + j1y * uy, q[1] + j2x * ux + j2y * uy], math.sqrt(error2)
 
     def fk(self, q: list) -> tuple:
         x, y = self.base_x, self.base_y

@@ -1,0 +1,49 @@
+# Copyright 2026 The iknn_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The benchmark script runs end to end and its invariants hold (no timing is asserted)."""
+
+import json
+from pathlib import Path
+import subprocess
+import sys
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_quick_benchmark_runs_and_reports(tmp_path):
+    done = subprocess.run([sys.executable, str(REPO / 'bench' / 'bench_ik.py'), '--quick',
+                           '--out', str(tmp_path), '--docs', str(tmp_path / 'bench.md')],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / 'latest_quick.json').read_text())
+    methods = results['methods']
+    for name in ('ours_network_only', 'ours_refined', 'closed_form_solve', 'closed_form_tick',
+                 'dls_only', 'ikpy', 'seed1_anchor'):
+        assert name in methods
+    refined = methods['ours_refined']['chained']
+    assert refined['n_reached'] == refined['n_targets'] == results['counts']['chained']
+    assert refined['final_error_m']['max'] <= 1e-9 * 1.0
+    assert methods['ours_network_only']['chained']['n_reached'] == results['counts']['chained']
+    for name in ('ours_refined', 'ours_network_only'):
+        c = methods[name]['chained']
+        assert c['limit_violations'] == c['velocity_violations'] == c['nan_outputs'] == 0
+        assert c['elbow_flips'] == 0
+    ticks = results['random_ticks']
+    assert ticks['ticks'] == results['counts']['random_ticks']
+    assert ticks['nan_outputs'] == ticks['limit_violations'] == ticks['velocity_violations'] == 0
+    unreachable = results['unreachable']
+    assert unreachable['ended_on_projection_within_1e-6_reach'] == unreachable['targets']
+    assert unreachable['status_out_of_reach'] == unreachable['targets']
+    assert 'machine:' in done.stdout and (tmp_path / 'bench.md').is_file()
