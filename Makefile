@@ -22,7 +22,7 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py package.xml
 setup: $(STAMP)
 
 demo: setup
-	$(BIN)/python -m iknn_ros.chain_info
+	$(BIN)/python -m iknn_ros.demo
 
 test: setup
 	@rc=0; $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
@@ -50,4 +50,4 @@ lint: setup
 	$(BIN)/python -m pytest test/test_flake8.py test/test_pep257.py test/test_copyright.py
 
 clean:
-	rm -rf $(VENV) build install log *.egg-info .pytest_cache
+	rm -rf $(VENV) build install log *.egg-info .pytest_cache artifacts

@@ -55,6 +55,11 @@ setup(
     entry_points={
         'console_scripts': [
             'chain_info = iknn_ros.chain_info:main',
+            'demo = iknn_ros.demo:main',
+            'evaluate = iknn_ros.evaluate:main',
+            'ik_node = iknn_ros.ik_node:main',
+            'sim_arm = iknn_ros.sim_arm:main',
+            'train = iknn_ros.training.cli:main',
         ],
     },
 )

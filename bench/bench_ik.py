@@ -82,8 +82,8 @@ class ClosedFormStep:
         self.card = network.card
         self.l1, self.l2 = TwoLinkGeometry.of(chain).lengths
 
-    def step_one(self, inputs: list) -> list:
-        q1, q2, x, y, elbow = inputs
+    def step_one(self, joints: list, target_and_branch: tuple) -> list:
+        (q1, q2), (x, y, elbow) = joints, target_and_branch
         s1, s2 = closed_form_solve(x, y, self.l1, self.l2, elbow)
         return [(s1 - q1 + math.pi) % (2 * math.pi) - math.pi, s2 - q2]
 

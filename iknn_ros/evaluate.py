@@ -44,7 +44,6 @@ from typing import Optional, Sequence
 from iknn_ros.kinematics import AnnulusWorkspace
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import UrdfError
-from iknn_ros.kinematics import wrap_to_pi
 from iknn_ros.model_card import ModelMismatchError
 from iknn_ros.resources import default_model_path
 from iknn_ros.resources import default_urdf_path
@@ -97,8 +96,7 @@ def single_step(network: OnnxIKNetwork, chain: KinematicChain, rng: np.random.Ge
     """
     reach = chain.reach
     samples = step_samples(chain, rng, count, network.card.step_m)
-    joints_in = np.where(chain.continuous, wrap_to_pi(samples.joints), samples.joints)
-    delta = network.step_batch(joints_in, samples.target, samples.branch)
+    delta = network.step_batch(samples.joints, samples.target, samples.branch)
     reached = chain.fk(samples.joints + delta)
     tip_error = np.linalg.norm(reached - samples.target, axis=-1)
     joint_error = np.max(np.abs(delta - samples.delta), axis=-1)

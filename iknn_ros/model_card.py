@@ -51,6 +51,11 @@ ANGLE_CONVENTION = (
     'as sin/cos so continuous joints have no seam; the output is an increment, and '
     'continuous joints stay unwrapped (next = current + delta)')
 
+# How the runtime presents joint angles to a network. Ours: continuous joints wrapped to
+# [-pi, pi), limited joints as they are (the encoding inside is sin/cos, so no seam).
+# Seed 1's: every angle wrapped to [0, 2 pi), the range its grid covered.
+JOINT_INPUTS = ('wrap_continuous_pm_pi', 'wrap_all_0_2pi')
+
 # Geometry differences below this are rounding, not a different robot.
 _GEOMETRY_TOLERANCE = 1e-6
 
@@ -79,6 +84,8 @@ class ModelCard:
     training_config: dict
     producer: dict
     metrics: dict = dataclasses.field(default_factory=dict)
+    # How joint angles are presented to the network (see JOINT_INPUTS).
+    joint_input: str = 'wrap_continuous_pm_pi'
     angle_convention: str = ANGLE_CONVENTION
     card_format: str = CARD_FORMAT
     card_version: int = CARD_VERSION
@@ -86,9 +93,10 @@ class ModelCard:
     @classmethod
     def for_chain(cls, chain: KinematicChain, *, architecture: str, step_m: float,
                   branch_rule: str, input_encoding: dict, training_config: dict,
-                  producer: dict, metrics: Optional[dict] = None) -> 'ModelCard':
+                  producer: dict, metrics: Optional[dict] = None,
+                  joint_input: str = JOINT_INPUTS[0]) -> 'ModelCard':
         """Return the card of a model trained for ``chain``."""
-        return cls(architecture=architecture, chain=chain.description(),
+        return cls(architecture=architecture, chain=chain.description(), joint_input=joint_input,
                    chain_fingerprint=chain.fingerprint(), joint_names=chain.joint_names,
                    target_dim=chain.target_dim, step_m=float(step_m),
                    reach_m=float(chain.reach), branch_rule=branch_rule,
@@ -128,10 +136,18 @@ class ModelCard:
             raise ModelCardError(f'{source}: model card version {card.card_version} is newer '
                                  f'than this iknn_ros understands ({CARD_VERSION}); upgrade '
                                  'iknn_ros')
+        if card.joint_input not in JOINT_INPUTS:
+            raise ModelCardError(f'{source}: unknown joint input convention '
+                                 f'{card.joint_input!r}; known: {list(JOINT_INPUTS)}')
         if not (isinstance(card.step_m, (int, float)) and math.isfinite(card.step_m)
                 and card.step_m > 0.0):
             raise ModelCardError(f'{source}: invalid trained step {card.step_m!r}')
         return dataclasses.replace(card, joint_names=tuple(card.joint_names))
+
+    @property
+    def continuous_joints(self) -> tuple:
+        """Return, per joint, whether the chain the model was trained for has it continuous."""
+        return tuple(j['type'] == 'continuous' for j in self.chain['joints'])
 
     def chain_differences(self, chain: KinematicChain) -> list[str]:
         """

@@ -224,6 +224,8 @@ class OnnxIKNetwork:
         except ModelCardError as err:
             raise ModelLoadError(str(err)) from err
         self._check_interface(source)
+        self._all_0_2pi = self.card.joint_input == 'wrap_all_0_2pi'
+        self._continuous = self.card.continuous_joints
         n, d = len(self.card.joint_names), self.card.target_dim
         # Zero-copy buffers for the single-arm path: onnxruntime reads and writes them. The
         # three inputs are views of one array, so one assignment fills them all.
@@ -254,22 +256,34 @@ class OnnxIKNetwork:
                 raise ModelLoadError(f'{source} input {name!r} is {inputs[name].type} '
                                      f'{shape}; expected float32 [batch, {width}]')
 
+    def network_joints(self, joints: FloatArray) -> FloatArray:
+        """Return joint angles as the model's card says the network takes them."""
+        if self._all_0_2pi:
+            return np.mod(joints, TWO_PI)
+        return np.where(self._continuous, wrap_to_pi(joints), joints)
+
     def step_batch(self, joints: FloatArray, target: FloatArray,
                    branch: FloatArray) -> FloatArray:
         """Return joint increments for many arms (float64 in and out)."""
         (delta,) = self.session.run([OUTPUT_DELTA], {
-            INPUT_JOINTS: np.ascontiguousarray(joints, dtype=np.float32),
+            INPUT_JOINTS: np.ascontiguousarray(self.network_joints(joints), dtype=np.float32),
             INPUT_TARGET: np.ascontiguousarray(target, dtype=np.float32),
             INPUT_BRANCH: np.ascontiguousarray(np.reshape(branch, (-1, 1)),
                                                dtype=np.float32)})
         return delta.astype(np.float64)
 
-    def step_one(self, inputs: Sequence[float]) -> list:
+    def step_one(self, joints: Sequence[float], target_and_branch: Sequence[float]) -> list:
         """
         Return the joint increment for one arm, through preallocated buffers.
 
-        ``inputs`` is the joint angles, then the target, then the branch, concatenated.
+        ``target_and_branch`` is the target's coordinates followed by the branch.
         """
+        if self._all_0_2pi:
+            inputs = [v % TWO_PI for v in joints]
+        else:
+            inputs = [(v + math.pi) % TWO_PI - math.pi if c else v
+                      for v, c in zip(joints, self._continuous)]
+        inputs += target_and_branch
         self._inputs[:] = inputs
         self.session.run_with_iobinding(self._binding)
         return self._delta[0].tolist()
@@ -410,8 +424,7 @@ class IKSolver:
         step_length = np.linalg.norm(waypoint - tip, axis=-1)
 
         if self.network is not None:
-            net_in = np.where(chain.continuous, wrap_to_pi(q), q)
-            solution = q + self.network.step_batch(net_in, waypoint, branch)
+            solution = q + self.network.step_batch(q, waypoint, branch)
             network_error = np.linalg.norm(chain.fk(solution) - waypoint, axis=-1)
             fallback = ~np.isfinite(network_error)
             if cfg.fallback:
@@ -668,8 +681,7 @@ class _ScalarPlanarTick:
             raise ValueError(f'expected a 2D target (x, y) for this planar arm, got '
                              f'{len(target)} values')
         q = list(map(float, joints))
-        hard_lo, hard_hi, continuous = self.hard_lo, self.hard_hi, self.continuous
-        for v, low, high in zip(q, hard_lo, hard_hi):
+        for v, low, high in zip(q, self.hard_lo, self.hard_hi):
             # NaN fails every comparison; continuous joints have infinite limits.
             if not (low <= v <= high) or v in (math.inf, -math.inf):
                 return _invalid_state_result(target)
@@ -691,10 +703,7 @@ class _ScalarPlanarTick:
         iterations = self.refine_iterations
         solution = q
         if self.network is not None:
-            net_in = [(v + math.pi) % TWO_PI - math.pi if c else v
-                      for v, c in zip(q, continuous)]
-            net_in += (wx, wy, br)
-            delta = self.network.step_one(net_in)
+            delta = self.network.step_one(q, (wx, wy, br))
             solution = [v + dv for v, dv in zip(q, delta)]
             if iterations > 0:
                 refined, network_error = self.lm_step(solution, wx, wy)

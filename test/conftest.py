@@ -12,11 +12,17 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Shared fixtures: the shipped URDF and small URDF builders for edge cases."""
+"""Shared fixtures: the shipped URDF, small URDF builders, and an isolated ROS graph."""
 
+import os
 from pathlib import Path
+import random
 
 import pytest
+
+# Keep the tests' DDS traffic on this machine and away from any other ROS graph.
+os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random(os.getpid()).randint(100, 199)))
+os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 URDF_PATH = REPO_ROOT / 'urdf' / 'two_link_arm.urdf'

@@ -39,7 +39,8 @@ def test_apache_headers():
     for path in sorted(ROOT.rglob('*.py')):
         if SKIPPED_DIRS & set(path.relative_to(ROOT).parts):
             continue
-        head = path.read_text(encoding='utf-8').splitlines()[:3]
+        lines = path.read_text(encoding='utf-8').splitlines()
+        head = lines[1:4] if lines and lines[0].startswith('#!') else lines[:3]
         if len(head) < 3 or not head[0].startswith('# Copyright ') or head[2] != LICENSE_LINE:
             missing.append(str(path.relative_to(ROOT)))
     assert not missing, f'files without the Apache-2.0 header: {missing}'

@@ -145,6 +145,8 @@ def _run(args: argparse.Namespace) -> int:
         chain, architecture=config.model.architecture, step_m=config.data.step_m,
         branch_rule=branch_rule(chain), input_encoding=result.model.input_encoding(),
         training_config=config.to_dict(),
+        joint_input='wrap_all_0_2pi' if config.model.architecture == 'seed1'
+        else 'wrap_continuous_pm_pi',
         producer={'iknn_ros': __version__, 'torch': torch.__version__,
                   'python': platform.python_version()},
         metrics={'train_seconds': round(result.seconds, 1),

@@ -1,0 +1,203 @@
+# Copyright 2026 The iknn_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The IK control loop's state, free of ROS: targets in, joint feedback in, commands out.
+
+The node feeds it what arrives on its topics (with the node clock's time) and publishes what
+it returns. The rules a real arm needs live here, where they are tested without ROS:
+
+- Targets must be finite and in the base frame (another frame is refused, unless the node
+  transformed it first); a new target replaces the old one.
+- Feedback is matched by joint name (other joints are ignored, order does not matter); a
+  message without every chain joint, with names and positions of different lengths, or with
+  a non-finite position is ignored and reported.
+- No feedback yet, or feedback older than the timeout: no command, and the reason says why.
+  The loop never commands from a guessed state.
+- Each tick starts from the previous command while the arm follows it (every joint
+  within ``max_tracking_error`` of it), so a servo that lags its command still moves at the
+  commanded speed and sensor noise never feeds into the commands; consecutive commands then
+  differ by at most the velocity limit times the period. When the arm falls behind by more
+  (it is blocked, or was pushed), the tick starts from the measured position instead.
+- Once the goal is reached the command is the reached position: the arm holds it (and
+  returns to it if pushed away) until a new target arrives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Optional, Sequence
+
+from iknn_ros.solver import IKSolver
+from iknn_ros.solver import Status
+from iknn_ros.solver import TickResult
+from iknn_ros.solver import wrap_scalar
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    """Whether an input was accepted, and why not."""
+
+    accepted: bool
+    reason: str = ''
+
+
+ACCEPTED = Decision(True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One control period: the command to publish (or None) and what happened."""
+
+    command: Optional[tuple]
+    result: Optional[TickResult]
+    reason: str
+
+
+class IKController:
+    """Holds the target, the latest feedback and the elbow branch between ticks."""
+
+    def __init__(self, solver: IKSolver, base_frame: str, feedback_timeout_s: float,
+                 max_tracking_error_rad: float = 0.15) -> None:
+        self.solver = solver
+        self.base_frame = base_frame
+        self.feedback_timeout_s = feedback_timeout_s
+        self.max_tracking_error_rad = max_tracking_error_rad
+        self.continuous = tuple(bool(c) for c in solver.chain.continuous)
+        self.command: Optional[tuple] = None
+        self.command_time: Optional[float] = None
+        self.joint_names = solver.chain.joint_names
+        self.target: Optional[tuple] = None
+        self.target_time: Optional[float] = None
+        self.joints: Optional[tuple] = None
+        self.feedback_time: Optional[float] = None
+        self.branch: Optional[float] = None
+        self.last: Optional[Step] = None
+        self.counters = {'targets_accepted': 0, 'targets_refused': 0, 'feedback_refused': 0,
+                         'ticks': 0, 'commands': 0, 'fallback_ticks': 0, 'resyncs': 0}
+
+    # ---- inputs ------------------------------------------------------------------------
+
+    def set_target(self, position: Sequence[float], frame_id: str, now: float) -> Decision:
+        """Accept a target position (x, y, z) in ``frame_id``, or say why not."""
+        frame = frame_id.lstrip('/')
+        if frame and frame != self.base_frame:
+            return self._refuse_target(
+                f"target in frame '{frame_id}' refused: targets must be in the base frame "
+                f"'{self.base_frame}' (no transform available)")
+        values = tuple(float(v) for v in position)
+        if not all(math.isfinite(v) for v in values):
+            return self._refuse_target(f'target {values} refused: not finite')
+        self.target = values[:self.solver.chain.target_dim]
+        self.target_time = now
+        self.counters['targets_accepted'] += 1
+        return ACCEPTED
+
+    def _refuse_target(self, reason: str) -> Decision:
+        self.counters['targets_refused'] += 1
+        return Decision(False, reason)
+
+    def update_feedback(self, names: Sequence[str], positions: Sequence[float],
+                        now: float) -> Decision:
+        """Take the chain's joints from a JointState-like message, or say why not."""
+        if len(names) != len(positions):
+            return self._refuse_feedback(
+                f'joint state ignored: {len(names)} names but {len(positions)} positions')
+        index = {name: i for i, name in enumerate(names)}
+        missing = [n for n in self.joint_names if n not in index]
+        if missing:
+            return self._refuse_feedback(
+                f'joint state ignored: it lacks joint(s) {missing} of the chain '
+                f'{list(self.joint_names)}')
+        values = tuple(float(positions[index[n]]) for n in self.joint_names)
+        if not all(math.isfinite(v) for v in values):
+            return self._refuse_feedback(f'joint state ignored: non-finite positions {values}')
+        self.joints = values
+        self.feedback_time = now
+        if self.branch is None:
+            self.branch = float(self.solver.branch_of(values))
+        return ACCEPTED
+
+    def _refuse_feedback(self, reason: str) -> Decision:
+        self.counters['feedback_refused'] += 1
+        return Decision(False, reason)
+
+    def clear_target(self) -> None:
+        """Forget the target: no more commands until a new one arrives."""
+        self.target = None
+        self.target_time = None
+
+    # ---- the loop ----------------------------------------------------------------------
+
+    def feedback_age(self, now: float) -> Optional[float]:
+        """Return the age of the latest accepted feedback in seconds (None: never)."""
+        return None if self.feedback_time is None else now - self.feedback_time
+
+    def step(self, now: float, dt: float) -> Step:
+        """Return this period's command, or None with the reason there is none."""
+        self.counters['ticks'] += 1
+        age = self.feedback_age(now)
+        if age is None:
+            step = Step(None, None, 'no joint feedback received yet: not commanding')
+        elif age > self.feedback_timeout_s:
+            step = Step(None, None, f'joint feedback is {age:.3f} s old (timeout '
+                                    f'{self.feedback_timeout_s:.3f} s): not commanding')
+        elif self.target is None:
+            step = Step(None, None, 'waiting for a target')
+        else:
+            start = self.start_state(now)
+            result = self.solver.tick(start, self.target, dt, self.branch)
+            if result.command is None:
+                self.command = None
+                step = Step(None, result, result.message)
+            else:
+                self.branch = result.branch
+                self.command, self.command_time = result.command, now
+                self.counters['commands'] += 1
+                self.counters['fallback_ticks'] += int(result.fallback)
+                step = Step(result.command, result, result.message)
+        self.last = step
+        return step
+
+    def tracking_error(self) -> Optional[float]:
+        """Return the largest |previous command - measured position| (None: no command)."""
+        if self.command is None or self.joints is None:
+            return None
+        return max(abs(self._gap(c, m, cont)) for c, m, cont in
+                   zip(self.command, self.joints, self.continuous))
+
+    @staticmethod
+    def _gap(command: float, measured: float, continuous: bool) -> float:
+        # A continuous joint may be reported wrapped while commands run on: compare angles.
+        return wrap_scalar(command - measured) if continuous else command - measured
+
+    def start_state(self, now: float) -> tuple:
+        """Return where this tick starts: the previous command if the arm follows it."""
+        error = self.tracking_error()
+        fresh = self.command_time is not None and \
+            now - self.command_time <= self.feedback_timeout_s
+        if error is not None and fresh and error <= self.max_tracking_error_rad:
+            # In the measured position's representation, for continuous joints.
+            return tuple(m + self._gap(c, m, cont) for c, m, cont in
+                         zip(self.command, self.joints, self.continuous))
+        if error is not None and fresh:
+            self.counters['resyncs'] += 1
+        return self.joints
+
+    @property
+    def status(self) -> Optional[Status]:
+        """Return the status of the last tick that ran the solver."""
+        return None if self.last is None or self.last.result is None else \
+            self.last.result.status

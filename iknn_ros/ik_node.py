@@ -1,0 +1,552 @@
+# Copyright 2026 The iknn_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The IK node: targets and joint feedback in, safe joint commands out, at a fixed rate.
+
+Subscribes ``target_pose`` and ``/goal_pose`` (geometry_msgs/PoseStamped), ``/clicked_point``
+(geometry_msgs/PointStamped) and ``joint_states`` (sensor_msgs/JointState, sensor-data QoS).
+Publishes, by ``output_mode``, sensor_msgs/JointState on ``joint_commands``,
+std_msgs/Float64MultiArray on ``/forward_position_controller/commands`` and
+trajectory_msgs/JointTrajectory on ``/joint_trajectory_controller/joint_trajectory``; plus
+``/diagnostics`` and ``iknn/markers`` for RViz. All mathematics is in
+:mod:`iknn_ros.solver` and :mod:`iknn_ros.control`; this module is the ROS glue.
+
+    ros2 run iknn_ros ik_node --ros-args --params-file config/iknn.yaml
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from pathlib import Path
+import sys
+import time
+from typing import Optional
+
+from builtin_interfaces.msg import Duration
+from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticStatus
+from diagnostic_msgs.msg import KeyValue
+from geometry_msgs.msg import Point
+from geometry_msgs.msg import PointStamped
+from geometry_msgs.msg import PoseStamped
+from iknn_ros.control import IKController
+from iknn_ros.kinematics import AnnulusWorkspace
+from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics import UrdfError
+from iknn_ros.model_card import ModelMismatchError
+from iknn_ros.resources import default_model_path
+from iknn_ros.resources import default_urdf_path
+from iknn_ros.solver import IKSolver
+from iknn_ros.solver import ModelLoadError
+from iknn_ros.solver import OnnxIKNetwork
+from iknn_ros.solver import SolverConfig
+from iknn_ros.solver import Status
+from rcl_interfaces.msg import FloatingPointRange
+from rcl_interfaces.msg import IntegerRange
+from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import SetParametersResult
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy
+from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile
+from rclpy.time import Time
+from sensor_msgs.msg import JointState
+from std_msgs.msg import ColorRGBA
+from std_msgs.msg import Float64MultiArray
+from trajectory_msgs.msg import JointTrajectory
+from trajectory_msgs.msg import JointTrajectoryPoint
+from visualization_msgs.msg import Marker
+from visualization_msgs.msg import MarkerArray
+
+OUTPUT_MODES = ('joint_state', 'forward_position', 'joint_trajectory')
+# Parameters that change the solver: a new value is tried on a new solver first.
+SOLVER_PARAMETERS = ('model_path', 'robot_description', 'urdf_path', 'base_link', 'tip_link',
+                     'refine_iterations', 'joint_limit_margin', 'goal_tolerance',
+                     'max_cartesian_speed')
+DIAGNOSTIC_PERIOD_S = 0.1
+THROTTLE_S = 2.0
+
+
+class ConfigurationError(RuntimeError):
+    """Parameters that do not describe a usable solver."""
+
+
+def parse_output_modes(text: str) -> tuple:
+    """Return the output modes named in a comma-separated string, or raise ValueError."""
+    modes = tuple(dict.fromkeys(m.strip() for m in text.split(',') if m.strip()))
+    unknown = [m for m in modes if m not in OUTPUT_MODES]
+    if not modes or unknown:
+        raise ValueError(f'output_mode must be one or more of {list(OUTPUT_MODES)} '
+                         f'(comma-separated), got {text!r}')
+    return modes
+
+
+def transform_point(translation: tuple, rotation: tuple, point: tuple) -> tuple:
+    """Return ``point`` moved by a transform (quaternion x, y, z, w then translation)."""
+    x, y, z, w = rotation
+    px, py, pz = point
+    # v' = v + 2 w (u x v) + 2 u x (u x v), u = (x, y, z)
+    cx, cy, cz = y * pz - z * py, z * px - x * pz, x * py - y * px
+    ccx, ccy, ccz = y * cz - z * cy, z * cx - x * cz, x * cy - y * cx
+    return (px + 2 * (w * cx + ccx) + translation[0], py + 2 * (w * cy + ccy) + translation[1],
+            pz + 2 * (w * cz + ccz) + translation[2])
+
+
+def _descriptor(description: str, *, floating: Optional[tuple] = None,
+                integer: Optional[tuple] = None, read_only: bool = False) -> ParameterDescriptor:
+    descriptor = ParameterDescriptor(description=description, read_only=read_only)
+    if floating is not None:
+        descriptor.floating_point_range = [FloatingPointRange(
+            from_value=float(floating[0]), to_value=float(floating[1]), step=0.0)]
+    if integer is not None:
+        descriptor.integer_range = [IntegerRange(from_value=integer[0], to_value=integer[1],
+                                                 step=1)]
+    return descriptor
+
+
+PARAMETERS = (
+    ('model_path', '', _descriptor('ONNX model; empty: the shipped model of the two-link arm')),
+    ('robot_description', '', _descriptor('URDF text (as robot_state_publisher takes it); '
+                                          'empty: read urdf_path')),
+    ('urdf_path', '', _descriptor('URDF file when robot_description is empty; empty: the '
+                                  'shipped two-link arm')),
+    ('base_link', '', _descriptor("chain base link; empty: the URDF's root link")),
+    ('tip_link', '', _descriptor("chain tip link; empty: the URDF's only leaf link")),
+    ('control_rate_hz', 100.0, _descriptor('commands per second', floating=(1.0, 2000.0))),
+    ('trigger', 'timer', _descriptor("'timer': tick at the control rate; 'feedback': tick "
+                                     'when joint feedback arrives (at most at the control '
+                                     'rate), for the lowest latency')),
+    ('refine_iterations', 1, _descriptor('damped Newton iterations after the network step '
+                                         '(0: the network alone)', integer=(0, 20))),
+    ('joint_limit_margin', 0.05, _descriptor('commands keep this far from the URDF limits '
+                                             '(rad)', floating=(0.0, 0.5))),
+    ('goal_tolerance', 1e-4, _descriptor('tip distance to the goal that counts as reached (m)',
+                                         floating=(1e-12, 0.1))),
+    ('max_cartesian_speed', 0.5, _descriptor('speed of the tip toward the goal (m/s)',
+                                             floating=(1e-3, 10.0))),
+    ('feedback_timeout', 0.5, _descriptor('no commands when the last joint feedback is older '
+                                          'than this (s)', floating=(1e-3, 10.0))),
+    ('max_tracking_error', 0.15, _descriptor(
+        'ticks start from the previous command while every joint is within this of it; '
+        'beyond, from the measured position (rad)', floating=(1e-4, 3.2))),
+    ('output_mode', 'joint_state', _descriptor(
+        'comma-separated: joint_state (JointState on joint_commands), forward_position '
+        '(ros2_control forward position controller), joint_trajectory (joint trajectory '
+        'controller)')),
+    ('base_frame', '', _descriptor("frame targets must be in; empty: the chain's base link",
+                                   read_only=True)),
+    ('target_topic', 'target_pose', _descriptor('PoseStamped targets', read_only=True)),
+    ('goal_pose_topic', '/goal_pose', _descriptor("RViz's 2D Goal Pose tool", read_only=True)),
+    ('clicked_point_topic', '/clicked_point', _descriptor("RViz's Publish Point tool",
+                                                          read_only=True)),
+    ('joint_states_topic', 'joint_states', _descriptor('joint feedback', read_only=True)),
+    ('joint_command_topic', 'joint_commands', _descriptor('JointState commands',
+                                                          read_only=True)),
+    ('forward_position_topic', '/forward_position_controller/commands',
+     _descriptor('Float64MultiArray commands in joint order', read_only=True)),
+    ('joint_trajectory_topic', '/joint_trajectory_controller/joint_trajectory',
+     _descriptor('JointTrajectory commands, one point one tick ahead', read_only=True)),
+    ('markers_topic', 'iknn/markers', _descriptor('RViz markers: target, goal, workspace',
+                                                  read_only=True)),
+)
+
+
+class IKNode(Node):
+    """ROS glue around :class:`iknn_ros.control.IKController`."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__('ik_node', **kwargs)
+        for name, default, descriptor in PARAMETERS:
+            self.declare_parameter(name, default, descriptor)
+        values = {name: self.get_parameter(name).value for name, _, _ in PARAMETERS}
+        self._modes = parse_output_modes(values['output_mode'])
+        # Read on every message, so kept as attributes (get_parameter costs microseconds).
+        self._trigger_on_feedback = values['trigger'] == 'feedback'
+        self._period = 1.0 / values['control_rate_hz']
+        self.controller = self._build_controller(values)
+        self._latencies = collections.deque(maxlen=1000)
+        self._last_tick = -math.inf
+        self._last_status = None
+        self._last_marker_key = None
+        self._tf_buffer = self._make_tf_buffer()
+
+        self._command_publishers: dict = {}
+        self._make_command_publishers()
+        self._make_command_messages()
+        self.diagnostics_publisher = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.markers_publisher = self.create_publisher(MarkerArray, values['markers_topic'],
+                                                       latched)
+        self.subscriptions_ = [
+            self.create_subscription(PoseStamped, values['target_topic'], self._on_pose, 10),
+            self.create_subscription(PoseStamped, values['goal_pose_topic'], self._on_pose, 10),
+            self.create_subscription(PointStamped, values['clicked_point_topic'],
+                                     self._on_point, 10),
+            self.create_subscription(JointState, values['joint_states_topic'],
+                                     self._on_joint_state, qos_profile_sensor_data),
+        ]
+        self.timer = None
+        if values['trigger'] != 'feedback':
+            self.timer = self._make_timer(values['control_rate_hz'])
+        self.diagnostics_timer = self.create_timer(DIAGNOSTIC_PERIOD_S,
+                                                   self._publish_diagnostics)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._publish_markers(force=True)
+        chain = self.controller.solver.chain
+        self.get_logger().info(
+            f'ready: {chain.robot_name} {list(chain.joint_names)} from {chain.base_link} to '
+            f'{chain.tip_link}, model {self._model_source}, {values["control_rate_hz"]:g} Hz, '
+            f'outputs {list(self._modes)}')
+
+    # ---- construction ------------------------------------------------------------------
+
+    def _build_controller(self, values: dict) -> IKController:
+        try:
+            if values['robot_description']:
+                urdf = values['robot_description']
+            else:
+                urdf = values['urdf_path'] or str(default_urdf_path())
+            chain = KinematicChain.from_urdf(urdf, values['base_link'] or None,
+                                             values['tip_link'] or None)
+            model = values['model_path'] or str(default_model_path())
+            network = OnnxIKNetwork(model)
+            network.card.check_chain(chain, f"model '{model}'")
+            config = SolverConfig(refine_iterations=int(values['refine_iterations']),
+                                  limit_margin_rad=float(values['joint_limit_margin']),
+                                  goal_tolerance_m=float(values['goal_tolerance']),
+                                  max_cartesian_speed=float(values['max_cartesian_speed']))
+            solver = IKSolver(chain, network, config)
+        except (UrdfError, ModelLoadError, ModelMismatchError, ValueError, OSError) as err:
+            raise ConfigurationError(str(err)) from err
+        self._model_source = Path(model).name
+        base_frame = self.get_parameter('base_frame').value or chain.base_link
+        return IKController(solver, base_frame, float(values['feedback_timeout']),
+                            float(values['max_tracking_error']))
+
+    def _make_command_messages(self) -> None:
+        # Filled in place on every tick: building messages is a large part of a tick.
+        names = list(self.controller.joint_names)
+        self._joint_state_command = JointState(name=names, position=[0.0] * len(names))
+        self._array_command = Float64MultiArray(data=[0.0] * len(names))
+        self._trajectory_point = JointTrajectoryPoint(positions=[0.0] * len(names))
+        self._trajectory_command = JointTrajectory(joint_names=names,
+                                                   points=[self._trajectory_point])
+
+    def _make_command_publishers(self) -> None:
+        names = {'joint_state': ('joint_command_topic', JointState),
+                 'forward_position': ('forward_position_topic', Float64MultiArray),
+                 'joint_trajectory': ('joint_trajectory_topic', JointTrajectory)}
+        for mode in list(self._command_publishers):
+            if mode not in self._modes:
+                self.destroy_publisher(self._command_publishers.pop(mode))
+        for mode in self._modes:
+            if mode not in self._command_publishers:
+                parameter, kind = names[mode]
+                self._command_publishers[mode] = self.create_publisher(
+                    kind, self.get_parameter(parameter).value, 10)
+
+    def _make_timer(self, rate: float):
+        return self.create_timer(1.0 / rate, self._on_timer)
+
+    def _make_tf_buffer(self):
+        # tf2 is optional: without it, targets in other frames are refused.
+        try:
+            import tf2_ros
+        except ImportError:
+            return None
+        buffer = tf2_ros.Buffer()
+        self._tf_listener = tf2_ros.TransformListener(buffer, self)
+        return buffer
+
+    # ---- inputs ------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_pose(self, msg: PoseStamped) -> None:
+        p = msg.pose.position
+        self._accept_target((p.x, p.y, p.z), msg.header)
+
+    def _on_point(self, msg: PointStamped) -> None:
+        self._accept_target((msg.point.x, msg.point.y, msg.point.z), msg.header)
+
+    def _accept_target(self, position: tuple, header) -> None:
+        frame = header.frame_id.lstrip('/')
+        controller = self.controller
+        if frame and frame != controller.base_frame and self._tf_buffer is not None:
+            try:
+                t = self._tf_buffer.lookup_transform(controller.base_frame, frame, Time())
+            except Exception as err:  # noqa: B902 - tf2 raises several lookup errors
+                self.get_logger().warning(
+                    f"target in frame '{frame}' refused: no transform to "
+                    f"'{controller.base_frame}': {err}")
+                controller.counters['targets_refused'] += 1
+                return
+            tr, rot = t.transform.translation, t.transform.rotation
+            position = transform_point((tr.x, tr.y, tr.z), (rot.x, rot.y, rot.z, rot.w),
+                                       position)
+            frame = controller.base_frame
+        decision = controller.set_target(position, frame, self._now())
+        if decision.accepted:
+            self.get_logger().info(f'new target {tuple(round(v, 4) for v in position)}')
+            self._publish_markers()
+        else:
+            self.get_logger().warning(decision.reason)
+
+    def _on_joint_state(self, msg: JointState) -> None:
+        now = self.get_clock().now()
+        decision = self.controller.update_feedback(msg.name, msg.position,
+                                                   now.nanoseconds * 1e-9)
+        if not decision.accepted:
+            self.get_logger().warning(decision.reason, throttle_duration_sec=THROTTLE_S)
+            return
+        if self._trigger_on_feedback and \
+                time.perf_counter() - self._last_tick >= 0.9 * self._period:
+            self._tick(now)
+
+    def _on_timer(self) -> None:
+        self._tick(self.get_clock().now())
+
+    # ---- the loop ----------------------------------------------------------------------
+
+    def _tick(self, now) -> None:
+        self._last_tick = started = time.perf_counter()
+        dt = self._period
+        step = self.controller.step(now.nanoseconds * 1e-9, dt)
+        self._latencies.append(time.perf_counter() - started)
+        if step.command is not None:
+            self._publish_command(step.command, dt, now.to_msg())
+        status = step.result.status if step.result is not None else None
+        if status != self._last_status:
+            self._last_status = status
+            if step.result is not None and status in (Status.OUT_OF_REACH, Status.FALLBACK,
+                                                      Status.INVALID_STATE):
+                self.get_logger().warning(step.reason, throttle_duration_sec=THROTTLE_S)
+            self._publish_diagnostics()
+            self._publish_markers()
+
+    def _publish_command(self, command: tuple, dt: float, stamp) -> None:
+        positions = [float(v) for v in command]
+        for mode, publisher in self._command_publishers.items():
+            if mode == 'joint_state':
+                msg = self._joint_state_command
+                msg.header.stamp = stamp
+                msg.position = positions
+            elif mode == 'forward_position':
+                msg = self._array_command
+                msg.data = positions
+            else:
+                msg = self._trajectory_command
+                msg.header.stamp = stamp
+                seconds = int(dt)
+                self._trajectory_point.positions = positions
+                self._trajectory_point.time_from_start = Duration(
+                    sec=seconds, nanosec=int(round((dt - seconds) * 1e9)))
+                msg.points = [self._trajectory_point]
+            publisher.publish(msg)
+
+    # ---- outputs for people --------------------------------------------------------------
+
+    def diagnostic_status(self) -> DiagnosticStatus:
+        """Return what the node is doing, as one DiagnosticStatus."""
+        controller = self.controller
+        now = self._now()
+        step = controller.last
+        age = controller.feedback_age(now)
+        level, message = DiagnosticStatus.OK, 'idle: waiting for joint feedback and a target'
+        values = {}
+        if step is not None:
+            message = step.reason
+            if step.result is None:
+                stale = age is None or age > controller.feedback_timeout_s
+                level = DiagnosticStatus.WARN if stale else DiagnosticStatus.OK
+            else:
+                r = step.result
+                level = {Status.REACHED: DiagnosticStatus.OK, Status.MOVING: DiagnosticStatus.OK,
+                         Status.JOINT_LIMIT: DiagnosticStatus.WARN,
+                         Status.FALLBACK: DiagnosticStatus.WARN,
+                         Status.OUT_OF_REACH: DiagnosticStatus.WARN,
+                         Status.INVALID_TARGET: DiagnosticStatus.ERROR,
+                         Status.INVALID_STATE: DiagnosticStatus.ERROR}[r.status]
+                values.update({
+                    'status': r.status.name,
+                    'tip_error_m': f'{r.target_error_m:.3e}',
+                    'goal_error_m': f'{r.goal_error_m:.3e}',
+                    'target_reachable': str(not r.projected).lower(),
+                    'goal': ', '.join(f'{v:.6f}' for v in r.goal),
+                    'elbow_branch': f'{r.branch:+.0f}',
+                    'velocity_limited': str(r.velocity_limited).lower(),
+                })
+        if controller.target is not None:
+            values['target'] = ', '.join(f'{v:.6f}' for v in controller.target)
+        values['feedback_age_s'] = 'never' if age is None else f'{age:.4f}'
+        tracking = controller.tracking_error()
+        if tracking is not None:
+            values['tracking_error_rad'] = f'{tracking:.4f}'
+        if self._latencies:
+            ordered = sorted(self._latencies)
+            values['tick_latency_us_last'] = f'{self._latencies[-1] * 1e6:.1f}'
+            values['tick_latency_us_p99'] = f'{ordered[int(0.99 * (len(ordered) - 1))] * 1e6:.1f}'
+        values.update({k: str(v) for k, v in controller.counters.items()})
+        values['output_mode'] = ','.join(self._modes)
+        chain = controller.solver.chain
+        return DiagnosticStatus(level=level, name='iknn_ros: ik_node', message=message,
+                                hardware_id=chain.robot_name,
+                                values=[KeyValue(key=k, value=v) for k, v in values.items()])
+
+    def _publish_diagnostics(self) -> None:
+        msg = DiagnosticArray(status=[self.diagnostic_status()])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics_publisher.publish(msg)
+
+    def _publish_markers(self, force: bool = False) -> None:
+        controller = self.controller
+        step = controller.last
+        goal = step.result.goal if step is not None and step.result is not None else None
+        key = (controller.target, goal)
+        if not force and key == self._last_marker_key:
+            return
+        self._last_marker_key = key
+        self.markers_publisher.publish(self.markers(goal))
+
+    def markers(self, goal: Optional[tuple]) -> MarkerArray:
+        """Return the target, the goal it was projected to, and the reachable annulus."""
+        controller = self.controller
+        chain = controller.solver.chain
+        height = chain.planar.height if chain.planar is not None else 0.0
+        stamp = self.get_clock().now().to_msg()
+
+        def marker(ident: int, kind: int, rgba: tuple, scale: float) -> Marker:
+            m = Marker(ns='iknn', id=ident, type=kind, action=Marker.ADD)
+            m.header.frame_id = controller.base_frame
+            m.header.stamp = stamp
+            m.pose.orientation.w = 1.0
+            m.scale.x = m.scale.y = m.scale.z = scale
+            m.color = ColorRGBA(r=rgba[0], g=rgba[1], b=rgba[2], a=rgba[3])
+            return m
+
+        def point(values: tuple) -> Point:
+            z = values[2] if len(values) > 2 else height
+            return Point(x=float(values[0]), y=float(values[1]), z=float(z))
+
+        out = []
+        target = marker(0, Marker.SPHERE, (0.1, 0.8, 0.2, 0.9), 0.04)
+        if controller.target is None:
+            target.action = Marker.DELETE
+        else:
+            target.pose.position = point(controller.target)
+        out.append(target)
+        projected = marker(1, Marker.SPHERE, (1.0, 0.55, 0.0, 0.9), 0.035)
+        if goal is None or controller.target is None or \
+                math.dist(goal, controller.target[:len(goal)]) < 1e-9:
+            projected.action = Marker.DELETE
+        else:
+            projected.pose.position = point(goal)
+        out.append(projected)
+        workspace = controller.solver.workspace
+        if isinstance(workspace, AnnulusWorkspace):
+            for ident, radius in ((2, workspace.r_min), (3, workspace.r_max)):
+                ring = marker(ident, Marker.LINE_STRIP, (0.6, 0.6, 0.6, 0.8), 0.004)
+                ring.points = [point((workspace.center[0] + radius * math.cos(a),
+                                      workspace.center[1] + radius * math.sin(a)))
+                               for a in (2 * math.pi * k / 120 for k in range(121))]
+                out.append(ring)
+        return MarkerArray(markers=out)
+
+    # ---- parameters ----------------------------------------------------------------------
+
+    def _on_set_parameters(self, parameters: list) -> SetParametersResult:
+        proposed = {p.name: p.value for p in parameters}
+        try:
+            modes = parse_output_modes(proposed['output_mode']) \
+                if 'output_mode' in proposed else self._modes
+            if proposed.get('trigger', 'timer') not in ('timer', 'feedback'):
+                raise ValueError(f"trigger must be 'timer' or 'feedback', got "
+                                 f"{proposed['trigger']!r}")
+            for name in ('control_rate_hz', 'feedback_timeout', 'goal_tolerance',
+                         'max_cartesian_speed', 'max_tracking_error'):
+                if name in proposed and not (isinstance(proposed[name], float)
+                                             and math.isfinite(proposed[name])
+                                             and proposed[name] > 0.0):
+                    raise ValueError(f'{name} must be a positive number, got {proposed[name]!r}')
+            controller = None
+            if any(name in proposed for name in SOLVER_PARAMETERS):
+                values = {name: self.get_parameter(name).value for name, _, _ in PARAMETERS}
+                values.update(proposed)
+                controller = self._build_controller(values)
+        except (ValueError, ConfigurationError) as err:
+            return SetParametersResult(successful=False, reason=str(err))
+        if controller is not None:
+            old = self.controller
+            controller.target, controller.target_time = old.target, old.target_time
+            controller.joints, controller.feedback_time = old.joints, old.feedback_time
+            controller.branch = old.branch
+            controller.command, controller.command_time = old.command, old.command_time
+            self.controller = controller
+            self._make_command_messages()
+            self._publish_markers(force=True)
+        else:
+            if 'feedback_timeout' in proposed:
+                self.controller.feedback_timeout_s = proposed['feedback_timeout']
+            if 'max_tracking_error' in proposed:
+                self.controller.max_tracking_error_rad = proposed['max_tracking_error']
+        if 'trigger' in proposed:
+            self._trigger_on_feedback = proposed['trigger'] == 'feedback'
+        if 'control_rate_hz' in proposed:
+            self._period = 1.0 / proposed['control_rate_hz']
+        if 'control_rate_hz' in proposed or 'trigger' in proposed:
+            # Feedback-triggered ticks need no timer; a timer-triggered loop needs one.
+            if self.timer is not None:
+                self.destroy_timer(self.timer)
+                self.timer = None
+            trigger = proposed.get('trigger', self.get_parameter('trigger').value)
+            if trigger != 'feedback':
+                self.timer = self._make_timer(proposed.get(
+                    'control_rate_hz', self.get_parameter('control_rate_hz').value))
+        if modes != self._modes:
+            self._modes = modes
+            self._make_command_publishers()
+        return SetParametersResult(successful=True)
+
+
+def main(args=None) -> int:
+    """Run the node until Ctrl-C or shutdown."""
+    rclpy.init(args=args)
+    # The executor exists before the node, so Ctrl-C at any point of the start is clean.
+    executor = SingleThreadedExecutor()
+    node = None
+    try:
+        node = IKNode()
+        executor.add_node(node)
+        executor.spin()
+    except ConfigurationError as err:
+        print(f'ik_node: cannot start: {err}', file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown()
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,333 @@
+# Copyright 2026 The iknn_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The IK node and the simulated arm on real rclpy: behaviour, refusals, outputs, shutdown."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticStatus
+from geometry_msgs.msg import PointStamped
+from geometry_msgs.msg import PoseStamped
+from iknn_ros.ik_node import IKNode
+from iknn_ros.ik_node import transform_point
+from iknn_ros.kinematics import KinematicChain
+from iknn_ros.resources import default_urdf_path
+from iknn_ros.sim_arm import ServoModel
+from iknn_ros.sim_arm import SimArm
+import numpy as np
+import pytest
+import rclpy
+from rclpy.parameter import Parameter
+from ros_harness import Harness
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from trajectory_msgs.msg import JointTrajectory
+from visualization_msgs.msg import MarkerArray
+
+CHAIN = KinematicChain.from_urdf(default_urdf_path())
+
+
+@pytest.fixture()
+def ros():
+    rclpy.init()
+    yield
+    rclpy.try_shutdown()
+
+
+def ik_node(**params):
+    return IKNode(parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+
+
+def sim_arm(start=(0.0, 1.0), **params):
+    overrides = [Parameter('initial_positions', Parameter.Type.DOUBLE_ARRAY, list(start))]
+    overrides += [Parameter(k, value=v) for k, v in params.items()]
+    return SimArm(parameter_overrides=overrides)
+
+
+def pose(x, y, frame='base_link', z=0.0):
+    msg = PoseStamped()
+    msg.header.frame_id = frame
+    msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = x, y, z
+    msg.pose.orientation.w = 1.0
+    return msg
+
+
+def joint_state(names, positions):
+    msg = JointState(name=list(names), position=[float(p) for p in positions])
+    return msg
+
+
+def tip(state_msg):
+    positions = dict(zip(state_msg.name, state_msg.position))
+    return CHAIN.fk(np.array([positions['joint1'], positions['joint2']]))
+
+
+def last_diagnostic(messages):
+    status = messages[-1].status[0]
+    return status, {kv.key: kv.value for kv in status.values}
+
+
+@pytest.fixture()
+def loop(ros):
+    """Yield the IK node driving the simulated arm, with a probe listening."""
+    ik, sim = ik_node(), sim_arm()
+    harness = Harness(ik, sim)
+    yield harness, ik, sim
+    harness.close()
+    ik.destroy_node()
+    sim.destroy_node()
+
+
+def test_closed_loop_reaches_a_goal(loop):
+    harness, ik, _ = loop
+    states = harness.record(JointState, 'joint_states')
+    diagnostics = harness.record(DiagnosticArray, '/diagnostics')
+    goals = harness.publisher(PoseStamped, '/goal_pose')
+    assert harness.spin_until(lambda: len(states) > 5)
+    goals.publish(pose(-0.3, 0.6))
+    goal = np.array([-0.3, 0.6])
+    assert harness.spin_until(lambda: np.linalg.norm(tip(states[-1]) - goal) < 1e-4, 15.0)
+    assert harness.spin_until(
+        lambda: diagnostics and last_diagnostic(diagnostics)[1].get('status') == 'REACHED')
+    status, values = last_diagnostic(diagnostics)
+    assert status.level == DiagnosticStatus.OK and values['target_reachable'] == 'true'
+    assert float(values['goal_error_m']) <= 1e-4
+    # Holding: the arm stays put once there.
+    harness.spin(0.5)
+    assert np.linalg.norm(tip(states[-1]) - goal) < 1e-4
+
+
+def test_a_clicked_point_and_preemption(loop):
+    harness, ik, _ = loop
+    states = harness.record(JointState, 'joint_states')
+    clicks = harness.publisher(PointStamped, '/clicked_point')
+    goals = harness.publisher(PoseStamped, 'target_pose')
+    assert harness.spin_until(lambda: len(states) > 5)
+    goals.publish(pose(0.9, -0.3))
+    harness.spin(0.3)
+    click = PointStamped()
+    click.header.frame_id = 'base_link'
+    click.point.x, click.point.y = 0.2, 0.5
+    clicks.publish(click)
+    goal = np.array([0.2, 0.5])
+    assert harness.spin_until(lambda: np.linalg.norm(tip(states[-1]) - goal) < 1e-4, 15.0)
+    assert ik.controller.target == (0.2, 0.5)
+
+
+def test_unreachable_goal_ends_at_its_projection(loop):
+    harness, ik, _ = loop
+    states = harness.record(JointState, 'joint_states')
+    diagnostics = harness.record(DiagnosticArray, '/diagnostics')
+    markers = harness.record(MarkerArray, 'iknn/markers')
+    goals = harness.publisher(PoseStamped, '/goal_pose')
+    assert harness.spin_until(lambda: len(states) > 5)
+    goals.publish(pose(1.6, 1.2))
+    projection = np.array([0.8, 0.6])
+    assert harness.spin_until(lambda: np.linalg.norm(tip(states[-1]) - projection) < 1e-4,
+                              15.0)
+    assert harness.spin_until(lambda: diagnostics and
+                              last_diagnostic(diagnostics)[1].get('status') == 'OUT_OF_REACH')
+    status, values = last_diagnostic(diagnostics)
+    assert status.level == DiagnosticStatus.WARN and values['target_reachable'] == 'false'
+    assert 'out of reach' in status.message
+    assert float(values['goal_error_m']) <= 1e-4
+    goal = [float(v) for v in values['goal'].split(',')]
+    np.testing.assert_allclose(goal, projection, atol=1e-9)
+    # The marker array shows the target and, apart, its projection.
+    assert harness.spin_until(lambda: any(
+        m.id == 1 and m.action == m.ADD for a in markers for m in a.markers))
+
+
+def test_stale_feedback_stops_the_commands(ros):
+    ik = ik_node(feedback_timeout=0.2)
+    harness = Harness(ik)
+    commands = harness.record(JointState, 'joint_commands')
+    diagnostics = harness.record(DiagnosticArray, '/diagnostics')
+    feedback = harness.publisher(JointState, 'joint_states')
+    harness.publisher(PoseStamped, 'target_pose').publish(pose(0.5, 0.5))
+    harness.spin(0.3)
+    assert not commands, 'no command may be sent before any feedback'
+    assert 'no joint feedback' in last_diagnostic(diagnostics)[0].message
+    for _ in range(30):
+        feedback.publish(joint_state(['joint1', 'joint2'], [0.0, 1.0]))
+        harness.spin(0.01)
+    assert commands, 'fresh feedback and a target give commands'
+    harness.spin(0.3)
+    count = len(commands)
+    harness.spin(0.5)
+    assert len(commands) == count, 'stale feedback must stop the commands'
+    status, values = last_diagnostic(diagnostics)
+    assert status.level == DiagnosticStatus.WARN
+    assert 'old (timeout 0.200 s): not commanding' in status.message
+    harness.close()
+    ik.destroy_node()
+
+
+def test_bad_inputs_are_refused_and_the_node_keeps_running(ros):
+    ik = ik_node()
+    harness = Harness(ik)
+    commands = harness.record(JointState, 'joint_commands')
+    feedback = harness.publisher(JointState, 'joint_states')
+    targets = harness.publisher(PoseStamped, 'target_pose')
+    harness.spin(0.2)
+    targets.publish(pose(0.5, 0.5, frame='world'))
+    targets.publish(pose(float('nan'), 0.5))
+    targets.publish(pose(0.5, float('inf')))
+    feedback.publish(joint_state(['shoulder', 'elbow'], [0.0, 1.0]))
+    feedback.publish(joint_state(['joint1', 'joint2'], [0.0]))
+    feedback.publish(joint_state(['joint1', 'joint2'], [float('nan'), 1.0]))
+    harness.spin(0.3)
+    assert ik.controller.target is None and ik.controller.joints is None
+    assert ik.controller.counters['targets_refused'] == 3
+    assert ik.controller.counters['feedback_refused'] == 3
+    assert not commands
+    # Valid input afterwards works: extra joints and any order are fine.
+    targets.publish(pose(0.5, 0.5))
+    for _ in range(20):
+        feedback.publish(joint_state(['gripper', 'joint2', 'joint1'], [0.3, 1.0, 0.0]))
+        harness.spin(0.01)
+    assert harness.spin_until(lambda: len(commands) > 3)
+    assert ik.controller.joints == (0.0, 1.0)
+    harness.close()
+    ik.destroy_node()
+
+
+def test_every_output_mode_publishes_the_right_message(ros):
+    ik = ik_node(output_mode='joint_state,forward_position,joint_trajectory',
+                 control_rate_hz=50.0)
+    harness = Harness(ik)
+    states = harness.record(JointState, 'joint_commands')
+    arrays = harness.record(Float64MultiArray, '/forward_position_controller/commands')
+    trajectories = harness.record(JointTrajectory,
+                                  '/joint_trajectory_controller/joint_trajectory')
+    feedback = harness.publisher(JointState, 'joint_states')
+    harness.publisher(PoseStamped, 'target_pose').publish(pose(0.3, 0.7))
+    for _ in range(40):
+        feedback.publish(joint_state(['joint2', 'joint1'], [1.0, 0.1]))
+        harness.spin(0.01)
+    assert harness.spin_until(lambda: states and arrays and trajectories)
+    s, a, t = states[-1], arrays[-1], trajectories[-1]
+    assert list(s.name) == ['joint1', 'joint2'] and len(s.position) == 2
+    assert s.header.stamp.sec > 0 or s.header.stamp.nanosec > 0
+    assert len(a.data) == 2
+    assert list(t.joint_names) == ['joint1', 'joint2'] and len(t.points) == 1
+    assert len(t.points[0].positions) == 2
+    assert t.points[0].time_from_start.sec == 0
+    assert t.points[0].time_from_start.nanosec == 20_000_000
+    # The three carry the same command, in joint order.
+    assert harness.spin_until(lambda: list(states[-1].position) == list(arrays[-1].data)
+                              == list(trajectories[-1].points[0].positions))
+    harness.close()
+    ik.destroy_node()
+
+
+def test_parameter_changes_are_validated(ros):
+    ik = ik_node()
+    harness = Harness(ik)
+    results = ik.set_parameters([Parameter('control_rate_hz', value=0.5)])
+    assert not results[0].successful
+    results = ik.set_parameters([Parameter('output_mode', value='joint_state,teleport')])
+    assert not results[0].successful and 'output_mode must be' in results[0].reason
+    results = ik.set_parameters([Parameter('model_path', value='/no/such/model.onnx')])
+    assert not results[0].successful and 'does not exist' in results[0].reason
+    results = ik.set_parameters([Parameter('trigger', value='sometimes')])
+    assert not results[0].successful
+    before = ik.controller.solver
+    results = ik.set_parameters([Parameter('refine_iterations', value=3),
+                                 Parameter('control_rate_hz', value=200.0),
+                                 Parameter('output_mode', value='forward_position')])
+    assert all(r.successful for r in results)
+    assert ik.controller.solver is not before
+    assert ik.controller.solver.config.refine_iterations == 3
+    assert ik.get_parameter('control_rate_hz').value == 200.0
+    assert list(ik._command_publishers) == ['forward_position']
+    results = ik.set_parameters([Parameter('target_topic', value='elsewhere')])
+    assert not results[0].successful
+    harness.close()
+    ik.destroy_node()
+
+
+def test_a_model_for_another_arm_stops_the_start(tmp_path):
+    other = tmp_path / 'longer.urdf'
+    other.write_text(default_urdf_path().read_text().replace(
+        '<origin xyz="0.5 0 0" rpy="0 0 0"/>\n  </joint>',
+        '<origin xyz="0.6 0 0" rpy="0 0 0"/>\n  </joint>'))
+    done = subprocess.run([sys.executable, '-m', 'iknn_ros.ik_node', '--ros-args', '-p',
+                           f'urdf_path:={other}'], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1
+    assert 'cannot start' in done.stderr and 'tip offset' in done.stderr
+    assert 'Traceback' not in done.stderr
+
+
+def test_sigint_shuts_down_cleanly():
+    process = subprocess.Popen([sys.executable, '-m', 'iknn_ros.ik_node'],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, 'RCUTILS_LOGGING_BUFFERED_STREAM': '0'})
+    deadline = time.monotonic() + 30
+    output = ''
+    while time.monotonic() < deadline and 'ready' not in output:
+        line = process.stderr.readline()
+        if not line:
+            break
+        output += line
+    assert 'ready' in output
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    assert 'Traceback' not in err + out
+
+
+def test_sim_arm_follows_commands_within_its_limits(ros):
+    sim = sim_arm(start=(0.0, 2.7), time_constant=0.05, rate_hz=100.0)
+    harness = Harness(sim)
+    states = harness.record(JointState, 'joint_states')
+    commands = harness.publisher(Float64MultiArray, '/forward_position_controller/commands')
+    assert harness.spin_until(lambda: len(states) > 3)
+    commands.publish(Float64MultiArray(data=[1.0, 3.5]))
+    commands.publish(Float64MultiArray(data=[9.0]))  # wrong length: ignored
+    harness.spin(1.0)
+    positions = np.array([s.position for s in states])
+    steps = np.abs(np.diff(positions, axis=0))
+    assert np.all(steps <= 2.0 * 0.01 + 1e-9)
+    assert positions[:, 1].max() <= 2.8 + 1e-12
+    assert positions[-1][0] == pytest.approx(1.0, abs=1e-3)
+    assert all(s.header.stamp.sec > 0 for s in states)
+    assert list(states[-1].name) == ['joint1', 'joint2']
+    harness.close()
+    sim.destroy_node()
+
+
+def test_servo_model_lags_and_respects_limits():
+    servo = ServoModel(lower=[-math.inf, -2.8], upper=[math.inf, 2.8],
+                       velocity_limits=[2.0, 2.0], time_constant_s=0.1,
+                       positions=[0.0, 0.0], command=[0.01, 5.0])
+    servo.advance(0.01)
+    assert servo.positions[0] == pytest.approx(0.01 * (1 - math.exp(-0.1)))
+    assert servo.positions[1] == pytest.approx(0.02)
+    for _ in range(500):
+        servo.advance(0.01)
+    assert servo.positions == pytest.approx([0.01, 2.8])
+
+
+def test_transform_point_rotates_then_translates():
+    quarter_turn_z = (0.0, 0.0, math.sin(math.pi / 4), math.cos(math.pi / 4))
+    moved = transform_point((1.0, 2.0, 3.0), quarter_turn_z, (1.0, 0.0, 0.0))
+    np.testing.assert_allclose(moved, (1.0, 3.0, 3.0), atol=1e-15)

@@ -1,0 +1,166 @@
+# Copyright 2026 The iknn_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+What can be checked here of files that run only under ROS 2: launch, RViz, parameters.
+
+launch, launch_ros and rviz2 do not install on these machines, so the launch files are
+checked as source (syntax, the packages, executables, arguments, parameters and files they
+name) and the package is really installed to see that everything lands in share/iknn_ros.
+"""
+
+import ast
+from pathlib import Path
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+
+from iknn_ros.ik_node import PARAMETERS as IK_PARAMETERS
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SIM_PARAMETERS = {'robot_description', 'urdf_path', 'base_link', 'tip_link', 'rate_hz',
+                  'time_constant', 'initial_positions', 'joint_states_topic',
+                  'joint_command_topic', 'forward_position_topic', 'joint_trajectory_topic'}
+
+
+def console_scripts():
+    tree = ast.parse((REPO / 'setup.py').read_text())
+    scripts = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            match = re.fullmatch(r'(\w+) = (iknn_ros[\w.]*):(\w+)', node.value)
+            if match:
+                scripts.add(match.group(1))
+                module = REPO / (match.group(2).replace('.', '/') + '.py')
+                assert module.is_file(), f'{node.value}: {module} is missing'
+    return scripts
+
+
+def node_calls(path):
+    """Return the keyword arguments of every Node(...) call in a launch file."""
+    tree = ast.parse(path.read_text())
+    calls = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, 'id', '') == 'Node':
+            calls.append({k.arg: k.value for k in node.keywords})
+    return tree, calls
+
+
+def string(node):
+    return node.value if isinstance(node, ast.Constant) else None
+
+
+def launch_arguments(tree):
+    return {string(n.args[0]) for n in ast.walk(tree) if isinstance(n, ast.Call)
+            and getattr(n.func, 'id', '') == 'DeclareLaunchArgument'}
+
+
+@pytest.mark.parametrize('name, nodes, arguments', [
+    ('demo.launch.py', {('robot_state_publisher', 'robot_state_publisher'),
+                        ('iknn_ros', 'sim_arm'), ('iknn_ros', 'ik_node'), ('rviz2', 'rviz2')},
+     {'use_rviz', 'model', 'output_mode', 'urdf', 'params_file', 'rviz_config'}),
+    ('ik.launch.py', {('iknn_ros', 'ik_node')}, {'model', 'output_mode', 'urdf', 'params_file'}),
+])
+def test_launch_files_name_what_exists(name, nodes, arguments):
+    path = REPO / 'launch' / name
+    tree, calls = node_calls(path)
+    assert any(isinstance(n, ast.FunctionDef) and n.name == 'generate_launch_description'
+               for n in tree.body)
+    found = set()
+    for call in calls:
+        package = string(call['package']) if 'package' in call else None
+        executable = string(call['executable'])
+        found.add((package or 'iknn_ros', executable))
+        if package is None:
+            assert executable in console_scripts()
+    assert found == nodes
+    assert launch_arguments(tree) == arguments
+    for parts in re.findall(r"share / '(\w+)' / '([\w.]+)'", path.read_text()):
+        assert (REPO / parts[0] / parts[1]).is_file(), parts
+    # Every parameter handed to ik_node is one it declares.
+    declared = {p[0] for p in IK_PARAMETERS}
+    for call in calls:
+        if string(call['executable']) == 'ik_node':
+            dicts = [d for d in ast.walk(call['parameters']) if isinstance(d, ast.Dict)]
+            keys = {string(k) for d in dicts for k in d.keys}
+            assert keys and keys <= declared, keys - declared
+
+
+def test_rviz_config_shows_the_arm_markers_and_goal_tools():
+    config = yaml.safe_load((REPO / 'rviz' / 'iknn.rviz').read_text())
+    manager = config['Visualization Manager']
+    assert manager['Global Options']['Fixed Frame'] == 'base_link'
+    displays = {d['Class']: d for d in manager['Displays']}
+    robot = displays['rviz_default_plugins/RobotModel']
+    assert robot['Description Source'] == 'Topic'
+    assert robot['Description Topic']['Value'] == '/robot_description'
+    assert robot['Description Topic']['Durability Policy'] == 'Transient Local'
+    assert 'rviz_default_plugins/TF' in displays
+    markers_topic = {p[0]: p[1] for p in IK_PARAMETERS}['markers_topic']
+    assert displays['rviz_default_plugins/MarkerArray']['Topic']['Value'] == '/' + markers_topic
+    tools = {t['Class']: t for t in manager['Tools']}
+    assert tools['rviz_default_plugins/SetGoal']['Topic']['Value'] == '/goal_pose'
+    assert tools['rviz_default_plugins/PublishPoint']['Topic']['Value'] == '/clicked_point'
+
+
+def test_parameter_file_matches_the_declared_parameters():
+    config = yaml.safe_load((REPO / 'config' / 'iknn.yaml').read_text())
+    ik = config['ik_node']['ros__parameters']
+    declared = {p[0]: p[1] for p in IK_PARAMETERS}
+    assert set(ik) == set(declared)
+    for key, value in ik.items():
+        assert type(value) is type(declared[key]), (key, value)
+    sim = config['sim_arm']['ros__parameters']
+    assert set(sim) <= SIM_PARAMETERS
+    assert sim['initial_positions'] == [0.0, 1.0]
+
+
+def test_controllers_config_lists_the_urdf_joints():
+    config = yaml.safe_load((REPO / 'config' / 'ros2_controllers.yaml').read_text())
+    for controller in ('forward_position_controller', 'joint_trajectory_controller'):
+        assert config[controller]['ros__parameters']['joints'] == ['joint1', 'joint2']
+
+
+def test_package_xml_is_format_3_with_the_runtime_dependencies():
+    root = ElementTree.parse(REPO / 'package.xml').getroot()
+    assert root.get('format') == '3' and root.findtext('name') == 'iknn_ros'
+    depends = {e.text for e in root.findall('exec_depend')}
+    for needed in ('rclpy', 'sensor_msgs', 'geometry_msgs', 'std_msgs', 'trajectory_msgs',
+                   'visualization_msgs', 'diagnostic_msgs', 'launch', 'launch_ros',
+                   'robot_state_publisher', 'rviz2', 'python3-numpy', 'urdfdom_py'):
+        assert needed in depends, needed
+    assert {e.text for e in root.findall('test_depend')} >= {
+        'ament_copyright', 'ament_flake8', 'ament_pep257', 'python3-pytest'}
+    assert root.find('export/build_type').text == 'ament_python'
+
+
+def test_installing_puts_every_shared_file_in_place(tmp_path):
+    done = subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '--no-cache-dir',
+                           '--quiet', '--prefix', str(tmp_path), str(REPO)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    share = tmp_path / 'share' / 'iknn_ros'
+    for relative in ('package.xml', 'launch/demo.launch.py', 'launch/ik.launch.py',
+                     'rviz/iknn.rviz', 'config/iknn.yaml', 'config/ros2_controllers.yaml',
+                     'config/training/default.yaml', 'urdf/two_link_arm.urdf',
+                     'models/two_link_arm_default/model.onnx',
+                     'models/two_link_arm_default/metrics.json'):
+        assert (share / relative).is_file(), relative
+    assert (tmp_path / 'share' / 'ament_index' / 'resource_index' / 'packages' /
+            'iknn_ros').is_file()
+    scripts = {p.name for p in (tmp_path / 'bin').iterdir()}
+    assert console_scripts() <= scripts
