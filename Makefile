@@ -8,9 +8,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.iknn-setup-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all setup demo test lint bench models model-default model-seed1 clean
+.PHONY: all setup chromium demo test lint bench models model-default model-seed1 clean
 
 all: test
+
+WEB_STAMP := web/node_modules/.iknn-setup-stamp
+# Debian's Chromium for the browser tests; sudo only when not already root.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 
 $(STAMP): requirements.txt requirements-dev.txt setup.py package.xml
 	@echo '== iknn_ros set-up: Python venv in $(VENV) =='
@@ -19,7 +23,19 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py package.xml
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
 	touch $@
 
-setup: $(STAMP)
+# Front-end packages from the npm registry, exactly as package-lock.json pins them.
+$(WEB_STAMP): web/package.json web/package-lock.json
+	@echo '== iknn_ros set-up: npm ci in web/ =='
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+chromium:
+	@command -v chromium >/dev/null || { \
+		echo '== iknn_ros set-up: Debian chromium (browser tests) =='; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+setup: $(STAMP) $(WEB_STAMP) chromium
 
 demo: setup
 	$(BIN)/python -m iknn_ros.demo
@@ -45,9 +61,11 @@ model-seed1: setup
 # Latency, accuracy and robustness against the baselines; writes docs/benchmarks.md.
 bench: setup
 	$(BIN)/python bench/bench_ik.py
+	$(BIN)/python bench/bench_node.py
+	$(BIN)/python bench/bench_web.py
 
 lint: setup
 	$(BIN)/python -m pytest test/test_flake8.py test/test_pep257.py test/test_copyright.py
 
 clean:
-	rm -rf $(VENV) build install log *.egg-info .pytest_cache artifacts
+	rm -rf $(VENV) build install log *.egg-info .pytest_cache artifacts web/node_modules

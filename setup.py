@@ -32,6 +32,16 @@ def share_files(folder, patterns=('*',)):
     return sorted(entries.items())
 
 
+def vendored_onnxruntime_web():
+    """Return the onnxruntime-web files the page loads, when `npm ci` has fetched them."""
+    dist = os.path.join('web', 'node_modules', 'onnxruntime-web', 'dist')
+    names = ('ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm')
+    files = [os.path.join(dist, n) for n in names if os.path.isfile(os.path.join(dist, n))]
+    if len(files) != len(names):
+        return []
+    return [(os.path.join('share', package_name, 'web', 'vendor', 'onnxruntime-web'), files)]
+
+
 setup(
     name=package_name,
     version='0.1.0',
@@ -44,6 +54,8 @@ setup(
         *share_files('urdf', ('*.urdf',)),
         *share_files('rviz', ('*.rviz',)),
         *share_files('models', ('*.onnx', '*.json', '*.yaml', '*.png', '*.md')),
+        *share_files('web/static', ('*.html', '*.js', '*.css')),
+        *vendored_onnxruntime_web(),
     ],
     install_requires=['setuptools'],
     zip_safe=True,
@@ -60,6 +72,7 @@ setup(
             'ik_node = iknn_ros.ik_node:main',
             'sim_arm = iknn_ros.sim_arm:main',
             'train = iknn_ros.training.cli:main',
+            'web = iknn_ros.web:main',
         ],
     },
 )

@@ -15,10 +15,11 @@
 """
 The demo without ROS installed: the real nodes on real rclpy, driven by scripted goals.
 
-Starts ``sim_arm`` and ``ik_node`` as processes (as ``ros2 launch`` would), publishes seed 1's
-chained clicks and one unreachable goal on ``/goal_pose`` as RViz's tool would, shows a live
-progress line, prints a table (per goal: reached, error, time) and writes a plot of the tip
-path. ``make demo`` runs it.
+Starts ``sim_arm``, ``ik_node`` and the ``web`` view as processes (as ``ros2 launch`` would),
+prints the page's URL, publishes seed 1's chained clicks and one unreachable goal on
+``/goal_pose`` as RViz's tool would, shows a live progress line, prints a table (per goal:
+reached, error, time) and writes a plot of the tip path. From a terminal it then keeps
+the nodes running so the page can drive the arm. ``make demo`` runs it.
 """
 
 from __future__ import annotations
@@ -87,15 +88,25 @@ class DemoDriver(Node):
         self.goals.publish(msg)
 
 
-def start_nodes(extra: Sequence[str] = ()) -> list:
-    """Start sim_arm and ik_node (and any extra modules) as child processes."""
+def start_nodes(port: int) -> tuple:
+    """Start sim_arm, ik_node and the web node; return the processes and the page's URL."""
     params = str(share_path('config/iknn.yaml'))
     processes = []
-    for module in ('iknn_ros.sim_arm', 'iknn_ros.ik_node', *extra):
+    for module in ('iknn_ros.sim_arm', 'iknn_ros.ik_node'):
         processes.append(subprocess.Popen(
             [sys.executable, '-m', module, '--ros-args', '--params-file', params,
              '--log-level', 'warn'], env=os.environ.copy()))
-    return processes
+    web = subprocess.Popen([sys.executable, '-m', 'iknn_ros.web', '--ros-args', '-p',
+                            f'port:={port}', '--log-level', 'warn'],
+                           stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    processes.append(web)
+    url = None
+    deadline = time.monotonic() + 20
+    while url is None and time.monotonic() < deadline and web.poll() is None:
+        line = web.stdout.readline()
+        if 'serving' in line:
+            url = line.split('serving', 1)[1].strip()
+    return processes, url
 
 
 def stop_nodes(processes: list) -> None:
@@ -210,10 +221,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--plot', type=Path, default=Path('artifacts') / 'demo_path.png',
                         help='where to write the tip-path plot')
     parser.add_argument('--timeout', type=float, default=15.0, help='seconds per goal')
+    parser.add_argument('--port', type=int, default=8080, help='port of the web view')
+    parser.add_argument('--stay', choices=('auto', 'yes', 'no'), default='auto',
+                        help='keep the nodes and the page running after the scripted goals '
+                             '(auto: when run from a terminal, not in CI)')
     args = parser.parse_args(argv)
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     chain = KinematicChain.from_urdf(default_urdf_path())
-    processes = start_nodes()
+    processes, url = start_nodes(args.port)
+    if url:
+        print(f'iknn_ros demo: the live view is at {url} (click in it to send goals)')
+    else:
+        print(f'iknn_ros demo: the web view did not start (is port {args.port} free?); '
+              'continuing without it')
     rclpy.init()
     driver = DemoDriver()
     executor = SingleThreadedExecutor()
@@ -230,7 +250,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(format_table(rows))
         plot_path(args.plot, chain, driver.path, DEFAULT_GOALS)
         print(f'tip path plot: {args.plot}')
-        return 0 if all(r['reached'] for r in rows) else 1
+        status = 0 if all(r['reached'] for r in rows) else 1
+        interactive = sys.stdin.isatty() and not os.environ.get('CI')
+        stay = args.stay == 'yes' or (args.stay == 'auto' and interactive)
+        if stay and url:
+            print(f'The nodes keep running: open {url} and click to move the arm '
+                  '(Ctrl-C to stop).')
+            while all(p.poll() is None for p in processes):
+                executor.spin_once(timeout_sec=0.2)
+        return status
     except KeyboardInterrupt:
         return 130
     finally:

@@ -331,6 +331,44 @@ class IKSolver:
             network.card.check_chain(chain, f"model '{model}'")
         return cls(chain, network, config)
 
+    def planar_constants(self) -> Optional[dict]:
+        """
+        Return the constants of the planar fast path as plain data (None: not planar).
+
+        The browser's port of the tick (web/static/tick.js) runs on exactly these numbers;
+        infinite limits are given as None.
+        """
+        scalar = self._scalar
+        if scalar is None or not scalar.annulus:
+            return None
+
+        def finite(values: list) -> list:
+            return [v if math.isfinite(v) else None for v in values]
+
+        cfg = self.config
+        return {
+            'n_joints': scalar.n, 'joint_names': list(self.chain.joint_names),
+            'base': [scalar.base_x, scalar.base_y], 'link_x': scalar.link_x,
+            'link_y': scalar.link_y, 'yaws': scalar.yaws, 'signs': scalar.signs,
+            'continuous': scalar.continuous, 'lo': finite(scalar.lo), 'hi': finite(scalar.hi),
+            'hard_lo': finite(scalar.hard_lo), 'hard_hi': finite(scalar.hard_hi),
+            'velocity': scalar.velocity, 'reach': float(self.chain.reach),
+            'annulus': {'center': [scalar.center_x, scalar.center_y], 'r_min': scalar.r_min,
+                        'r_max': scalar.r_max},
+            'elbow': {'psi_offset': scalar.psi_offset, 'sign2': scalar.sign2}
+            if scalar.has_elbow else None,
+            'sin_hysteresis': scalar.sin_hysteresis, 'damping_floor': scalar.damping_floor,
+            'disk_touch_tolerance': DISK_TOUCH_TOLERANCE_M,
+            'fallback_iterations': FALLBACK_ITERATIONS, 'step_m': self.step_m,
+            'joint_input': self.network.card.joint_input if self.network is not None
+            else 'wrap_continuous_pm_pi',
+            'solver': {'refine_iterations': cfg.refine_iterations,
+                       'goal_tolerance_m': cfg.goal_tolerance_m,
+                       'max_cartesian_speed': cfg.max_cartesian_speed,
+                       'fallback_ratio': cfg.fallback_ratio,
+                       'fallback_floor_m': cfg.fallback_floor_m, 'fallback': cfg.fallback},
+        }
+
     # ---- branch --------------------------------------------------------------------------
 
     def branch_of(self, joints: ArrayLike, previous: Optional[ArrayLike] = None) -> FloatArray:

@@ -1,0 +1,435 @@
+// Copyright 2026 The iknn_ros Authors
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+/**
+ * The iknn_ros page: a top view of the arm, click (or arrow keys) to set a target.
+ *
+ * Standalone: the shipped ONNX model runs here with onnxruntime-web inside the same tick
+ * as the Python solver (tick.js). Live: the page shows the running ROS graph through the
+ * web node's WebSocket (joint states, target, diagnostics) and a click publishes
+ * /goal_pose. Whatever fails (the model, the connection) is said on the page, which keeps
+ * drawing what it last knew.
+ */
+
+import {OrtNetwork, PlanarTick, Status} from './tick.js';
+
+const NUDGE_M = 0.02;
+const PATH_POINTS = 600;
+const DT = 1 / 60;
+
+const canvas = document.getElementById('view');
+const context = canvas.getContext('2d');
+const messageBox = document.getElementById('message');
+const fields = Object.fromEntries(
+  [...document.querySelectorAll('[data-field]')].map((e) => [e.dataset.field, e]));
+
+const view = {
+  config: null, mode: null, joints: null, target: null, goal: null,
+  status: 'WAITING', tipError: NaN, goalError: NaN, branch: null, path: [], tick: null,
+  socket: null, liveConnected: false, ticks: 0, tickWindowStart: performance.now(),
+  ticksPerSecond: 0, firstFrameMs: null, busy: false,
+};
+
+// ---- messages ---------------------------------------------------------------------------
+
+function say(text, kind = 'info') {
+  messageBox.textContent = text;
+  messageBox.dataset.kind = kind;
+  messageBox.hidden = !text;
+}
+
+const errors = [];
+function fail(text) {
+  errors.push(text);
+  say(text, 'error');
+}
+
+// ---- configuration and model ------------------------------------------------------------
+
+function unbounded(values, sign) {
+  return values.map((v) => (v === null ? sign * Infinity : v));
+}
+
+async function loadConfig() {
+  const response = await fetch('config.json');
+  if (!response.ok) {
+    throw new Error(`config.json: HTTP ${response.status}`);
+  }
+  const c = await response.json();
+  for (const key of ['lo', 'hard_lo']) {
+    c[key] = unbounded(c[key], -1);
+  }
+  for (const key of ['hi', 'hard_hi']) {
+    c[key] = unbounded(c[key], 1);
+  }
+  return c;
+}
+
+async function loadNetwork(config) {
+  const ort = await import('/vendor/onnxruntime-web/ort.wasm.min.mjs');
+  ort.env.wasm.wasmPaths = '/vendor/onnxruntime-web/';
+  ort.env.wasm.numThreads = 1;
+  const session = await ort.InferenceSession.create(config.model_url,
+                                                    {executionProviders: ['wasm']});
+  return new OrtNetwork(ort, session, config);
+}
+
+// ---- drawing ------------------------------------------------------------------------------
+
+function worldToCanvas(x, y) {
+  const scale = canvas.width / (2.3 * view.config.reach);
+  return [canvas.width / 2 + x * scale, canvas.height / 2 - y * scale];
+}
+
+function canvasToWorld(px, py) {
+  const scale = canvas.width / (2.3 * view.config.reach);
+  return [(px - canvas.width / 2) / scale, (canvas.height / 2 - py) / scale];
+}
+
+function ring(radius, color) {
+  const [cx, cy] = worldToCanvas(...view.config.annulus.center);
+  const scale = canvas.width / (2.3 * view.config.reach);
+  context.beginPath();
+  context.arc(cx, cy, radius * scale, 0, 2 * Math.PI);
+  context.strokeStyle = color;
+  context.stroke();
+}
+
+function dot([x, y], radius, color) {
+  const [px, py] = worldToCanvas(x, y);
+  context.beginPath();
+  context.arc(px, py, radius, 0, 2 * Math.PI);
+  context.fillStyle = color;
+  context.fill();
+}
+
+function jointPoints(q) {
+  const c = view.config;
+  const points = [[c.base[0], c.base[1]]];
+  let [x, y] = c.base;
+  let phi = 0;
+  for (let i = 0; i < c.n_joints; i++) {
+    phi += c.yaws[i] + c.signs[i] * q[i];
+    x += Math.cos(phi) * c.link_x[i] - Math.sin(phi) * c.link_y[i];
+    y += Math.sin(phi) * c.link_x[i] + Math.cos(phi) * c.link_y[i];
+    points.push([x, y]);
+  }
+  return points;
+}
+
+function grid() {
+  // A line every 0.25 m, the axes a little brighter.
+  const extent = 1.15 * view.config.reach;
+  for (let v = -Math.floor(extent / 0.25) * 0.25; v <= extent; v += 0.25) {
+    context.strokeStyle = Math.abs(v) < 1e-9 ? '#3a4048' : '#262a30';
+    const [x0, y0] = worldToCanvas(v, -extent);
+    const [x1, y1] = worldToCanvas(v, extent);
+    const [x2, y2] = worldToCanvas(-extent, v);
+    const [x3, y3] = worldToCanvas(extent, v);
+    context.beginPath();
+    context.moveTo(x0, y0);
+    context.lineTo(x1, y1);
+    context.moveTo(x2, y2);
+    context.lineTo(x3, y3);
+    context.stroke();
+  }
+}
+
+function draw() {
+  const c = view.config;
+  context.fillStyle = '#1d2024';
+  context.fillRect(0, 0, canvas.width, canvas.height);
+  context.lineWidth = 1;
+  grid();
+  ring(c.annulus.r_max, '#5a6068');
+  if (c.annulus.r_min > 0) {
+    ring(c.annulus.r_min, '#5a6068');
+  }
+  if (view.path.length > 1) {
+    context.beginPath();
+    view.path.forEach(([x, y], i) => {
+      const [px, py] = worldToCanvas(x, y);
+      if (i === 0) {
+        context.moveTo(px, py);
+      } else {
+        context.lineTo(px, py);
+      }
+    });
+    context.strokeStyle = '#4aa3df';
+    context.stroke();
+  }
+  if (view.target) {
+    dot(view.target, 7, '#33cc55');
+  }
+  if (view.goal && view.target &&
+      Math.hypot(view.goal[0] - view.target[0], view.goal[1] - view.target[1]) > 1e-9) {
+    dot(view.goal, 6, '#ff8c1a');
+  }
+  if (view.joints) {
+    const points = jointPoints(view.joints);
+    const colors = ['#2f74cc', '#ee8522', '#9b59b6', '#16a085'];
+    for (let i = 1; i < points.length; i++) {
+      const [ax, ay] = worldToCanvas(...points[i - 1]);
+      const [bx, by] = worldToCanvas(...points[i]);
+      context.beginPath();
+      context.moveTo(ax, ay);
+      context.lineTo(bx, by);
+      context.lineWidth = 9 - i;
+      context.strokeStyle = colors[(i - 1) % colors.length];
+      context.lineCap = 'round';
+      context.stroke();
+    }
+    context.lineWidth = 1;
+    points.slice(0, -1).forEach((p) => dot(p, 6, '#111'));
+    dot(points[points.length - 1], 5, '#d93636');
+  }
+  if (view.firstFrameMs === null && view.joints) {
+    view.firstFrameMs = performance.now();
+  }
+  fields.mode.textContent = view.mode || '-';
+  fields.status.textContent = view.status;
+  fields.status.dataset.status = view.status;
+  fields.error.textContent = Number.isFinite(view.tipError)
+    ? `${(view.tipError * 1000).toFixed(4)} mm` : '-';
+  fields.target.textContent = view.target
+    ? view.target.map((v) => v.toFixed(3)).join(', ') : '-';
+  fields.joints.textContent = view.joints
+    ? view.joints.map((v) => v.toFixed(3)).join(', ') : '-';
+  fields.rate.textContent = view.mode === 'standalone'
+    ? `${view.ticksPerSecond.toFixed(0)} ticks/s` : (view.liveConnected ? 'live' : 'offline');
+}
+
+// ---- standalone simulation ----------------------------------------------------------------
+
+async function standaloneStep() {
+  if (!view.tick || !view.target || view.busy) {
+    return;
+  }
+  view.busy = true;
+  try {
+    const result = await view.tick.tick(view.joints, view.target, DT, view.branch);
+    if (result.command) {
+      view.joints = result.command;
+      view.branch = result.branch;
+      view.path.push(view.tick.fk(view.joints));
+      if (view.path.length > PATH_POINTS) {
+        view.path.shift();
+      }
+    }
+    view.status = result.status;
+    view.goal = result.goal;
+    view.tipError = result.targetError;
+    view.goalError = result.goalError;
+    view.ticks += 1;
+  } catch (error) {
+    fail(`The tick failed: ${error.message}`);
+    view.tick = null;
+  } finally {
+    view.busy = false;
+  }
+}
+
+function frame() {
+  const now = performance.now();
+  if (now - view.tickWindowStart >= 1000) {
+    view.ticksPerSecond = (view.ticks * 1000) / (now - view.tickWindowStart);
+    view.ticks = 0;
+    view.tickWindowStart = now;
+  }
+  if (view.mode === 'standalone') {
+    standaloneStep();
+  }
+  draw();
+  requestAnimationFrame(frame);
+}
+
+// ---- live mode ----------------------------------------------------------------------------
+
+let reconnectDelay = 500;
+
+function connectLive() {
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  const socket = new WebSocket(url);
+  view.socket = socket;
+  socket.onopen = () => {
+    view.liveConnected = true;
+    reconnectDelay = 500;
+    say('Live: connected to the ROS graph. Click to send a goal to ik_node.');
+  };
+  socket.onmessage = (event) => {
+    const msg = JSON.parse(event.data);
+    if (msg.type === 'state') {
+      view.joints = msg.joints;
+      view.path.push(jointPoints(msg.joints).at(-1));
+      if (view.path.length > PATH_POINTS) {
+        view.path.shift();
+      }
+    } else if (msg.type === 'diagnostics') {
+      view.status = msg.status || 'WAITING';
+      view.tipError = Number.isFinite(msg.tip_error_m) ? msg.tip_error_m : NaN;
+      view.goalError = Number.isFinite(msg.goal_error_m) ? msg.goal_error_m : NaN;
+      view.goal = msg.goal || null;
+      if (msg.target) {
+        view.target = msg.target;
+      }
+    }
+  };
+  socket.onclose = () => {
+    view.liveConnected = false;
+    if (view.mode === 'live') {
+      fail(`Live: connection to the web node lost; retrying in ${reconnectDelay / 1000} s. ` +
+           'The view shows the last known state.');
+      setTimeout(() => view.mode === 'live' && connectLive(), reconnectDelay);
+      reconnectDelay = Math.min(reconnectDelay * 2, 5000);
+    }
+  };
+}
+
+// ---- input ----------------------------------------------------------------------------------
+
+function setTarget(x, y) {
+  view.target = [x, y];
+  view.status = view.mode === 'standalone' ? Status.MOVING : view.status;
+  if (view.mode === 'live') {
+    if (view.socket && view.socket.readyState === WebSocket.OPEN) {
+      view.socket.send(JSON.stringify({type: 'goal', x, y}));
+    } else {
+      fail('Live: not connected; the goal was not sent.');
+    }
+  } else if (!errors.length) {
+    say('');
+  }
+}
+
+document.addEventListener('click', (event) => {
+  if (!view.config) {
+    return;
+  }
+  if (event.target !== canvas) {
+    if (!event.target.closest('button, a')) {
+      say('Click inside the arm view to set a target (arrow keys nudge it).', 'hint');
+    }
+    return;
+  }
+  const box = canvas.getBoundingClientRect();
+  const px = ((event.clientX - box.left) * canvas.width) / box.width;
+  const py = ((event.clientY - box.top) * canvas.height) / box.height;
+  setTarget(...canvasToWorld(px, py));
+});
+
+document.addEventListener('keydown', (event) => {
+  const moves = {ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1]};
+  const move = moves[event.key];
+  if (!move || !view.config || !view.joints) {
+    return;
+  }
+  event.preventDefault();
+  const base = view.target || jointPoints(view.joints).at(-1);
+  setTarget(base[0] + move[0] * NUDGE_M, base[1] + move[1] * NUDGE_M);
+});
+
+function setMode(mode) {
+  if (mode === view.mode && (mode !== 'live' || view.socket)) {
+    return;
+  }
+  if (mode !== 'live' && mode !== 'standalone') {
+    fail(`Unknown mode '${mode}': use standalone or live.`);
+    mode = 'standalone';
+  }
+  view.mode = mode;
+  view.path = [];
+  document.querySelectorAll('[data-mode]').forEach(
+    (b) => b.setAttribute('aria-pressed', String(b.dataset.mode === mode)));
+  if (mode === 'live') {
+    if (!view.config.live) {
+      fail('Live mode needs the web node running with ROS (python -m iknn_ros.web).');
+      return;
+    }
+    connectLive();
+  } else {
+    if (view.socket) {
+      view.socket.onclose = null;
+      view.socket.close();
+      view.socket = null;
+    }
+    view.joints = view.joints || view.config.start.slice();
+    say(view.tick ? 'Standalone: the network runs in this page. Click to set a target.'
+      : messageBox.textContent, view.tick ? 'info' : messageBox.dataset.kind);
+  }
+}
+
+document.querySelectorAll('[data-mode]').forEach(
+  (b) => b.addEventListener('click', () => setMode(b.dataset.mode)));
+
+// ---- start ----------------------------------------------------------------------------------
+
+async function start() {
+  try {
+    view.config = await loadConfig();
+  } catch (error) {
+    fail(`Cannot load the arm description: ${error.message}`);
+    return;
+  }
+  view.joints = view.config.start.slice();
+  requestAnimationFrame(frame);
+  const requested = new URLSearchParams(location.search).get('mode');
+  try {
+    const network = await loadNetwork(view.config);
+    view.tick = new PlanarTick(view.config, network);
+  } catch (error) {
+    fail(`The model could not be loaded in the browser (${error.message || error}). ` +
+         'Standalone mode is unavailable; live mode still works.');
+  }
+  setMode(requested || (view.config.live ? 'live' : 'standalone'));
+  window.iknn.ready = true;
+}
+
+/** Run a target sequence through the in-browser tick (for the parity test). */
+async function runScript(targets, start, dt) {
+  if (!view.tick) {
+    throw new Error('no model loaded');
+  }
+  let q = start.slice();
+  let branch = null;
+  const joints = [];
+  for (const target of targets) {
+    const result = await view.tick.tick(q, target, dt, branch);
+    q = result.command;
+    branch = result.branch;
+    joints.push(q.slice());
+  }
+  return joints;
+}
+
+window.iknn = {
+  ready: false,
+  errors,
+  runScript,
+  setTarget: (x, y) => setTarget(x, y),
+  setMode,
+  worldToPage(x, y) {
+    const [px, py] = worldToCanvas(x, y);
+    const box = canvas.getBoundingClientRect();
+    return [box.left + (px * box.width) / canvas.width, box.top + (py * box.height) / canvas.height];
+  },
+  state: () => ({
+    mode: view.mode, joints: view.joints, target: view.target, goal: view.goal,
+    status: view.status, tipError: view.tipError, goalError: view.goalError,
+    live: view.liveConnected,
+    ticksPerSecond: view.ticksPerSecond, firstFrameMs: view.firstFrameMs,
+    message: messageBox.hidden ? '' : messageBox.textContent,
+  }),
+};
+
+start();

@@ -1,0 +1,341 @@
+// Copyright 2026 The iknn_ros Authors
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+/**
+ * The iknn_ros control tick for a planar arm, ported once from iknn_ros/solver.py
+ * (_ScalarPlanarTick) and held to it by a parity test (test/test_web.py): the same
+ * waypoint, network step, damped-Newton refinement, projection and safety clamps, so the
+ * browser shows exactly what the node would command. The constants come from the server's
+ * /config.json, computed from the same Python objects.
+ */
+
+const TWO_PI = 2 * Math.PI;
+
+/** Python's float modulo (the result takes the divisor's sign), as CPython computes it. */
+export function pyMod(a, m) {
+  const r = a % m;
+  if (r !== 0 && (r < 0) !== (m < 0)) {
+    return r + m;
+  }
+  return r === 0 ? 0 : r;
+}
+
+/** Wrap an angle to [-pi, pi). */
+export function wrap(angle) {
+  return pyMod(angle + Math.PI, TWO_PI) - Math.PI;
+}
+
+export const Status = Object.freeze({
+  REACHED: 'REACHED',
+  MOVING: 'MOVING',
+  JOINT_LIMIT: 'JOINT_LIMIT',
+  FALLBACK: 'FALLBACK',
+  OUT_OF_REACH: 'OUT_OF_REACH',
+  INVALID_TARGET: 'INVALID_TARGET',
+  INVALID_STATE: 'INVALID_STATE',
+});
+
+/** The tick for one planar arm; `network.step(joints, [x, y, branch])` gives increments. */
+export class PlanarTick {
+  constructor(config, network) {
+    this.c = config;
+    this.network = network;
+    this.n = config.n_joints;
+  }
+
+  fk(q) {
+    const c = this.c;
+    let x = c.base[0];
+    let y = c.base[1];
+    let phi = 0;
+    for (let i = 0; i < this.n; i++) {
+      phi += c.yaws[i] + c.signs[i] * q[i];
+      const cs = Math.cos(phi);
+      const sn = Math.sin(phi);
+      x += cs * c.link_x[i] - sn * c.link_y[i];
+      y += sn * c.link_x[i] + cs * c.link_y[i];
+    }
+    return [x, y];
+  }
+
+  /** One damped Newton step toward (gx, gy); returns [next joints, error before it]. */
+  lmStep(q, gx, gy) {
+    const c = this.c;
+    let phi = 0;
+    const arms = [];
+    for (let i = 0; i < this.n; i++) {
+      phi += c.yaws[i] + c.signs[i] * q[i];
+      const cs = Math.cos(phi);
+      const sn = Math.sin(phi);
+      arms.push([cs * c.link_x[i] - sn * c.link_y[i], sn * c.link_x[i] + cs * c.link_y[i]]);
+    }
+    let rx = 0;
+    let ry = 0;
+    const cols = new Array(this.n);
+    for (let i = this.n - 1; i >= 0; i--) {
+      rx += arms[i][0];
+      ry += arms[i][1];
+      cols[i] = [-c.signs[i] * ry, c.signs[i] * rx];
+    }
+    const ex = gx - c.base[0] - rx;
+    const ey = gy - c.base[1] - ry;
+    const error2 = ex * ex + ey * ey;
+    let a = error2 + c.damping_floor;
+    let d = a;
+    let b = 0;
+    for (const [jx, jy] of cols) {
+      a += jx * jx;
+      b += jx * jy;
+      d += jy * jy;
+    }
+    const det = a * d - b * b;
+    const ux = (d * ex - b * ey) / det;
+    const uy = (a * ey - b * ex) / det;
+    return [q.map((v, i) => v + cols[i][0] * ux + cols[i][1] * uy), Math.sqrt(error2)];
+  }
+
+  branchOf(q, previous) {
+    const e = this.c.elbow;
+    if (!e) {
+      return 1;
+    }
+    const s = Math.sin(e.sign2 * q[1] + e.psi_offset);
+    if (Math.abs(s) >= this.c.sin_hysteresis) {
+      return s > 0 ? 1 : -1;
+    }
+    return previous < 0 ? -1 : 1;
+  }
+
+  project(tx, ty, tipX, tipY) {
+    const w = this.c.annulus;
+    const ux = tx - w.center[0];
+    const uy = ty - w.center[1];
+    const r = Math.hypot(ux, uy);
+    if (w.r_min <= r && r <= w.r_max) {
+      return [tx, ty, false];
+    }
+    let dx;
+    let dy;
+    if (r > 0) {
+      dx = ux / r;
+      dy = uy / r;
+    } else {
+      const hx = tipX - w.center[0];
+      const hy = tipY - w.center[1];
+      const h = Math.hypot(hx, hy);
+      [dx, dy] = h > 0 ? [hx / h, hy / h] : [1, 0];
+    }
+    const radius = Math.min(Math.max(r, w.r_min), w.r_max);
+    const gx = w.center[0] + dx * radius;
+    const gy = w.center[1] + dy * radius;
+    return [gx, gy, Math.hypot(gx - tx, gy - ty) > 1e-12];
+  }
+
+  waypoint(tipX, tipY, gx, gy, maxStep) {
+    const dx = gx - tipX;
+    const dy = gy - tipY;
+    const dist = Math.hypot(dx, dy);
+    if (dist <= maxStep) {
+      return [gx, gy];
+    }
+    const w = this.c.annulus;
+    if (w.r_min > 0) {
+      const ax = tipX - w.center[0];
+      const ay = tipY - w.center[1];
+      const bx = gx - w.center[0];
+      const by = gy - w.center[1];
+      if (Math.hypot(ax, ay) - dist < w.r_min && this.entersDisk(ax, ay, bx, by, w.r_min)) {
+        const [px, py] = this.polarWaypoint(ax, ay, bx, by, maxStep);
+        return [px + w.center[0], py + w.center[1]];
+      }
+    }
+    const ratio = maxStep / dist;
+    return [tipX + dx * ratio, tipY + dy * ratio];
+  }
+
+  entersDisk(ax, ay, bx, by, radius) {
+    const abx = bx - ax;
+    const aby = by - ay;
+    const length2 = abx * abx + aby * aby;
+    let t = length2 > 0 ? -(ax * abx + ay * aby) / length2 : 0;
+    t = Math.min(Math.max(t, 0), 1);
+    return Math.hypot(ax + abx * t, ay + aby * t) < radius - this.c.disk_touch_tolerance;
+  }
+
+  polarWaypoint(ax, ay, bx, by, maxStep) {
+    const ra = Math.hypot(ax, ay);
+    const rb = Math.hypot(bx, by);
+    const ta = Math.atan2(ay, ax);
+    const tb = Math.atan2(by, bx);
+    const sweep = wrap(tb - ta);
+    const length = Math.hypot(rb - ra, 0.5 * (ra + rb) * sweep);
+    const s = Math.min(Math.max(length > 0 ? maxStep / length : 1, 0), 1);
+    const r = ra + s * (rb - ra);
+    const theta = ta + s * sweep;
+    const cx = r * Math.cos(theta) - ax;
+    const cy = r * Math.sin(theta) - ay;
+    const chord = Math.hypot(cx, cy);
+    const fit = chord > maxStep ? maxStep / chord : 1;
+    return [ax + cx * fit, ay + cy * fit];
+  }
+
+  safety(q, solution, dt, validTarget) {
+    const c = this.c;
+    if (!validTarget) {
+      return [q.map((v, i) => {
+        const move = c.continuous[i] ? 0 : Math.min(Math.max(v, c.lo[i]), c.hi[i]) - v;
+        const allowance = c.velocity[i] * dt;
+        return v + Math.min(Math.max(move, -allowance), allowance);
+      }), false, false];
+    }
+    let positionLimited = false;
+    let biggest = 0;
+    const moves = q.map((v, i) => {
+      const target = solution[i];
+      let move;
+      if (c.continuous[i]) {
+        move = pyMod(target - v + Math.PI, TWO_PI) - Math.PI;
+      } else if (target > c.hi[i] || target < c.lo[i]) {
+        const bounded = target > c.hi[i] ? c.hi[i] : c.lo[i];
+        if (Math.abs(bounded - target) > 1e-12) {
+          positionLimited = true;
+        }
+        move = bounded - v;
+      } else {
+        move = target - v;
+      }
+      const ratio = Math.abs(move) / (c.velocity[i] * dt);
+      if (ratio > biggest) {
+        biggest = ratio;
+      }
+      return move;
+    });
+    if (biggest > 1) {
+      const scale = 1 / biggest;
+      return [q.map((v, i) => v + moves[i] * scale), positionLimited, true];
+    }
+    return [q.map((v, i) => v + moves[i]), positionLimited, false];
+  }
+
+  /** The next command for joints `q` toward `target` over `dt` seconds. */
+  async tick(q, target, dt, branch) {
+    const c = this.c;
+    const s = c.solver;
+    for (let i = 0; i < this.n; i++) {
+      const v = q[i];
+      if (!(c.hard_lo[i] <= v && v <= c.hard_hi[i]) || !Number.isFinite(v)) {
+        return {command: null, status: Status.INVALID_STATE, goal: target, goalError: NaN,
+                targetError: NaN, projected: false, fallback: false, branch: 1};
+      }
+    }
+    let [tx, ty] = target;
+    const validTarget = Number.isFinite(tx) && Number.isFinite(ty);
+    const br = branch === null || branch === undefined ? this.branchOf(q, 1)
+      : (branch < 0 ? -1 : 1);
+    const [tipX, tipY] = this.fk(q);
+    if (!validTarget) {
+      [tx, ty] = [tipX, tipY];
+    }
+    let [gx, gy, projected] = this.project(tx, ty, tipX, tipY);
+    projected = validTarget && projected;
+    let maxStep = c.step_m;
+    if (s.max_cartesian_speed * dt < maxStep) {
+      maxStep = s.max_cartesian_speed * dt;
+    }
+    const [wx, wy] = this.waypoint(tipX, tipY, gx, gy, maxStep);
+
+    let fallback = false;
+    let networkError = NaN;
+    let iterations = s.refine_iterations;
+    let solution = q;
+    if (this.network) {
+      const delta = await this.network.step(q, [wx, wy, br]);
+      solution = q.map((v, i) => v + delta[i]);
+      let refined = null;
+      if (iterations > 0) {
+        [refined, networkError] = this.lmStep(solution, wx, wy);
+      } else {
+        const [sx, sy] = this.fk(solution);
+        networkError = Math.hypot(sx - wx, sy - wy);
+      }
+      const limit = s.fallback ? s.fallback_ratio * Math.hypot(wx - tipX, wy - tipY)
+        + s.fallback_floor_m : Infinity;
+      if (!(networkError <= limit)) {
+        fallback = true;
+        solution = q;
+        if (s.fallback) {
+          iterations = Math.max(iterations, c.fallback_iterations);
+        }
+      } else if (iterations > 0) {
+        solution = refined;
+        iterations -= 1;
+      }
+    }
+    for (let k = 0; k < iterations; k++) {
+      solution = this.lmStep(solution, wx, wy)[0];
+    }
+    const [command, positionLimited, velocityLimited] = this.safety(q, solution, dt,
+                                                                    validTarget);
+    const [cx, cy] = this.fk(command);
+    const goalError = Math.hypot(cx - gx, cy - gy);
+    let status;
+    if (!validTarget) {
+      status = Status.INVALID_TARGET;
+    } else if (projected) {
+      status = Status.OUT_OF_REACH;
+    } else if (fallback) {
+      status = Status.FALLBACK;
+    } else if (positionLimited) {
+      status = Status.JOINT_LIMIT;
+    } else if (goalError <= s.goal_tolerance_m) {
+      status = Status.REACHED;
+    } else {
+      status = Status.MOVING;
+    }
+    return {
+      command, status, goal: [gx, gy], goalError,
+      targetError: validTarget ? Math.hypot(cx - tx, cy - ty) : NaN, projected, fallback,
+      positionLimited, velocityLimited, branch: this.branchOf(command, br), networkError,
+      reached: validTarget && goalError <= s.goal_tolerance_m,
+    };
+  }
+}
+
+/** The network through onnxruntime-web, with the model card's joint convention. */
+export class OrtNetwork {
+  constructor(ort, session, config) {
+    this.ort = ort;
+    this.session = session;
+    this.c = config;
+  }
+
+  async step(joints, targetAndBranch) {
+    const c = this.c;
+    const inputs = joints.map((v, i) => {
+      if (c.joint_input === 'wrap_all_0_2pi') {
+        return pyMod(v, TWO_PI);
+      }
+      return c.continuous[i] ? wrap(v) : v;
+    });
+    const n = joints.length;
+    const feeds = {
+      joint_positions: new this.ort.Tensor('float32', Float32Array.from(inputs), [1, n]),
+      target: new this.ort.Tensor('float32', Float32Array.from(targetAndBranch.slice(0, 2)),
+                                  [1, 2]),
+      branch: new this.ort.Tensor('float32', Float32Array.from([targetAndBranch[2]]), [1, 1]),
+    };
+    const out = await this.session.run(feeds);
+    return Array.from(out.joint_delta.data, Number);
+  }
+}

@@ -1,0 +1,135 @@
+// Copyright 2026 The iknn_ros Authors
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+/**
+ * Drives the page in headless Chromium (Debian's, through playwright-core) for the pytest
+ * suite (test/test_web.py), which asserts on the JSON this prints last on stdout.
+ *
+ *   node browser.mjs <scenario> <url> [argument JSON] [screenshot path]
+ *
+ * Scenarios: click (click a world point, wait for REACHED), parity (run a target script
+ * through the in-browser tick), error (load and report the visible message), outside
+ * (click outside the canvas), lost (connect live, wait for "GO" on stdin, then wait for the
+ * page to report the lost connection), bench (first frame, animation rate, tick
+ * throughput; bench/bench_web.py).
+ */
+
+import {chromium} from 'playwright-core';
+import {createInterface} from 'node:readline';
+
+const [scenario, url, argument = '{}', screenshot = ''] = process.argv.slice(2);
+const options = JSON.parse(argument);
+const result = {scenario, consoleErrors: []};
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+try {
+  const page = await browser.newPage({viewport: {width: 1200, height: 900}});
+  page.on('console', (m) => {
+    if (m.type() === 'error') {
+      result.consoleErrors.push(m.text());
+    }
+  });
+  page.on('pageerror', (e) => result.consoleErrors.push(String(e)));
+  if (options.breakModel) {
+    // The browser receives a corrupt model file, as from a broken download.
+    await page.route('**/model.onnx', (route) => route.fulfill({
+      status: 200, contentType: 'application/octet-stream', body: 'not an onnx model',
+      headers: {'Cross-Origin-Resource-Policy': 'same-origin'}}));
+  }
+  const started = Date.now();
+  await page.goto(url);
+  await page.waitForFunction(() => window.iknn && window.iknn.ready, null, {timeout: 30000});
+  result.readyMs = Date.now() - started;
+  result.crossOriginIsolated = await page.evaluate(() => window.crossOriginIsolated);
+
+  if (scenario === 'click') {
+    const [px, py] = await page.evaluate(([x, y]) => window.iknn.worldToPage(x, y),
+                                         options.target);
+    await page.mouse.click(px, py);
+    // Arrived: at the target, or at its nearest reachable point when it is out of reach.
+    await page.waitForFunction(
+      (tolerance) => {
+        const s = window.iknn.state();
+        return ['REACHED', 'OUT_OF_REACH'].includes(s.status) && s.goal &&
+          s.goalError <= tolerance;
+      }, options.tolerance || 1e-6, {timeout: options.timeout || 30000});
+    // Let the arm settle, then read the page's state.
+    await page.waitForTimeout(options.settle || 300);
+    result.state = await page.evaluate(() => window.iknn.state());
+  } else if (scenario === 'parity') {
+    result.joints = await page.evaluate(
+      ([targets, start, dt]) => window.iknn.runScript(targets, start, dt),
+      [options.targets, options.start, options.dt]);
+  } else if (scenario === 'outside') {
+    await page.mouse.click(5, 5);
+    await page.waitForTimeout(200);
+    result.state = await page.evaluate(() => window.iknn.state());
+  } else if (scenario === 'lost') {
+    await page.waitForFunction(() => window.iknn.state().live, null, {timeout: 20000});
+    process.stdout.write('CONNECTED\n');
+    const lines = createInterface({input: process.stdin});
+    for await (const line of lines) {
+      if (line.trim() === 'GO') {
+        break;
+      }
+    }
+    await page.waitForFunction(() => /connection .* lost/.test(window.iknn.state().message),
+                               null, {timeout: 20000});
+    result.state = await page.evaluate(() => window.iknn.state());
+  } else if (scenario === 'bench') {
+    result.firstFrameMs = await page.evaluate(() => window.iknn.state().firstFrameMs);
+    const [px, py] = await page.evaluate(() => window.iknn.worldToPage(-0.6, -0.5));
+    await page.mouse.click(px, py);
+    await page.waitForTimeout(3000);
+    result.animationTicksPerSecond = await page.evaluate(
+      () => window.iknn.state().ticksPerSecond);
+    result.throughput = await page.evaluate(async (count) => {
+      const targets = [];
+      for (let i = 0; i < count; i++) {
+        const a = (2 * Math.PI * i) / 400;
+        targets.push([0.45 + 0.25 * Math.cos(a), 0.2 + 0.25 * Math.sin(a)]);
+      }
+      const start = performance.now();
+      await window.iknn.runScript(targets, [0.2, 1.1], 0.01);
+      const seconds = (performance.now() - start) / 1000;
+      return {ticks: count, seconds, ticksPerSecond: count / seconds};
+    }, options.ticks || 2000);
+  } else if (scenario !== 'error') {
+    throw new Error(`unknown scenario ${scenario}`);
+  }
+  result.state = result.state || await page.evaluate(() => window.iknn.state());
+  // The canvas is never blank: count distinct colours in a downsampled read-back.
+  result.canvasColours = await page.evaluate(() => {
+    const canvas = document.getElementById('view');
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    const colours = new Set();
+    for (let i = 0; i < data.length; i += 4 * 97) {
+      colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+    }
+    return colours.size;
+  });
+  if (screenshot) {
+    await page.screenshot({path: screenshot});
+    result.screenshot = screenshot;
+  }
+} catch (error) {
+  result.error = String(error && error.stack ? error.stack : error);
+} finally {
+  await browser.close();
+}
+process.stdout.write(JSON.stringify(result) + '\n');
