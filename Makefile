@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.iknn-setup-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all setup chromium demo test lint bench models model-default model-seed1 clean
+.PHONY: all setup chromium demo test lint bench models model-default model-seed1 \
+	model-three-link model-spatial clean
 
 all: test
 
@@ -46,7 +47,7 @@ test: setup
 	exit $$rc
 
 # Rebuild the shipped models from their saved configurations (deterministic per seed).
-models: model-default model-seed1
+models: model-default model-seed1 model-three-link model-spatial
 
 model-default: setup
 	$(BIN)/python -m iknn_ros.training --config models/two_link_arm_default/config.yaml \
@@ -58,11 +59,20 @@ model-seed1: setup
 	$(BIN)/python -m iknn_ros.training --config models/two_link_arm_seed1_code/config.yaml \
 		--out models/two_link_arm_seed1_code
 
-# Latency, accuracy and robustness against the baselines; writes docs/benchmarks.md.
+model-three-link: setup
+	$(BIN)/python -m iknn_ros.training --config models/three_link_arm_default/config.yaml \
+		--out models/three_link_arm_default
+
+model-spatial: setup
+	$(BIN)/python -m iknn_ros.training --config models/spatial_arm_default/config.yaml \
+		--out models/spatial_arm_default
+
+# Latency, accuracy and robustness against the baselines; writes docs/benchmarks*.md.
 bench: setup
 	$(BIN)/python bench/bench_ik.py
 	$(BIN)/python bench/bench_node.py
 	$(BIN)/python bench/bench_web.py
+	$(BIN)/python bench/compare_seed2.py
 
 lint: setup
 	$(BIN)/python -m pytest test/test_flake8.py test/test_pep257.py test/test_copyright.py

@@ -48,11 +48,12 @@ def describe(chain: KinematicChain, samples: int = 8, seed: int = 0) -> str:
                 if chain.planar is not None else 'spatial (targets x, y, z)'),
              f'reach bound {chain.reach:.4f} m   fingerprint {chain.fingerprint()[:16]}',
              '',
-             f"{'joint':<12}{'type':<12}{'lower':>9}{'upper':>9}{'vel rad/s':>11}",
              ]
+    width = max(len('joint'), *(len(j.name) for j in chain.joints)) + 2
+    lines.append(f"{'joint':<{width}}{'type':<12}{'lower':>9}{'upper':>9}{'vel rad/s':>11}")
     for j in chain.joints:
         vel = f'{j.velocity:.3f}' if math.isfinite(j.velocity) else 'none'
-        lines.append(f'{j.name:<12}{j.joint_type:<12}{_limit_text(j.lower):>9}'
+        lines.append(f'{j.name:<{width}}{j.joint_type:<12}{_limit_text(j.lower):>9}'
                      f'{_limit_text(j.upper):>9}{vel:>11}')
     workspace = workspace_of(chain)
     lines.append('')
@@ -62,17 +63,19 @@ def describe(chain: KinematicChain, samples: int = 8, seed: int = 0) -> str:
                      f'{workspace.r_max:.4f} m')
     else:
         lines.append('workspace: general (nearest reachable points found numerically)')
+    elbows = [chain.joint_names[j] for j in chain.elbow_joints()]
+    lines.append(f"elbow joints (stretched at zero): {', '.join(elbows) or 'none'}")
 
     rng = np.random.default_rng(seed)
     q = chain.random_configurations(rng, samples)
     tips = chain.fk(q)
-    lines += ['', 'round trips (random joint angles -> FK -> closed-form IK -> FK):']
     try:
         geometry = TwoLinkGeometry.of(chain)
     except ValueError:
         geometry = None
-    if geometry is None:
-        lines.append('  no closed form for this chain: showing FK only')
+    lines += ['', 'round trips (random joint angles -> FK -> closed-form IK -> FK):'
+              if geometry is not None else
+              'forward kinematics of random joint angles (no closed form for this chain):']
     for qi, tip in zip(q, tips):
         q_text = ', '.join(f'{v:+.3f}' for v in qi)
         tip_text = ', '.join(f'{v:+.4f}' for v in tip)

@@ -43,6 +43,7 @@ from typing import Optional, Sequence
 from iknn_ros.solver import IKSolver
 from iknn_ros.solver import Status
 from iknn_ros.solver import TickResult
+from iknn_ros.solver import Tracker
 from iknn_ros.solver import wrap_scalar
 
 
@@ -83,7 +84,7 @@ class IKController:
         self.target_time: Optional[float] = None
         self.joints: Optional[tuple] = None
         self.feedback_time: Optional[float] = None
-        self.branch: Optional[float] = None
+        self.tracker = Tracker(solver)
         self.last: Optional[Step] = None
         self.counters = {'targets_accepted': 0, 'targets_refused': 0, 'feedback_refused': 0,
                          'ticks': 0, 'commands': 0, 'fallback_ticks': 0, 'resyncs': 0}
@@ -126,8 +127,8 @@ class IKController:
             return self._refuse_feedback(f'joint state ignored: non-finite positions {values}')
         self.joints = values
         self.feedback_time = now
-        if self.branch is None:
-            self.branch = float(self.solver.branch_of(values))
+        if self.tracker.branch is None:
+            self.tracker.branch = float(self.solver.branch_of(values))
         return ACCEPTED
 
     def _refuse_feedback(self, reason: str) -> Decision:
@@ -158,12 +159,11 @@ class IKController:
             step = Step(None, None, 'waiting for a target')
         else:
             start = self.start_state(now)
-            result = self.solver.tick(start, self.target, dt, self.branch)
+            result = self.tracker.tick(start, self.target, dt)
             if result.command is None:
                 self.command = None
                 step = Step(None, result, result.message)
             else:
-                self.branch = result.branch
                 self.command, self.command_time = result.command, now
                 self.counters['commands'] += 1
                 self.counters['fallback_ticks'] += int(result.fallback)

@@ -45,8 +45,9 @@ from iknn_ros.kinematics import AnnulusWorkspace
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import UrdfError
 from iknn_ros.model_card import ModelMismatchError
-from iknn_ros.resources import default_model_path
 from iknn_ros.resources import default_urdf_path
+from iknn_ros.resources import model_for
+from iknn_ros.sampling import has_closed_form
 from iknn_ros.sampling import reachable_targets
 from iknn_ros.sampling import step_samples
 from iknn_ros.solver import IKSolver
@@ -54,11 +55,14 @@ from iknn_ros.solver import ModelLoadError
 from iknn_ros.solver import OnnxIKNetwork
 from iknn_ros.solver import SolverConfig
 from iknn_ros.solver import Status
+from iknn_ros.solver import Tracker
 import numpy as np
 
 DEFAULT_START = (0.0, 1.0)
 # "Exact" for the refined solver: this share of the reach.
 EXACT_FRACTION_OF_REACH = 1e-9
+# An elbow joint further than this from zero has a decided branch.
+BRANCH_DECIDED_RAD = 0.05
 # Slack for rounding when checking commands against limits.
 _CHECK_SLACK = 1e-9
 
@@ -99,7 +103,9 @@ def single_step(network: OnnxIKNetwork, chain: KinematicChain, rng: np.random.Ge
     delta = network.step_batch(samples.joints, samples.target, samples.branch)
     reached = chain.fk(samples.joints + delta)
     tip_error = np.linalg.norm(reached - samples.target, axis=-1)
-    joint_error = np.max(np.abs(delta - samples.delta), axis=-1)
+    # Exact labels exist for the 2R chain only; a redundant chain's label is first-order.
+    joint_error = np.max(np.abs(delta - samples.delta), axis=-1) if has_closed_form(chain) \
+        else np.full(len(tip_error), np.nan)
     step = np.linalg.norm(samples.target - chain.fk(samples.joints), axis=-1)
     tip_stats = stats(tip_error)
     report = {
@@ -146,11 +152,13 @@ def run_chained(solver: IKSolver, targets: np.ndarray, start: Sequence[float],
     hard_hi = np.where(chain.continuous, np.inf, chain.upper) + _CHECK_SLACK
     allowance = chain.velocity_limits * settings.dt + _CHECK_SLACK
     q = tuple(float(v) for v in start)
-    branch = None
-    decided_elbow = None
+    tracker = Tracker(solver)
+    elbows = chain.elbow_joints()
+    decided = [None] * len(elbows)
     per_target = []
     totals = {'limit_violations': 0, 'velocity_violations': 0, 'nan_outputs': 0,
-              'fallback_ticks': 0, 'position_limited_ticks': 0, 'ticks': 0}
+              'fallback_ticks': 0, 'reconfiguring_ticks': 0, 'position_limited_ticks': 0,
+              'ticks': 0}
     path = [chain.fk(np.array(q))] if keep_path else []
     for target in np.asarray(targets, dtype=np.float64):
         ticks = 0
@@ -158,7 +166,7 @@ def run_chained(solver: IKSolver, targets: np.ndarray, start: Sequence[float],
         biggest_step = 0.0
         result = None
         for ticks in range(1, settings.tick_budget + 1):
-            result = solver.tick(q, target, settings.dt, branch)
+            result = tracker.tick(q, target, settings.dt)
             if result.command is None:
                 break
             command = np.asarray(result.command)
@@ -171,14 +179,15 @@ def run_chained(solver: IKSolver, targets: np.ndarray, start: Sequence[float],
             totals['velocity_violations'] += int(np.any(joint_step > allowance))
             biggest_step = max(biggest_step, float(joint_step.max()))
             totals['fallback_ticks'] += int(result.fallback)
+            totals['reconfiguring_ticks'] += int(result.status == Status.RECONFIGURING)
             totals['position_limited_ticks'] += int(result.position_limited)
-            elbow = _decided_elbow(solver, command)
-            if elbow is not None:
-                if decided_elbow is not None and elbow != decided_elbow:
-                    flips += 1
-                decided_elbow = elbow
+            for k, j in enumerate(elbows):
+                # A branch is decided away from the stretched arm (hysteresis).
+                if abs(command[j]) > BRANCH_DECIDED_RAD:
+                    sign = 1.0 if command[j] > 0.0 else -1.0
+                    flips += int(decided[k] is not None and sign != decided[k])
+                    decided[k] = sign
             q = tuple(result.command)
-            branch = result.branch
             if keep_path:
                 path.append(chain.fk(command))
             if result.reached or result.status == Status.INVALID_TARGET:
@@ -186,8 +195,10 @@ def run_chained(solver: IKSolver, targets: np.ndarray, start: Sequence[float],
         totals['ticks'] += ticks
         # The solver's own verdict: within tolerance of the goal, for a valid target.
         reached = result is not None and result.command is not None and result.reached
+        final = result.command if result is not None and result.command is not None else q
         per_target.append({
             'target': [float(v) for v in target],
+            'final_tip': [float(v) for v in chain.fk(np.asarray(final))],
             'goal': [float(v) for v in result.goal] if result is not None else None,
             'reached': bool(reached),
             'final_error_m': _finite_or_none(result.goal_error_m) if result else None,
@@ -207,6 +218,7 @@ def run_chained(solver: IKSolver, targets: np.ndarray, start: Sequence[float],
         'velocity_limit_per_tick_rad': [float(v) for v in chain.velocity_limits *
                                         settings.dt],
         'elbow_flips': sum(t['elbow_flips'] for t in per_target),
+        'elbow_joints': [chain.joint_names[j] for j in elbows],
         'ticks': {'total': totals.pop('ticks'),
                   'mean_per_target': float(np.mean([t['ticks'] for t in per_target]))
                   if per_target else 0.0,
@@ -221,16 +233,40 @@ def run_chained(solver: IKSolver, targets: np.ndarray, start: Sequence[float],
     return out
 
 
-def _decided_elbow(solver: IKSolver, command: np.ndarray) -> Optional[float]:
-    branch_now = float(solver.branch_of(command, 0.0))
-    # branch_of reports the previous value (here 0 -> +1) when undecided; tell apart.
-    if float(solver.branch_of(command, -1.0)) != branch_now:
-        return None
-    return branch_now
-
-
 def _finite_or_none(value: float) -> Optional[float]:
     return float(value) if value is not None and math.isfinite(value) else None
+
+
+def out_of_reach_targets(chain: KinematicChain, rng: np.random.Generator,
+                         count: int) -> np.ndarray:
+    """
+    Return targets 1.1 to 1.6 reaches from the shoulder, out of reach.
+
+    Planar chains: any direction in the plane. Spatial chains: the upper hemisphere, the
+    working space of seed 2's arm (a far target below the ground has no meaningful
+    pointing direction for an arm kept above it).
+    """
+    distance = chain.reach * rng.uniform(1.1, 1.6, count)
+    azimuth = rng.uniform(-math.pi, math.pi, count)
+    if chain.target_dim == 2:
+        direction = np.stack([np.cos(azimuth), np.sin(azimuth)], axis=-1)
+    else:
+        elevation = np.arcsin(rng.uniform(math.sin(math.radians(5.0)), 1.0, count))
+        direction = np.stack([np.cos(elevation) * np.cos(azimuth),
+                              np.cos(elevation) * np.sin(azimuth), np.sin(elevation)], axis=-1)
+    return chain.shoulder() + direction * distance[:, None]
+
+
+def direction_errors_deg(chain: KinematicChain, run: dict) -> np.ndarray:
+    """Return, per target of a run, the angle at the shoulder between tip and target."""
+    shoulder = chain.shoulder()
+    out = []
+    for row in run['targets']:
+        a = np.asarray(row['final_tip']) - shoulder
+        b = np.asarray(row['target']) - shoulder
+        cosine = a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+        out.append(math.degrees(math.acos(min(1.0, max(-1.0, float(cosine))))))
+    return np.array(out)
 
 
 def make_solver(chain: KinematicChain, network: Optional[OnnxIKNetwork], refine: int,
@@ -252,12 +288,20 @@ def make_solver(chain: KinematicChain, network: Optional[OnnxIKNetwork], refine:
 # The held-out report
 # --------------------------------------------------------------------------------------
 
+def default_start(chain: KinematicChain) -> tuple:
+    """Return the start pose of evaluations: elbow bent 1 rad, then 0.5, within limits."""
+    start = (list(DEFAULT_START) + [0.5] * chain.n_joints)[:chain.n_joints]
+    safe = chain.with_limit_margin(SolverConfig().limit_margin_rad)
+    return tuple(float(min(max(q, lo), hi)) for q, lo, hi in zip(start, safe.lower, safe.upper))
+
+
 def heldout_report(model: Path, urdf: Path, base_link: Optional[str], tip_link: Optional[str],
                    seed: int, holdout_samples: int, chained_targets: int,
                    tolerance_fraction: float, tick_budget: int,
-                   start: Sequence[float] = DEFAULT_START) -> tuple:
+                   start: Optional[Sequence[float]] = None) -> tuple:
     """Return the held-out report of a model and the data its plots need."""
     chain = KinematicChain.from_urdf(urdf, base_link, tip_link)
+    start = default_start(chain) if start is None else tuple(start)
     network = OnnxIKNetwork(model)
     network.card.check_chain(chain, f"model '{model}'")
     rng = np.random.default_rng(seed)
@@ -274,6 +318,17 @@ def heldout_report(model: Path, urdf: Path, base_link: Optional[str], tip_link: 
         run = run_chained(make_solver(chain, network, refine, settings), targets, start,
                           settings, keep_path=False)
         loops[name] = run['summary']
+    far = out_of_reach_targets(chain, rng, max(10, chained_targets // 5))
+    unreachable = {'targets': len(far),
+                   'sampling': 'distance 1.1-1.6 reach from the shoulder'
+                               + (', upper hemisphere' if chain.target_dim == 3 else '')}
+    for name, refine in (('network_only', 0), ('refined', 1)):
+        settings = LoopSettings(tolerance_m=1e-6 * chain.reach, tick_budget=tick_budget)
+        run = run_chained(make_solver(chain, network, refine, settings), far, start, settings)
+        unreachable[name] = {
+            'direction_error_deg': stats(direction_errors_deg(chain, run)),
+            'ended_on_projection_within_1e-6_reach': run['summary']['n_reached'],
+            'status_out_of_reach': sum(t['status'] == 'OUT_OF_REACH' for t in run['targets'])}
     report = {
         'model': str(model),
         'architecture': network.card.architecture,
@@ -287,6 +342,7 @@ def heldout_report(model: Path, urdf: Path, base_link: Optional[str], tip_link: 
                         f'the solver margin ({margin} rad), chained from q = {list(start)}',
             **loops,
         },
+        'out_of_reach': unreachable,
         'evaluation_seconds': time.perf_counter() - started,
         'machine': machine(),
     }
@@ -413,7 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog='evaluate', description='Measure an iknn_ros model through the solver.',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--model', type=Path, default=None,
-                        help='ONNX model (default: the shipped default model)')
+                        help='ONNX model (default: the shipped model trained for the URDF)')
     parser.add_argument('--urdf', type=Path, default=None,
                         help='URDF (default: the shipped two-link arm)')
     parser.add_argument('--base-link', default=None)
@@ -446,9 +502,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the evaluation the arguments ask for."""
     args = build_parser().parse_args(argv)
-    model = args.model or default_model_path()
     urdf = args.urdf or default_urdf_path()
     try:
+        model = args.model or model_for(
+            KinematicChain.from_urdf(urdf, args.base_link, args.tip_link))
         if args.targets is not None:
             return _scenario(args, model, urdf)
         report, step_data, chain = heldout_report(
@@ -475,8 +532,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _scenario(args: argparse.Namespace, model: Path, urdf: Path) -> int:
     chain = KinematicChain.from_urdf(urdf, args.base_link, args.tip_link)
     targets = read_targets(args.targets, chain.target_dim)
-    start = parse_start(args.start, chain.n_joints) if args.start else \
-        DEFAULT_START[:chain.n_joints] + (0.0,) * max(0, chain.n_joints - len(DEFAULT_START))
+    start = parse_start(args.start, chain.n_joints) if args.start else default_start(chain)
     network = OnnxIKNetwork(model)
     network.card.check_chain(chain, f"model '{model}'")
     settings = LoopSettings(dt=args.dt, speed=args.speed if args.speed else 0.5,
@@ -515,6 +571,14 @@ def format_report(report: dict) -> str:
             f"velocity violations {r['velocity_violations']}, NaN {r['nan_outputs']}, "
             f"fallback ticks {r['fallback_ticks']}, ticks/target "
             f"{r['ticks']['mean_per_target']:.1f}")
+    far = report['out_of_reach']
+    for name in ('network_only', 'refined'):
+        r = far[name]
+        lines.append(
+            f"out of reach ({far['targets']} targets), {name.replace('_', ' ')}: "
+            f"{r['ended_on_projection_within_1e-6_reach']} ended on their projection, "
+            f"direction error mean {r['direction_error_deg']['mean']:.3f} deg, max "
+            f"{r['direction_error_deg']['max']:.3f} deg")
     return '\n'.join(lines)
 
 

@@ -47,8 +47,9 @@ from iknn_ros.kinematics import AnnulusWorkspace
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import UrdfError
 from iknn_ros.model_card import ModelMismatchError
-from iknn_ros.resources import default_model_path
+from iknn_ros.node_main import spin_node
 from iknn_ros.resources import default_urdf_path
+from iknn_ros.resources import model_for
 from iknn_ros.solver import IKSolver
 from iknn_ros.solver import ModelLoadError
 from iknn_ros.solver import OnnxIKNetwork
@@ -58,9 +59,6 @@ from rcl_interfaces.msg import FloatingPointRange
 from rcl_interfaces.msg import IntegerRange
 from rcl_interfaces.msg import ParameterDescriptor
 from rcl_interfaces.msg import SetParametersResult
-import rclpy
-from rclpy.executors import ExternalShutdownException
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy
 from rclpy.qos import qos_profile_sensor_data
@@ -121,7 +119,7 @@ def _descriptor(description: str, *, floating: Optional[tuple] = None,
 
 
 PARAMETERS = (
-    ('model_path', '', _descriptor('ONNX model; empty: the shipped model of the two-link arm')),
+    ('model_path', '', _descriptor('ONNX model; empty: the shipped model trained for the URDF')),
     ('robot_description', '', _descriptor('URDF text (as robot_state_publisher takes it); '
                                           'empty: read urdf_path')),
     ('urdf_path', '', _descriptor('URDF file when robot_description is empty; empty: the '
@@ -224,7 +222,7 @@ class IKNode(Node):
                 urdf = values['urdf_path'] or str(default_urdf_path())
             chain = KinematicChain.from_urdf(urdf, values['base_link'] or None,
                                              values['tip_link'] or None)
-            model = values['model_path'] or str(default_model_path())
+            model = str(values['model_path'] or model_for(chain))
             network = OnnxIKNetwork(model)
             network.card.check_chain(chain, f"model '{model}'")
             config = SolverConfig(refine_iterations=int(values['refine_iterations']),
@@ -379,6 +377,7 @@ class IKNode(Node):
             else:
                 r = step.result
                 level = {Status.REACHED: DiagnosticStatus.OK, Status.MOVING: DiagnosticStatus.OK,
+                         Status.RECONFIGURING: DiagnosticStatus.WARN,
                          Status.JOINT_LIMIT: DiagnosticStatus.WARN,
                          Status.FALLBACK: DiagnosticStatus.WARN,
                          Status.OUT_OF_REACH: DiagnosticStatus.WARN,
@@ -496,7 +495,7 @@ class IKNode(Node):
             old = self.controller
             controller.target, controller.target_time = old.target, old.target_time
             controller.joints, controller.feedback_time = old.joints, old.feedback_time
-            controller.branch = old.branch
+            controller.tracker.branch = old.tracker.branch
             controller.command, controller.command_time = old.command, old.command_time
             self.controller = controller
             self._make_command_messages()
@@ -527,25 +526,7 @@ class IKNode(Node):
 
 def main(args=None) -> int:
     """Run the node until Ctrl-C or shutdown."""
-    rclpy.init(args=args)
-    # The executor exists before the node, so Ctrl-C at any point of the start is clean.
-    executor = SingleThreadedExecutor()
-    node = None
-    try:
-        node = IKNode()
-        executor.add_node(node)
-        executor.spin()
-    except ConfigurationError as err:
-        print(f'ik_node: cannot start: {err}', file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_node('ik_node', IKNode, (ConfigurationError,), args)
 
 
 if __name__ == '__main__':

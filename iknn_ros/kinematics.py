@@ -359,6 +359,31 @@ class KinematicChain:
         inside = (q >= self.lower - tolerance) & (q <= self.upper + tolerance)
         return np.all(inside | self.continuous, axis=-1)
 
+    def shoulder(self) -> FloatArray:
+        """Return where reach is measured from: the first joint's axis, in target coordinates."""
+        if self.planar is not None:
+            return self.planar.offsets[0].copy()
+        return self.joint_positions(np.zeros(self.n_joints))[1]
+
+    def elbow_joints(self, samples: int = 64, seed: int = 0) -> tuple[int, ...]:
+        """
+        Return the limited joints at whose zero the arm is stretched (its Jacobian singular).
+
+        Crossing such a joint's zero changes the arm's branch (elbow up or down): these are
+        the joints whose sign the evaluation watches for branch flips.
+        """
+        rng = np.random.default_rng(seed)
+        found = []
+        for j in np.flatnonzero(~self.continuous):
+            if not self.lower[j] < 0.0 < self.upper[j]:
+                continue
+            q = self.random_configurations(rng, samples)
+            q[:, j] = 0.0
+            singular = np.linalg.svd(self.jacobian(q), compute_uv=False)
+            if np.mean(singular[:, -1] < 1e-9 * singular[:, 0]) > 0.9:
+                found.append(int(j))
+        return tuple(found)
+
     def random_configurations(self, rng: np.random.Generator, count: int) -> FloatArray:
         """Return ``count`` joint vectors drawn uniformly within limits (continuous: +-pi)."""
         lo = np.where(self.continuous, -math.pi, self.lower)
@@ -721,6 +746,10 @@ class AnnulusWorkspace(Workspace):
         return self.center + direction * radius
 
 
+# A numerically found tip this close to a target reaches it (rounding, not geometry).
+EXACT_GAP_M = 1e-10
+
+
 class NumericWorkspace(Workspace):
     """
     The reachable set of any chain, found by minimising tip distance within joint limits.
@@ -746,8 +775,20 @@ class NumericWorkspace(Workspace):
 
     def solve(self, target: ArrayLike,
               seeds: Optional[ArrayLike] = None) -> tuple[FloatArray, float]:
-        """Return joint angles within limits whose tip is nearest ``target``, and that gap."""
+        """
+        Return joint angles within limits whose tip is nearest ``target``, and that gap.
+
+        ``seeds`` (joint vectors, e.g. the arm's current pose) are tried first: when one
+        of them reaches the target exactly, the grid of starts is not needed.
+        """
         target = np.asarray(target, dtype=np.float64)
+        if seeds is not None:
+            tried = _bounded_least_squares(self.chain, np.atleast_2d(seeds), target,
+                                           self._polish_iterations // 4)
+            gaps = np.linalg.norm(self.chain.fk(tried) - target, axis=-1)
+            best = int(np.argmin(gaps))
+            if gaps[best] <= EXACT_GAP_M:
+                return tried[best], float(gaps[best])
         q = self._starts if seeds is None else np.vstack([np.atleast_2d(seeds), self._starts])
         q = _bounded_least_squares(self.chain, q, target, self._coarse_iterations)
         # Near-flat distance functions (targets near an axis) converge slowly: polish only
@@ -759,14 +800,41 @@ class NumericWorkspace(Workspace):
         winner = int(np.argmin(gaps))
         return best[winner], float(gaps[winner])
 
-    def project(self, points: ArrayLike, toward: Optional[ArrayLike] = None) -> FloatArray:
+    def nearest_solution(self, target: ArrayLike, joints: ArrayLike) -> Optional[FloatArray]:
+        """
+        Return the solution reaching ``target`` nearest to ``joints`` (None: unreachable).
+
+        All starts are solved; among those that reach the target, the one with the least
+        joint motion from ``joints`` (continuous joints the short way round) wins.
+        """
+        target = np.asarray(target, dtype=np.float64)
+        joints = np.asarray(joints, dtype=np.float64)
+        q = _bounded_least_squares(self.chain, np.vstack([joints, self._starts]), target,
+                                   self._coarse_iterations)
+        gaps = np.linalg.norm(self.chain.fk(q) - target, axis=-1)
+        close = q[np.argsort(gaps)[:4 * self._polished]]
+        close = _bounded_least_squares(self.chain, close, target, self._polish_iterations)
+        gaps = np.linalg.norm(self.chain.fk(close) - target, axis=-1)
+        reached = close[gaps <= EXACT_GAP_M]
+        if len(reached) == 0:
+            return None
+        move = reached - joints
+        move = np.where(self.chain.continuous, wrap_to_pi(move), move)
+        best = int(np.argmin(np.sum(move * move, axis=-1)))
+        return joints + move[best]
+
+    def project(self, points: ArrayLike, toward: Optional[ArrayLike] = None,
+                seeds: Optional[ArrayLike] = None) -> FloatArray:
         """Return the nearest reachable point to each point, one minimisation each."""
         points = np.asarray(points, dtype=np.float64)
         flat = points.reshape(-1, points.shape[-1])
+        seeds = None if seeds is None else np.asarray(seeds, dtype=np.float64).reshape(
+            len(flat), -1)
         out = np.empty_like(flat)
         for i, point in enumerate(flat):
-            q, _ = self.solve(point)
-            out[i] = self.chain.fk(q)
+            q, gap = self.solve(point, None if seeds is None else seeds[i])
+            # A target reached to rounding is its own projection, exactly.
+            out[i] = point if gap <= EXACT_GAP_M else self.chain.fk(q)
         return out.reshape(points.shape)
 
 
@@ -805,9 +873,28 @@ def _bounded_least_squares(chain: KinematicChain, q: FloatArray, target: FloatAr
 
 
 def workspace_of(chain: KinematicChain) -> Workspace:
-    """Return the exact annulus for a planar 2R chain with a free first joint, else numeric."""
-    if chain.planar is not None and chain.n_joints == 2 and chain.continuous[0]:
-        geometry = TwoLinkGeometry.of(chain)
-        r_min, r_max = geometry.radius_range()
-        return AnnulusWorkspace(center=geometry.base.copy(), r_min=r_min, r_max=r_max)
+    """
+    Return the reachable set of a chain.
+
+    A planar chain whose first joint turns freely is symmetric about that joint's axis, so
+    it reaches an annulus around it: exactly for two joints (closed form), with radii found
+    numerically for more. Any other chain gets the numerical projection.
+    """
+    if chain.planar is not None and chain.continuous[0]:
+        center = chain.planar.offsets[0].copy()
+        if chain.n_joints == 2:
+            r_min, r_max = TwoLinkGeometry.of(chain).radius_range()
+        else:
+            r_min, r_max = _planar_radius_range(chain, center)
+        return AnnulusWorkspace(center=center, r_min=r_min, r_max=r_max)
     return NumericWorkspace(chain)
+
+
+def _planar_radius_range(chain: KinematicChain, center: FloatArray) -> tuple[float, float]:
+    """Return the smallest and largest tip distance from a free first joint's axis."""
+    numeric = NumericWorkspace(chain)
+    _, inner_gap = numeric.solve(center)
+    far = 10.0 * chain.reach + 1.0
+    _, outer_gap = numeric.solve(center + np.array([far, 0.0]))
+    r_min = 0.0 if inner_gap <= EXACT_GAP_M else inner_gap
+    return r_min, far - outer_gap

@@ -24,7 +24,10 @@ from __future__ import annotations
 
 from pathlib import Path
 import sys
-from typing import Optional
+from typing import Optional, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from iknn_ros.kinematics import KinematicChain
 
 PACKAGE_NAME = 'iknn_ros'
 DEFAULT_URDF = Path('urdf') / 'two_link_arm.urdf'
@@ -71,3 +74,31 @@ def default_urdf_path() -> Path:
 def default_model_path() -> Path:
     """Return the shipped default ONNX model for the two-link arm."""
     return share_path(DEFAULT_MODEL)
+
+
+def shipped_models() -> list:
+    """Return the shipped models' files, the default preset of each arm first."""
+    models = sorted(share_path('models').glob('*/model.onnx'))
+    return sorted(models, key=lambda p: (not p.parent.name.endswith('_default'), str(p)))
+
+
+def shipped_model_for(fingerprint: str) -> Optional[Path]:
+    """Return the shipped model trained for the chain with this fingerprint, if any."""
+    import onnxruntime  # noqa: F401 - only the metadata is read, but through onnxruntime
+    from iknn_ros.model_card import METADATA_PREFIX
+    for path in shipped_models():
+        metadata = onnxruntime.InferenceSession(
+            str(path), providers=['CPUExecutionProvider']).get_modelmeta().custom_metadata_map
+        if metadata.get(METADATA_PREFIX + 'chain_fingerprint', '').strip('"') == fingerprint:
+            return path
+    return None
+
+
+def model_for(chain: 'KinematicChain') -> Path:
+    """Return the shipped model trained for the chain, or raise ValueError saying what to do."""
+    model = shipped_model_for(chain.fingerprint())
+    if model is None:
+        raise ValueError(f'no shipped model is trained for {chain.robot_name} '
+                         f'{list(chain.joint_names)}; train one '
+                         '(python -m iknn_ros.training --config ...) and pass its model.onnx')
+    return model

@@ -35,6 +35,10 @@ from numpy.typing import NDArray
 # Near the stretched arm either elbow is consistent with the state: train both, so the
 # solver may hold its elbow choice (hysteresis) while the arm passes through stretch.
 EITHER_BRANCH_BAND_RAD = 0.05
+# Least-motion samples: damping of the increment near singularities (a share of the reach)
+# and the largest joint step, so every sample is a step the network is trained for.
+SAMPLE_DAMPING_FRACTION = 0.02
+MAX_SAMPLE_JOINT_STEP_RAD = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,15 +92,24 @@ def step_offsets(rng: np.random.Generator, count: int, dim: int, step_m: float,
     return direction * radius[:, None]
 
 
-def step_samples(chain: KinematicChain, rng: np.random.Generator, count: int, step_m: float,
-                 small_step_share: float = 0.0, min_step_fraction: float = 1e-4) -> Samples:
-    """
-    Return ``count`` reachable one-step problems with their elbow-consistent answers.
+def has_closed_form(chain: KinematicChain) -> bool:
+    """Return whether exact labels exist (the planar 2R closed form)."""
+    return chain.planar is not None and chain.n_joints == 2
 
-    Current angles are uniform within the limits; the target is the tip plus a step of at
-    most ``step_m``; the label is the closed-form solution on the current elbow branch
-    (targets that branch cannot reach within the limits are drawn again).
+
+def step_samples(chain: KinematicChain, rng: np.random.Generator, count: int, step_m: float,
+                 small_step_share: float = 0.0, min_step_fraction: float = 1e-4,
+                 comfort_gain: float = 0.0) -> Samples:
     """
+    Return ``count`` reachable one-step problems with their answers.
+
+    Current angles are uniform within the limits and the target is the tip plus a step of
+    at most ``step_m``. For a planar 2R chain the label is the closed-form solution on the
+    current elbow branch (exact); for other chains see :func:`least_motion_step_samples`.
+    """
+    if not has_closed_form(chain):
+        return least_motion_step_samples(chain, rng, count, step_m, small_step_share,
+                                         min_step_fraction, comfort_gain)
     geometry = TwoLinkGeometry.of(chain)
     parts = []
     have = 0
@@ -113,6 +126,78 @@ def step_samples(chain: KinematicChain, rng: np.random.Generator, count: int, st
         parts.append(Samples(joints[keep], target[keep], branch[keep], delta[keep]))
         have += keep.size
     return Samples.concatenate(parts)
+
+
+def least_motion_step_samples(chain: KinematicChain, rng: np.random.Generator, count: int,
+                              step_m: float, small_step_share: float = 0.0,
+                              min_step_fraction: float = 1e-4,
+                              comfort_gain: float = 0.0) -> Samples:
+    """
+    Return one-step problems for any chain, redundant ones included, with exact labels.
+
+    A task-space step ``d`` is drawn as for the 2R chain and the target placed where a
+    damped least-norm joint step (at most MAX_SAMPLE_JOINT_STEP_RAD, within the limits)
+    puts the tip, so every target is reachable and within the trained step. The label is
+    then solved exactly (Gauss-Newton to the target): the least joint motion, first drawn
+    ``comfort_gain * |d| / step_m`` toward mid-range in the null space (so a redundant arm
+    moves away from its limits while it moves, and not at all once there).
+    """
+    parts = []
+    have = 0
+    while have < count:
+        # In chunks: the spatial chain's frames for millions of samples would take GBs.
+        batch = int(min(count - have, 250_000) * 1.05) + 1000
+        joints = chain.random_configurations(rng, batch)
+        offsets = step_offsets(rng, batch, chain.target_dim, step_m, small_step_share,
+                               min_step_fraction)
+        target = chain.fk(_limited(chain, joints + _damped_step(chain, joints, offsets)))
+        scale = comfort_gain * np.linalg.norm(offsets, axis=-1) / step_m
+        moved, reached = _solve_exactly(chain, joints, target, scale)
+        keep = np.flatnonzero(reached)[:count - have]
+        parts.append(Samples(joints[keep], target[keep], np.ones(keep.size),
+                             moved[keep] - joints[keep]))
+        have += keep.size
+    return Samples.concatenate(parts)
+
+
+def _limited(chain: KinematicChain, joints: NDArray[np.float64]) -> NDArray[np.float64]:
+    lo = np.where(chain.continuous, -np.inf, chain.lower)
+    hi = np.where(chain.continuous, np.inf, chain.upper)
+    return np.clip(joints, lo, hi)
+
+
+def _damped_step(chain: KinematicChain, joints: NDArray[np.float64],
+                 offsets: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Return J^T (J J^T + l^2 I)^-1 d, scaled to at most MAX_SAMPLE_JOINT_STEP_RAD."""
+    jac = chain.jacobian(joints)
+    damping = (SAMPLE_DAMPING_FRACTION * chain.reach) ** 2 * np.eye(chain.target_dim)
+    delta = (np.swapaxes(jac, -1, -2) @ np.linalg.solve(jac @ np.swapaxes(jac, -1, -2)
+                                                        + damping, offsets[..., None]))[..., 0]
+    biggest = np.max(np.abs(delta), axis=-1, keepdims=True)
+    return delta * np.minimum(1.0, MAX_SAMPLE_JOINT_STEP_RAD / np.maximum(biggest, 1e-300))
+
+
+def _solve_exactly(chain: KinematicChain, joints: NDArray[np.float64],
+                   target: NDArray[np.float64], comfort: NDArray[np.float64],
+                   iterations: int = 8) -> tuple:
+    """Return least-norm Gauss-Newton solutions from ``joints`` and which reached the target."""
+    limited = ~chain.continuous
+    lower, upper = np.where(limited, chain.lower, 0.0), np.where(limited, chain.upper, 0.0)
+    middle = (lower + upper) / 2.0
+    half = np.where(limited, (upper - lower) / 2.0, 1.0)
+    x = joints.copy()
+    for k in range(iterations):
+        jac = chain.jacobian(x)
+        pinv = np.linalg.pinv(jac)
+        step = (pinv @ (target - chain.fk(x))[..., None])[..., 0]
+        if k == 0:
+            gradient = np.where(limited, 2.0 * (x - middle) / half ** 2, 0.0)
+            null = np.eye(chain.n_joints) - pinv @ jac
+            step -= comfort[:, None] * (null @ gradient[..., None])[..., 0]
+        x = _limited(chain, x + step)
+    gap = np.linalg.norm(chain.fk(x) - target, axis=-1)
+    move = np.max(np.abs(x - joints), axis=-1)
+    return x, (gap <= 1e-9 * chain.reach) & (move <= 2.0 * MAX_SAMPLE_JOINT_STEP_RAD)
 
 
 def reachable_targets(chain: KinematicChain, rng: np.random.Generator,

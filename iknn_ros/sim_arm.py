@@ -33,12 +33,10 @@ from typing import Optional, Sequence
 
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import UrdfError
+from iknn_ros.node_main import spin_node
 from iknn_ros.resources import default_urdf_path
 from rcl_interfaces.msg import FloatingPointRange
 from rcl_interfaces.msg import ParameterDescriptor
-import rclpy
-from rclpy.executors import ExternalShutdownException
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState
@@ -193,26 +191,8 @@ class SimArm(Node):
 
 
 def main(args=None) -> int:
-    """Run the simulated arm until Ctrl-C or shutdown."""
-    rclpy.init(args=args)
-    # The executor exists before the node, so Ctrl-C at any point of the start is clean.
-    executor = SingleThreadedExecutor()
-    node = None
-    try:
-        node = SimArm()
-        executor.add_node(node)
-        executor.spin()
-    except (UrdfError, ValueError) as err:
-        print(f'sim_arm: cannot start: {err}', file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Run the node until Ctrl-C or shutdown."""
+    return spin_node('sim_arm', SimArm, (UrdfError, ValueError), args)
 
 
 if __name__ == '__main__':

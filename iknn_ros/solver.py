@@ -46,6 +46,7 @@ from typing import NamedTuple, Optional, Sequence, Union
 
 from iknn_ros.kinematics import AnnulusWorkspace
 from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics import NumericWorkspace
 from iknn_ros.kinematics import TwoLinkGeometry
 from iknn_ros.kinematics import Workspace
 from iknn_ros.kinematics import workspace_of
@@ -83,9 +84,10 @@ class Status(enum.IntEnum):
     MOVING = 1
     JOINT_LIMIT = 2
     FALLBACK = 3
-    OUT_OF_REACH = 4
-    INVALID_TARGET = 5
-    INVALID_STATE = 6
+    RECONFIGURING = 4
+    OUT_OF_REACH = 5
+    INVALID_TARGET = 6
+    INVALID_STATE = 7
 
 
 STATUS_MESSAGES = {
@@ -93,6 +95,8 @@ STATUS_MESSAGES = {
     Status.MOVING: 'moving toward the goal',
     Status.JOINT_LIMIT: 'a joint is held at its limit (less the margin)',
     Status.FALLBACK: "the network's step was poor; a numerical step was used instead",
+    Status.RECONFIGURING: 'stuck in a local minimum (joint limits): moving in joint space to '
+                          'a solution that reaches the goal',
     Status.OUT_OF_REACH: 'target out of reach: moving to the nearest reachable point',
     Status.INVALID_TARGET: 'target is not finite: holding position',
     Status.INVALID_STATE: 'joint state is not finite or is outside the URDF limits: no command',
@@ -318,6 +322,7 @@ class IKSolver:
             self._two_link = None
         self._scalar = _ScalarPlanarTick(self) if chain.planar is not None else None
         self._projection_cache: dict = {}
+        self._numeric: Optional[NumericWorkspace] = None
 
     @classmethod
     def from_files(cls, model: Optional[Union[str, os.PathLike]],
@@ -369,6 +374,17 @@ class IKSolver:
                        'fallback_floor_m': cfg.fallback_floor_m, 'fallback': cfg.fallback},
         }
 
+    def nearest_solution(self, goal: FloatArray, joints: FloatArray) -> Optional[FloatArray]:
+        """Return the joints reaching ``goal`` (within the margin) nearest to ``joints``."""
+        numeric = self.workspace if isinstance(self.workspace, NumericWorkspace) else \
+            self._numeric_workspace()
+        return numeric.nearest_solution(goal, joints)
+
+    def _numeric_workspace(self) -> NumericWorkspace:
+        if self._numeric is None:
+            self._numeric = NumericWorkspace(self.safe_chain)
+        return self._numeric
+
     # ---- branch --------------------------------------------------------------------------
 
     def branch_of(self, joints: ArrayLike, previous: Optional[ArrayLike] = None) -> FloatArray:
@@ -388,19 +404,28 @@ class IKSolver:
 
     # ---- goals -------------------------------------------------------------------------
 
-    def project(self, target: ArrayLike, toward: Optional[ArrayLike] = None) -> FloatArray:
-        """Return the nearest reachable point (with the limit margin) to each target."""
+    def project(self, target: ArrayLike, toward: Optional[ArrayLike] = None,
+                seeds: Optional[ArrayLike] = None) -> FloatArray:
+        """
+        Return the nearest reachable point (with the limit margin) to each target.
+
+        Without a closed form, each new target is solved once (``seeds``, the arms' current
+        joints, make reachable targets quick) and remembered.
+        """
         target = np.asarray(target, dtype=np.float64)
         if isinstance(self.workspace, AnnulusWorkspace):
             return self.workspace.project(target, toward)
         flat = target.reshape(-1, target.shape[-1])
+        seeds = None if seeds is None else np.asarray(seeds, dtype=np.float64).reshape(
+            len(flat), -1)
         out = np.empty_like(flat)
         for i, point in enumerate(flat):
             key = tuple(np.round(point, 12))
             if key not in self._projection_cache:
                 if len(self._projection_cache) > 4096:
                     self._projection_cache.clear()
-                self._projection_cache[key] = self.workspace.project(point)
+                self._projection_cache[key] = self.workspace.project(
+                    point, seeds=None if seeds is None else seeds[i:i + 1])
             out[i] = self._projection_cache[key]
         return out.reshape(target.shape)
 
@@ -455,7 +480,7 @@ class IKSolver:
 
         tip = chain.fk(q)
         safe_target = np.where(valid_target[:, None], target, tip)
-        goal = self.project(safe_target, toward=tip)
+        goal = self.project(safe_target, toward=tip, seeds=q)
         projected = valid_target & (np.linalg.norm(goal - safe_target, axis=-1) > 1e-12)
         max_step = min(self.step_m, cfg.max_cartesian_speed * dt)
         waypoint = self.waypoint(tip, goal, np.full(len(q), max_step))
@@ -473,17 +498,17 @@ class IKSolver:
             solution = q.copy()
             network_error = np.full(len(q), np.nan)
             fallback = np.zeros(len(q), dtype=bool)
+        lo, hi = self.safe_chain.lower, self.safe_chain.upper
         numeric = FALLBACK_ITERATIONS if cfg.fallback else 0
         for k in range(max(cfg.refine_iterations, numeric if fallback.any() else 0)):
             active = (k < cfg.refine_iterations) | (fallback & (k < numeric))
-            solution = np.where(active[:, None], _lm_step(chain, solution, waypoint),
-                                solution)
+            solution = np.where(active[:, None],
+                                _lm_step(chain, solution, waypoint, lo, hi), solution)
 
         # Safety: wrapped increments, position limits less the margin, velocity limits.
         move = solution - q
         move = np.where(chain.continuous, wrap_to_pi(move), move)
         desired = q + move
-        lo, hi = self.safe_chain.lower, self.safe_chain.upper
         bounded = np.clip(desired, lo, hi)
         position_limited = valid_target & np.any(np.abs(bounded - desired) > 1e-12, axis=-1)
         move = bounded - q
@@ -517,6 +542,88 @@ class IKSolver:
             reached=valid_state & valid_target & (goal_error <= cfg.goal_tolerance_m))
 
 
+class Tracker:
+    """
+    The state a stream of ticks toward targets needs: the elbow branch and a way out of traps.
+
+    A redundant arm can stall against its joint limits where no local step helps (a
+    "Z"-folded three-link arm asked to fold further). When the goal is reachable but the
+    error has not shrunk for ``stall_ticks`` ticks, the tracker finds the solution nearest
+    the current joints over the whole joint space and moves there in joint space, within
+    the limits and velocity limits (status RECONFIGURING), then resumes ordinary ticks.
+    With the fallback off (the network alone), it never does: that mode measures the network.
+    """
+
+    def __init__(self, solver: 'IKSolver', stall_ticks: int = 25) -> None:
+        self.solver = solver
+        self.stall_ticks = stall_ticks
+        self.branch: Optional[float] = None
+        self._target: Optional[tuple] = None
+        self._best = math.inf
+        self._since_best = 0
+        self._detour: Optional[FloatArray] = None
+
+    def reset(self) -> None:
+        """Forget progress and any detour (a new target)."""
+        self._best = math.inf
+        self._since_best = 0
+        self._detour = None
+
+    def tick(self, joints: Sequence[float], target: Sequence[float], dt: float) -> TickResult:
+        """Return the next command toward ``target``, detouring out of traps when needed."""
+        target = tuple(float(v) for v in target)
+        if target != self._target:
+            self._target = target
+            self.reset()
+        if self._detour is not None:
+            result = self._detour_tick(joints, target, dt)
+        else:
+            result = self.solver.tick(joints, target, dt, self.branch)
+            self._watch(result, joints, target)
+        if result.command is not None:
+            self.branch = result.branch
+        return result
+
+    def _watch(self, result: TickResult, joints: Sequence[float], target: tuple) -> None:
+        if result.command is None or result.reached or not self.solver.config.fallback:
+            self._since_best = 0
+            return
+        if result.goal_error_m < self._best - 1e-9 * self.solver.chain.reach:
+            self._best = result.goal_error_m
+            self._since_best = 0
+            return
+        self._since_best += 1
+        if self._since_best >= self.stall_ticks:
+            self._since_best = 0
+            goal = np.asarray(result.goal, dtype=np.float64)
+            self._detour = self.solver.nearest_solution(goal, np.asarray(joints, float))
+
+    def _detour_tick(self, joints: Sequence[float], target: tuple, dt: float) -> TickResult:
+        solver = self.solver
+        q = np.asarray(joints, dtype=np.float64)
+        move = self._detour - q
+        move = np.where(solver.chain.continuous, wrap_to_pi(move), move)
+        allowance = solver.chain.velocity_limits * dt
+        biggest = float(np.max(np.abs(move) / allowance))
+        command = q + move / max(1.0, biggest)
+        lo, hi = solver.safe_chain.lower, solver.safe_chain.upper
+        command = np.where(solver.chain.continuous, command, np.clip(command, lo, hi))
+        if biggest <= 1.0:
+            self._detour = None
+            self.reset()
+        # Where the goal is and how far the detour leaves the tip from it, for the report.
+        goal = np.asarray(solver.project(np.asarray(target)[None, :], seeds=command[None, :]))[0]
+        tip = solver.chain.fk(command)
+        return TickResult(
+            command=tuple(command.tolist()), status=Status.RECONFIGURING,
+            goal=tuple(goal.tolist()), goal_error_m=float(np.linalg.norm(tip - goal)),
+            target_error_m=float(np.linalg.norm(tip - np.asarray(target))),
+            projected=bool(np.linalg.norm(goal - np.asarray(target)) > 1e-12), fallback=False,
+            position_limited=False, velocity_limited=biggest > 1.0,
+            branch=float(solver.branch_of(command, self.branch)), network_error_m=math.nan,
+            reached=False)
+
+
 def _row(batch: BatchTickResult, i: int) -> TickResult:
     status = Status(int(batch.status[i]))
     command = None if status == Status.INVALID_STATE else tuple(batch.command[i].tolist())
@@ -529,19 +636,35 @@ def _row(batch: BatchTickResult, i: int) -> TickResult:
         network_error_m=float(batch.network_error_m[i]), reached=bool(batch.reached[i]))
 
 
-def _lm_step(chain: KinematicChain, joints: FloatArray, goal: FloatArray) -> FloatArray:
+def _lm_step(chain: KinematicChain, joints: FloatArray, goal: FloatArray,
+             lower: FloatArray, upper: FloatArray) -> FloatArray:
     """
     Return one damped Newton (Levenberg-Marquardt) step toward ``goal`` for each row.
 
     The damping is the squared tip error, so steps stay bounded near singularities and the
-    iteration is Newton's (quadratic) as the error vanishes.
+    iteration is Newton's (quadratic) as the error vanishes. A joint the step would carry
+    past its limit stops at the limit and the other joints take up the rest of the error
+    (one active-set pass): a redundant arm works around a limit instead of stalling on it.
     """
     err = goal - chain.fk(joints)
     jac = chain.jacobian(joints)
     damping = np.sum(err * err, axis=-1) + DAMPING_FLOOR_FRACTION * chain.reach ** 2
-    jjt = jac @ np.swapaxes(jac, -1, -2)
-    lhs = jjt + damping[:, None, None] * np.eye(jac.shape[-2])
-    return joints + (np.swapaxes(jac, -1, -2) @ np.linalg.solve(lhs, err[..., None]))[..., 0]
+    eye = np.eye(jac.shape[-2])
+
+    def least_norm(jac_free: FloatArray, error: FloatArray) -> FloatArray:
+        jt = np.swapaxes(jac_free, -1, -2)
+        lhs = jac_free @ jt + damping[:, None, None] * eye
+        return (jt @ np.linalg.solve(lhs, error[..., None]))[..., 0]
+
+    step = least_norm(jac, err)
+    over, under = joints + step > upper, joints + step < lower
+    fixed = over | under
+    if fixed.any():
+        fixed_step = np.where(over, upper - joints, np.where(under, lower - joints, 0.0))
+        rest = err - (jac @ fixed_step[..., None])[..., 0]
+        free_step = least_norm(np.where(fixed[:, None, :], 0.0, jac), rest)
+        step = np.where(fixed, fixed_step, free_step)
+    return joints + step
 
 
 def _segment_enters_disk(a: FloatArray, b: FloatArray, radius: float) -> NDArray[np.bool_]:
@@ -653,7 +776,12 @@ class _ScalarPlanarTick:
         det = a * d - b * b
         ux = (d * ex - b * ey) / det
         uy = (a * ey - b * ex) / det
-        return [q[0] + j1x * ux + j1y * uy, q[1] + j2x * ux + j2y * uy], math.sqrt(error2)
+        q0, q1 = q[0] + j1x * ux + j1y * uy, q[1] + j2x * ux + j2y * uy
+        lo, hi = self.lo, self.hi
+        if not (lo[0] <= q0 <= hi[0] and lo[1] <= q1 <= hi[1]):
+            return self._bounded_step(q, [(j1x, j1y), (j2x, j2y)], ex, ey, damping), \
+                math.sqrt(error2)
+        return [q0, q1], math.sqrt(error2)
 
     def fk(self, q: list) -> tuple:
         x, y = self.base_x, self.base_y
@@ -686,7 +814,12 @@ class _ScalarPlanarTick:
         ex = gx - self.base_x - rx
         ey = gy - self.base_y - ry
         error2 = ex * ex + ey * ey
-        a = d = error2 + self.damping_floor
+        return self._bounded_step(q, cols, ex, ey, error2 + self.damping_floor), \
+            math.sqrt(error2)
+
+    @staticmethod
+    def _least_norm(cols: list, ex: float, ey: float, damping: float) -> list:
+        a = d = damping
         b = 0.0
         for jx, jy in cols:
             a += jx * jx
@@ -695,8 +828,30 @@ class _ScalarPlanarTick:
         det = a * d - b * b
         ux = (d * ex - b * ey) / det
         uy = (a * ey - b * ex) / det
-        return [angle + jx * ux + jy * uy for angle, (jx, jy) in zip(q, cols)], \
-            math.sqrt(error2)
+        return [jx * ux + jy * uy for jx, jy in cols]
+
+    def _bounded_step(self, q: list, cols: list, ex: float, ey: float,
+                      damping: float) -> list:
+        """Return the least-norm step; joints it would carry past a limit stop there."""
+        step = self._least_norm(cols, ex, ey, damping)
+        fixed = [None] * self.n
+        any_fixed = False
+        for i, (v, dv, low, high) in enumerate(zip(q, step, self.lo, self.hi)):
+            if v + dv > high:
+                fixed[i] = high - v
+                any_fixed = True
+            elif v + dv < low:
+                fixed[i] = low - v
+                any_fixed = True
+        if any_fixed:
+            for (jx, jy), f in zip(cols, fixed):
+                if f is not None:
+                    ex -= jx * f
+                    ey -= jy * f
+            free = self._least_norm([(0.0, 0.0) if f is not None else c
+                                     for c, f in zip(cols, fixed)], ex, ey, damping)
+            step = [f if f is not None else dv for f, dv in zip(fixed, free)]
+        return [v + dv for v, dv in zip(q, step)]
 
     def branch_of(self, q: list, previous: float) -> float:
         if not self.has_elbow:

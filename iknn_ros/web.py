@@ -39,13 +39,15 @@ import threading
 from typing import Optional, Sequence
 
 from aiohttp import web
+from iknn_ros.evaluate import default_start
 from iknn_ros.kinematics import KinematicChain
-from iknn_ros.resources import default_model_path
 from iknn_ros.resources import default_urdf_path
+from iknn_ros.resources import model_for
 from iknn_ros.resources import share_directory
 from iknn_ros.solver import IKSolver
 from iknn_ros.solver import OnnxIKNetwork
 from iknn_ros.solver import SolverConfig
+import numpy as np
 
 ORT_FILES = ('ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm')
 ISOLATION_HEADERS = {'Cross-Origin-Opener-Policy': 'same-origin',
@@ -67,20 +69,23 @@ def web_directories() -> tuple:
     return static, None
 
 
-def default_start(chain: KinematicChain) -> list:
-    """Return a bent, in-limits start pose: the elbow at 1 rad, other joints near zero."""
-    start = ([0.0, 1.0] + [0.5] * chain.n_joints)[:chain.n_joints]
-    safe = chain.with_limit_margin(0.05)
-    return [float(min(max(q, lo), hi)) for q, lo, hi in zip(start, safe.lower, safe.upper)]
-
-
 def page_config(solver: IKSolver, start: Sequence[float], live: bool) -> dict:
-    """Return /config.json: the tick's constants, the start pose and what the server offers."""
+    """
+    Return /config.json: what the page draws and, for planar arms, the tick's constants.
+
+    Planar arms whose first joint turns freely run standalone in the page (the tick is
+    ported for them); other arms are shown live, drawn from joint positions the server
+    computes.
+    """
+    chain = solver.chain
+    common = {'start': list(start), 'live': live, 'model_url': 'model.onnx',
+              'joint_names': list(chain.joint_names), 'n_joints': chain.n_joints,
+              'reach': float(chain.reach), 'shoulder': chain.shoulder().tolist()}
     constants = solver.planar_constants()
-    if constants is None:
-        raise ValueError('the web view draws planar chains whose first joint turns freely '
-                         f'(an annulus workspace); {solver.chain!r} is not one')
-    return {**constants, 'start': list(start), 'live': live, 'model_url': 'model.onnx'}
+    if constants is not None:
+        return {**constants, **common, 'kind': 'planar'}
+    return {**common, 'kind': 'spatial' if chain.target_dim == 3 else 'planar_general',
+            'start_points': chain.joint_positions(np.asarray(start)).tolist()}
 
 
 class Bridge:
@@ -97,6 +102,7 @@ class Bridge:
         self.pose_type = PoseStamped
         self.lock = threading.Lock()
         self.joints: Optional[list] = None
+        self.points: Optional[list] = None
         self.diagnostics: Optional[dict] = None
         self.version = 0
         self.goal_publisher = node.create_publisher(PoseStamped, '/goal_pose', 10)
@@ -109,8 +115,10 @@ class Bridge:
     def _on_state(self, msg) -> None:
         positions = dict(zip(msg.name, msg.position))
         if all(n in positions for n in self.chain.joint_names):
+            joints = [float(positions[n]) for n in self.chain.joint_names]
+            points = self.chain.joint_positions(np.array(joints)).tolist()
             with self.lock:
-                self.joints = [float(positions[n]) for n in self.chain.joint_names]
+                self.joints, self.points = joints, points
                 self.version += 1
 
     def _on_diagnostics(self, msg) -> None:
@@ -138,19 +146,21 @@ class Bridge:
                     'goal': point('goal'), 'target': point('target')}
                 self.version += 1
 
-    def publish_goal(self, x: float, y: float) -> None:
+    def publish_goal(self, x: float, y: float, z: Optional[float] = None) -> None:
         msg = self.pose_type()
         msg.header.frame_id = self.chain.base_link
         msg.header.stamp = self.node.get_clock().now().to_msg()
         msg.pose.position.x, msg.pose.position.y = float(x), float(y)
         if self.chain.planar is not None:
             msg.pose.position.z = float(self.chain.planar.height)
+        elif z is not None:
+            msg.pose.position.z = float(z)
         msg.pose.orientation.w = 1.0
         self.goal_publisher.publish(msg)
 
     def snapshot(self) -> tuple:
         with self.lock:
-            return self.version, self.joints, self.diagnostics
+            return self.version, self.joints, self.points, self.diagnostics
 
 
 def build_app(config: dict, model_path: Path, bridge: Optional[Bridge],
@@ -206,8 +216,10 @@ def build_app(config: dict, model_path: Path, bridge: Optional[Bridge],
                     data = json.loads(message.data)
                     if data.get('type') == 'goal':
                         x, y = float(data['x']), float(data['y'])
-                        if math.isfinite(x) and math.isfinite(y):
-                            bridge.publish_goal(x, y)
+                        z = float(data['z']) if data.get('z') is not None else None
+                        given = (x, y) if z is None else (x, y, z)
+                        if all(math.isfinite(v) for v in given):
+                            bridge.publish_goal(x, y, z)
                 except (ValueError, KeyError, TypeError, AttributeError):
                     await ws.send_json({'type': 'error', 'message': 'bad goal message'})
         finally:
@@ -219,13 +231,13 @@ def build_app(config: dict, model_path: Path, bridge: Optional[Bridge],
         period = 1.0 / stream_rate_hz
         while True:
             await asyncio.sleep(period)
-            version, joints, diagnostics = bridge.snapshot()
+            version, joints, points, diagnostics = bridge.snapshot()
             if version == last or not clients:
                 continue
             last = version
             messages = []
             if joints is not None:
-                messages.append({'type': 'state', 'joints': joints})
+                messages.append({'type': 'state', 'joints': joints, 'points': points})
             if diagnostics is not None:
                 messages.append(diagnostics)
             for ws in list(clients):
@@ -285,10 +297,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--urdf', type=Path, default=None, help='standalone: URDF')
     args = parser.parse_args(remove_ros_args(argv)[1:])
     if args.standalone:
-        model = args.model or default_model_path()
         try:
-            solver = IKSolver.from_files(model, args.urdf or default_urdf_path())
-            config = page_config(solver, default_start(solver.chain), live=False)
+            urdf = args.urdf or default_urdf_path()
+            model = args.model or model_for(KinematicChain.from_urdf(urdf))
+            solver = IKSolver.from_files(model, urdf)
+            config = page_config(solver, list(default_start(solver.chain)), live=False)
         except Exception as err:  # noqa: B902 - any load error is reported the same way
             print(f'web: cannot start: {err}', file=sys.stderr)
             return 1
@@ -314,11 +327,11 @@ def _main_ros(argv: list) -> int:
             ('robot_description', ''), ('urdf_path', ''), ('base_link', ''), ('tip_link', ''),
             ('stream_rate_hz', 30.0))}
         start = node.declare_parameter('initial_positions', Parameter.Type.DOUBLE_ARRAY).value
-        model = Path(p['model_path'] or default_model_path())
         urdf = p['robot_description'] or p['urdf_path'] or str(default_urdf_path())
         chain = KinematicChain.from_urdf(urdf, p['base_link'] or None, p['tip_link'] or None)
+        model = Path(p['model_path'] or model_for(chain))
         solver = IKSolver(chain, OnnxIKNetwork(model), SolverConfig())
-        config = page_config(solver, list(start) if start else default_start(chain), True)
+        config = page_config(solver, list(start) if start else list(default_start(chain)), True)
         bridge = Bridge(node, chain)
     except Exception as err:  # noqa: B902 - any load error is reported the same way
         print(f'web: cannot start: {err}', file=sys.stderr)

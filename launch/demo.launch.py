@@ -17,6 +17,7 @@ The iknn_ros demo: a simulated arm driven by the IK node, shown in RViz.
 
     ros2 launch iknn_ros demo.launch.py
     ros2 launch iknn_ros demo.launch.py use_rviz:=false output_mode:=forward_position
+    ros2 launch iknn_ros demo.launch.py arm:=spatial_arm
 
 In RViz, "2D Goal Pose" or "Publish Point" on the grid sends the arm's tip there.
 """
@@ -37,9 +38,13 @@ PACKAGE = 'iknn_ros'
 
 
 def _nodes(context: LaunchContext) -> list:
-    """Return the nodes, with the URDF named by the 'urdf' argument read as text."""
-    robot_description = Path(LaunchConfiguration('urdf').perform(context)).read_text()
-    params_file = LaunchConfiguration('params_file')
+    """Return the nodes; 'arm' picks the shipped URDF and parameters unless given."""
+    share = Path(get_package_share_directory(PACKAGE))
+    arm = LaunchConfiguration('arm').perform(context)
+    urdf = LaunchConfiguration('urdf').perform(context) or str(share / 'urdf' / f'{arm}.urdf')
+    params_file = LaunchConfiguration('params_file').perform(context) or str(
+        share / 'config' / ('iknn.yaml' if arm == 'two_link_arm' else f'{arm}.yaml'))
+    robot_description = Path(urdf).read_text()
     return [
         Node(package='robot_state_publisher', executable='robot_state_publisher',
              parameters=[{'robot_description': robot_description}], output='screen'),
@@ -64,15 +69,19 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument('use_rviz', default_value='true',
                               description='start RViz with rviz/iknn.rviz'),
         DeclareLaunchArgument('model', default_value='',
-                              description='ONNX model; empty: the shipped model'),
+                              description='ONNX model; empty: the shipped model trained for '
+                                          'the URDF'),
         DeclareLaunchArgument('output_mode', default_value='joint_state',
                               description='joint_state, forward_position, joint_trajectory '
                                           '(comma-separated for several)'),
-        DeclareLaunchArgument('urdf', default_value=str(share / 'urdf' / 'two_link_arm.urdf'),
-                              description='URDF of the arm'),
-        DeclareLaunchArgument('params_file',
-                              default_value=str(share / 'config' / 'iknn.yaml'),
-                              description='parameters of ik_node and sim_arm'),
+        DeclareLaunchArgument('arm', default_value='two_link_arm',
+                              description='shipped arm: two_link_arm, three_link_arm or '
+                                          'spatial_arm (picks the URDF, parameters, model)'),
+        DeclareLaunchArgument('urdf', default_value='',
+                              description='URDF of the arm; empty: the one of arm'),
+        DeclareLaunchArgument('params_file', default_value='',
+                              description='parameters of ik_node and sim_arm; empty: the '
+                                          'ones of arm'),
         DeclareLaunchArgument('rviz_config', default_value=str(share / 'rviz' / 'iknn.rviz'),
                               description='RViz configuration'),
         OpaqueFunction(function=_nodes),

@@ -54,7 +54,8 @@ def generate_launch_description() -> LaunchDescription:
     share = Path(get_package_share_directory(PACKAGE))
     return LaunchDescription([
         DeclareLaunchArgument('model', default_value='',
-                              description='ONNX model; empty: the shipped model'),
+                              description='ONNX model; empty: the shipped model trained for '
+                                          'the URDF'),
         DeclareLaunchArgument('output_mode', default_value='forward_position',
                               description='joint_state, forward_position, joint_trajectory '
                                           '(comma-separated for several)'),

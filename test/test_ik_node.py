@@ -28,6 +28,7 @@ from geometry_msgs.msg import PoseStamped
 from iknn_ros.ik_node import IKNode
 from iknn_ros.ik_node import transform_point
 from iknn_ros.kinematics import KinematicChain
+from iknn_ros.resources import default_model_path
 from iknn_ros.resources import default_urdf_path
 from iknn_ros.sim_arm import ServoModel
 from iknn_ros.sim_arm import SimArm
@@ -269,15 +270,22 @@ def test_a_model_for_another_arm_stops_the_start(tmp_path):
     other.write_text(default_urdf_path().read_text().replace(
         '<origin xyz="0.5 0 0" rpy="0 0 0"/>\n  </joint>',
         '<origin xyz="0.6 0 0" rpy="0 0 0"/>\n  </joint>'))
+    model = default_model_path()
     done = subprocess.run([sys.executable, '-m', 'iknn_ros.ik_node', '--ros-args', '-p',
-                           f'urdf_path:={other}'], capture_output=True, text=True,
-                          timeout=60)
+                           f'urdf_path:={other}', '-p', f'model_path:={model}'],
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert 'cannot start' in done.stderr and 'tip offset' in done.stderr
     assert 'Traceback' not in done.stderr
+    # Without a model, the node looks for a shipped one trained for this URDF: none is.
+    done = subprocess.run([sys.executable, '-m', 'iknn_ros.ik_node', '--ros-args', '-p',
+                           f'urdf_path:={other}'], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1 and 'no shipped model is trained for' in done.stderr
 
 
-def test_sigint_shuts_down_cleanly():
+@pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_shuts_the_node_down_cleanly(signum):
     process = subprocess.Popen([sys.executable, '-m', 'iknn_ros.ik_node'],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, 'RCUTILS_LOGGING_BUFFERED_STREAM': '0'})
@@ -289,8 +297,13 @@ def test_sigint_shuts_down_cleanly():
             break
         output += line
     assert 'ready' in output
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=20)
+    process.send_signal(signum)
+    try:
+        out, err = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        pytest.fail(f'ik_node still running 20 s after signal {signum}:\n{out}\n{err}')
     assert process.returncode == 0, err
     assert 'Traceback' not in err + out
 

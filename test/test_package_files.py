@@ -72,7 +72,7 @@ def launch_arguments(tree):
 @pytest.mark.parametrize('name, nodes, arguments', [
     ('demo.launch.py', {('robot_state_publisher', 'robot_state_publisher'),
                         ('iknn_ros', 'sim_arm'), ('iknn_ros', 'ik_node'), ('rviz2', 'rviz2')},
-     {'use_rviz', 'model', 'output_mode', 'urdf', 'params_file', 'rviz_config'}),
+     {'use_rviz', 'model', 'output_mode', 'arm', 'urdf', 'params_file', 'rviz_config'}),
     ('ik.launch.py', {('iknn_ros', 'ik_node')}, {'model', 'output_mode', 'urdf', 'params_file'}),
 ])
 def test_launch_files_name_what_exists(name, nodes, arguments):
@@ -117,8 +117,12 @@ def test_rviz_config_shows_the_arm_markers_and_goal_tools():
     assert tools['rviz_default_plugins/PublishPoint']['Topic']['Value'] == '/clicked_point'
 
 
-def test_parameter_file_matches_the_declared_parameters():
-    config = yaml.safe_load((REPO / 'config' / 'iknn.yaml').read_text())
+@pytest.mark.parametrize('name, urdf', [('iknn.yaml', 'two_link_arm.urdf'),
+                                        ('three_link_arm.yaml', 'three_link_arm.urdf'),
+                                        ('spatial_arm.yaml', 'spatial_arm.urdf')])
+def test_parameter_files_match_the_declared_parameters(name, urdf):
+    from iknn_ros.kinematics import KinematicChain
+    config = yaml.safe_load((REPO / 'config' / name).read_text())
     ik = config['ik_node']['ros__parameters']
     declared = {p[0]: p[1] for p in IK_PARAMETERS}
     assert set(ik) == set(declared)
@@ -126,7 +130,9 @@ def test_parameter_file_matches_the_declared_parameters():
         assert type(value) is type(declared[key]), (key, value)
     sim = config['sim_arm']['ros__parameters']
     assert set(sim) <= SIM_PARAMETERS
-    assert sim['initial_positions'] == [0.0, 1.0]
+    chain = KinematicChain.from_urdf(REPO / 'urdf' / urdf)
+    assert len(sim['initial_positions']) == chain.n_joints
+    assert chain.with_limit_margin(0.05).within_limits(sim['initial_positions'])
 
 
 def test_controllers_config_lists_the_urdf_joints():
@@ -156,9 +162,12 @@ def test_installing_puts_every_shared_file_in_place(tmp_path):
     share = tmp_path / 'share' / 'iknn_ros'
     for relative in ('package.xml', 'launch/demo.launch.py', 'launch/ik.launch.py',
                      'rviz/iknn.rviz', 'config/iknn.yaml', 'config/ros2_controllers.yaml',
-                     'config/training/default.yaml', 'urdf/two_link_arm.urdf',
+                     'config/spatial_arm.yaml', 'config/training/default.yaml',
+                     'urdf/two_link_arm.urdf', 'urdf/spatial_arm.urdf',
                      'models/two_link_arm_default/model.onnx',
-                     'models/two_link_arm_default/metrics.json'):
+                     'models/two_link_arm_default/metrics.json',
+                     'models/spatial_arm_default/model.onnx', 'web/static/index.html',
+                     'web/static/tick.js', 'web/vendor/onnxruntime-web/ort.wasm.min.mjs'):
         assert (share / relative).is_file(), relative
     assert (tmp_path / 'share' / 'ament_index' / 'resource_index' / 'packages' /
             'iknn_ros').is_file()

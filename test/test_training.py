@@ -237,7 +237,7 @@ def run_train(*args, cwd=REPO):
     (['--set', 'optim.stepz=1'], 'unknown key'),
     (['--preset', 'nope'], 'unknown preset'),
     (['--set', 'data.step_m=2.0'], 'is not smaller than the reach'),
-    (['--set', 'robot.tip_link=link1'], 'closed-form 2R solution needs a planar chain of two'),
+    (['--set', 'robot.tip_link=link1'], 'data.step_m 0.05 m is not smaller'),
     (['--set', 'robot.urdf=/no/such.urdf'], 'does not exist'),
 ])
 def test_command_line_refuses_bad_setups_before_training(args, message, tmp_path):

@@ -227,3 +227,33 @@ def test_a_lost_websocket_is_reported():
         stop(web)
         if driver.poll() is None:
             driver.kill()
+
+
+def test_live_view_of_the_spatial_arm():
+    spatial = REPO / 'urdf' / 'spatial_arm.urdf'
+    params = str(REPO / 'config' / 'spatial_arm.yaml')
+    nodes = [start_process(module, '--ros-args', '--params-file', params, '-p',
+                           f'urdf_path:={spatial}', '--log-level', 'warn')
+             for module in ('iknn_ros.sim_arm', 'iknn_ros.ik_node')]
+    web, url = start_web('--ros-args', '-p', 'port:=0', '-p', f'urdf_path:={spatial}')
+    try:
+        with urllib.request.urlopen(url + 'config.json') as response:
+            config = json.loads(response.read())
+        assert config['kind'] == 'spatial' and config['n_joints'] == 4
+        ARTIFACTS.mkdir(exist_ok=True)
+        result = browse('click', url + '?mode=live',
+                        {'target': [0.3, 0.2], 'settle': 1000, 'tolerance': 1e-4},
+                        ARTIFACTS / 'web_live_spatial.png')
+        assert result['consoleErrors'] == []
+        state = result['state']
+        assert state['status'] == 'REACHED' and len(state['target']) == 3
+        assert state['target'][2] == pytest.approx(0.1 + 0.3, abs=1e-9)
+        chain = KinematicChain.from_urdf(spatial)
+        assert np.linalg.norm(chain.fk(np.array(state['joints'])) - state['target']) < 1e-4
+        # Standalone mode runs planar arms only, and says so.
+        outside = browse('error', url + '?mode=standalone')
+        assert 'Standalone mode runs planar arms' in outside['state']['message']
+    finally:
+        stop(web)
+        for node in nodes:
+            stop(node)

@@ -73,11 +73,11 @@ def load_chain(config: TrainConfig) -> KinematicChain:
     """Load the configured chain and check the design can be trained on it."""
     chain = KinematicChain.from_urdf(resolve_urdf(config.robot.urdf), config.robot.base_link,
                                      config.robot.tip_link)
-    try:
-        TwoLinkGeometry.of(chain)
-    except ValueError as err:
-        raise ConfigError(f'{err}; the {config.data.sampler} sampler labels samples with the '
-                          'closed-form 2R solution') from err
+    if config.data.sampler == 'seed1_grid' or config.model.architecture == 'seed1':
+        try:
+            TwoLinkGeometry.of(chain)
+        except ValueError as err:
+            raise ConfigError(f"{err}; seed 1's method is defined for a planar 2R arm") from err
     chain.with_limit_margin(config.robot.limit_margin_rad)
     if config.data.step_m >= chain.reach:
         raise ConfigError(f'data.step_m {config.data.step_m} m is not smaller than the '
@@ -215,6 +215,13 @@ def summary_table(config: TrainConfig, training: dict, report: Optional[dict],
                          f"{r['tolerance_m'] * 1e3:.2g} mm; flips {r['elbow_flips']}, "
                          f"limit/velocity violations {r['limit_violations']}/"
                          f"{r['velocity_violations']}, fallbacks {r['fallback_ticks']}"))
+        far = report['out_of_reach']
+        for name in ('network_only', 'refined'):
+            r = far[name]
+            rows.append((f"out of reach, {name.replace('_', ' ')}",
+                         f"{r['ended_on_projection_within_1e-6_reach']}/{far['targets']} on "
+                         'the projection; direction error max '
+                         f"{r['direction_error_deg']['max']:.3f} deg"))
     width = max(len(k) for k, _ in rows)
     line = '-' * (width + 3 + max(len(v) for _, v in rows))
     return '\n'.join([f'{config.name}: summary', line] +

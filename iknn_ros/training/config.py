@@ -54,7 +54,8 @@ class RobotConfig:
 class DataConfig:
     """How training samples are drawn."""
 
-    # 'continuous': current angles and task-space steps sampled continuously (ours).
+    # 'continuous': current angles and task-space steps sampled continuously (ours); exact
+    # closed-form labels for a planar 2R chain, least-motion ones to first order otherwise.
     # 'seed1_grid': seed 1's grid of next angles with small perturbations.
     sampler: str = 'continuous'
     samples: int = 4_000_000
@@ -64,6 +65,9 @@ class DataConfig:
     # last millimetres of an approach are learned as well as the first centimetres.
     small_step_share: float = 0.5
     min_step_fraction: float = 1e-4
+    # Chains without a closed form: each label's null-space drift toward mid-range, in rad
+    # per full step (the exact least-motion solution for 0).
+    comfort_gain: float = 0.0
     # seed1_grid only: the grid of next angles and the perturbation of current angles.
     grid_step_rad: float = 0.4
     grid_max_rad: float = 6.0
@@ -102,6 +106,12 @@ class OptimConfig:
     fk_loss_weight: float = 1.0
     joint_loss_weight: float = 0.1
     limit_penalty_weight: float = 1.0
+    # Mean squared joint increment (rad^2): with the FK loss, selects the least joint motion
+    # among a redundant chain's solutions (0 for chains with exact labels).
+    motion_penalty_weight: float = 0.0
+    # Mean squared distance of limited joints from mid-range, in half-ranges: among equally
+    # short steps of a redundant chain, prefer those that move away from the limits.
+    comfort_weight: float = 0.0
 
 
 @dataclasses.dataclass
@@ -147,6 +157,7 @@ class TrainConfig:
         _check(0.0 < d.step_m and math.isfinite(d.step_m), 'data.step_m must be > 0')
         _check(0.0 <= d.small_step_share <= 1.0, 'data.small_step_share must be in [0, 1]')
         _check(0.0 < d.min_step_fraction < 1.0, 'data.min_step_fraction must be in (0, 1)')
+        _check(0.0 <= d.comfort_gain < 1.0, 'data.comfort_gain must be in [0, 1)')
         _check(d.grid_step_rad > 0.0 and d.grid_max_rad > 0.0, 'grid must be positive')
         _check(d.perturbations >= 1 and d.perturbation_rad >= 0.0, 'invalid perturbations')
         _check(0.0 < d.validation_share < 1.0, 'data.validation_share must be in (0, 1)')
@@ -167,7 +178,8 @@ class TrainConfig:
         _check((o.steps > 0) != (o.epochs > 0), 'give exactly one of optim.steps and '
                'optim.epochs (> 0)')
         _check(o.batch_size >= 1, 'optim.batch_size must be >= 1')
-        _check(min(o.fk_loss_weight, o.joint_loss_weight, o.limit_penalty_weight) >= 0.0
+        _check(min(o.fk_loss_weight, o.joint_loss_weight, o.limit_penalty_weight,
+                   o.motion_penalty_weight, o.comfort_weight) >= 0.0
                and o.fk_loss_weight + o.joint_loss_weight > 0.0,
                'loss weights must be >= 0 with a positive FK or joint weight')
         _check(e.holdout_samples >= 100 and e.chained_targets >= 1 and e.tick_budget >= 1,
@@ -226,6 +238,12 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     base = [a for a in typing.get_args(hint) if a is not type(None)][0] if optional else hint
     if base is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if base is float and isinstance(value, str):
+        # YAML 1.1 reads 1e-4 (no dot) as a string; the intent is plain.
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if base is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     if base is str and isinstance(value, str):

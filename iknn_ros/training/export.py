@@ -48,6 +48,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.',
                                          suffix='.tmp')
     try:
+        # mkstemp makes the file private (0600); a model is read by other users and installs.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(handle, 0o666 & ~umask)
         with os.fdopen(handle, 'wb') as stream:
             stream.write(data)
             stream.flush()

@@ -84,6 +84,8 @@ class _Loss:
         self.limited = torch.tensor(limited)
         self.lower = torch.tensor(np.where(limited, chain.lower, 0.0), dtype=torch.float32)
         self.upper = torch.tensor(np.where(limited, chain.upper, 0.0), dtype=torch.float32)
+        self.middle = (self.lower + self.upper) / 2.0
+        self.half_range = torch.clamp((self.upper - self.lower) / 2.0, min=1e-9)
 
     def __call__(self, model: nn.Module, batch: tuple) -> tuple:
         joints, target, branch, label = batch
@@ -94,9 +96,13 @@ class _Loss:
         joint_term = (delta - label).pow(2).mean()
         over = torch.relu(nxt - self.upper) + torch.relu(self.lower - nxt)
         limit_term = (over * self.limited).pow(2).sum(-1).mean()
+        motion_term = delta.pow(2).sum(-1).mean()
+        comfort_term = (((nxt - self.middle) / self.half_range) * self.limited).pow(2).sum(
+            -1).mean()
         w = self.weights
         loss = (w.fk_loss_weight * fk_term + w.joint_loss_weight * joint_term
-                + w.limit_penalty_weight * limit_term)
+                + w.limit_penalty_weight * limit_term + w.motion_penalty_weight * motion_term
+                + w.comfort_weight * comfort_term)
         return loss, {'loss': float(loss.detach()), 'joint_mse': float(joint_term.detach()),
                       'tip_error_mean_m': float(tip_error.detach().mean())}
 

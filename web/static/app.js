@@ -35,9 +35,10 @@ const fields = Object.fromEntries(
   [...document.querySelectorAll('[data-field]')].map((e) => [e.dataset.field, e]));
 
 const view = {
-  config: null, mode: null, joints: null, target: null, goal: null,
+  config: null, mode: null, joints: null, points: null, target: null, goal: null,
+  targetZ: 0,
   status: 'WAITING', tipError: NaN, goalError: NaN, branch: null, path: [], tick: null,
-  socket: null, liveConnected: false, ticks: 0, tickWindowStart: performance.now(),
+  socket: null, liveConnected: false, reconnecting: false, ticks: 0, tickWindowStart: performance.now(),
   ticksPerSecond: 0, firstFrameMs: null, busy: false,
 };
 
@@ -67,11 +68,14 @@ async function loadConfig() {
     throw new Error(`config.json: HTTP ${response.status}`);
   }
   const c = await response.json();
-  for (const key of ['lo', 'hard_lo']) {
-    c[key] = unbounded(c[key], -1);
-  }
-  for (const key of ['hi', 'hard_hi']) {
-    c[key] = unbounded(c[key], 1);
+  if (c.kind === 'planar') {
+    // The tick's limits (JSON has no infinity: a continuous joint's bounds come as null).
+    for (const key of ['lo', 'hard_lo']) {
+      c[key] = unbounded(c[key], -1);
+    }
+    for (const key of ['hi', 'hard_hi']) {
+      c[key] = unbounded(c[key], 1);
+    }
   }
   return c;
 }
@@ -97,8 +101,8 @@ function canvasToWorld(px, py) {
   return [(px - canvas.width / 2) / scale, (canvas.height / 2 - py) / scale];
 }
 
-function ring(radius, color) {
-  const [cx, cy] = worldToCanvas(...view.config.annulus.center);
+function ring(center, radius, color) {
+  const [cx, cy] = worldToCanvas(center[0], center[1]);
   const scale = canvas.width / (2.3 * view.config.reach);
   context.beginPath();
   context.arc(cx, cy, radius * scale, 0, 2 * Math.PI);
@@ -116,6 +120,9 @@ function dot([x, y], radius, color) {
 
 function jointPoints(q) {
   const c = view.config;
+  if (c.kind !== 'planar') {
+    return view.points || c.start_points;
+  }
   const points = [[c.base[0], c.base[1]]];
   let [x, y] = c.base;
   let phi = 0;
@@ -152,9 +159,13 @@ function draw() {
   context.fillRect(0, 0, canvas.width, canvas.height);
   context.lineWidth = 1;
   grid();
-  ring(c.annulus.r_max, '#5a6068');
-  if (c.annulus.r_min > 0) {
-    ring(c.annulus.r_min, '#5a6068');
+  if (c.annulus) {
+    ring(c.annulus.center, c.annulus.r_max, '#5a6068');
+    if (c.annulus.r_min > 0) {
+      ring(c.annulus.center, c.annulus.r_min, '#5a6068');
+    }
+  } else {
+    ring(c.shoulder, c.reach, '#3f454d');
   }
   if (view.path.length > 1) {
     context.beginPath();
@@ -194,6 +205,9 @@ function draw() {
     points.slice(0, -1).forEach((p) => dot(p, 6, '#111'));
     dot(points[points.length - 1], 5, '#d93636');
   }
+  if (c.kind === 'spatial') {
+    sideView();
+  }
   if (view.firstFrameMs === null && view.joints) {
     view.firstFrameMs = performance.now();
   }
@@ -208,6 +222,50 @@ function draw() {
     ? view.joints.map((v) => v.toFixed(3)).join(', ') : '-';
   fields.rate.textContent = view.mode === 'standalone'
     ? `${view.ticksPerSecond.toFixed(0)} ticks/s` : (view.liveConnected ? 'live' : 'offline');
+}
+
+/** A side view (x right, z up) of a spatial arm, inset in the lower right corner. */
+function sideView() {
+  const c = view.config;
+  const size = canvas.width * 0.34;
+  const left = canvas.width - size - 8;
+  const top = canvas.height - size - 8;
+  const scale = size / (2.3 * c.reach);
+  const toInset = (x, z) => [left + size / 2 + (x - c.shoulder[0]) * scale,
+                             top + size / 2 - (z - c.shoulder[2]) * scale];
+  context.fillStyle = 'rgba(18, 20, 23, 0.92)';
+  context.fillRect(left, top, size, size);
+  context.strokeStyle = '#3a4048';
+  context.strokeRect(left, top, size, size);
+  context.fillStyle = '#9aa3ad';
+  context.font = '12px system-ui, sans-serif';
+  context.fillText('side view (x, z)', left + 6, top + 16);
+  const [, gy] = toInset(0, 0);
+  context.beginPath();
+  context.moveTo(left, gy);
+  context.lineTo(left + size, gy);
+  context.stroke();
+  const points = jointPoints(view.joints);
+  context.beginPath();
+  points.forEach((p, i) => {
+    const [px, py] = toInset(p[0], p[2]);
+    if (i === 0) {
+      context.moveTo(px, py);
+    } else {
+      context.lineTo(px, py);
+    }
+  });
+  context.strokeStyle = '#2f74cc';
+  context.lineWidth = 3;
+  context.stroke();
+  context.lineWidth = 1;
+  if (view.target && view.target.length > 2) {
+    const [tx, ty] = toInset(view.target[0], view.target[2]);
+    context.beginPath();
+    context.arc(tx, ty, 5, 0, 2 * Math.PI);
+    context.fillStyle = '#33cc55';
+    context.fill();
+  }
 }
 
 // ---- standalone simulation ----------------------------------------------------------------
@@ -265,12 +323,17 @@ function connectLive() {
   socket.onopen = () => {
     view.liveConnected = true;
     reconnectDelay = 500;
-    say('Live: connected to the ROS graph. Click to send a goal to ik_node.');
+    if (view.reconnecting || !errors.length) {
+      // A standing error (say, standalone refused) stays until something replaces it.
+      say('Live: connected to the ROS graph. Click to send a goal to ik_node.');
+    }
+    view.reconnecting = false;
   };
   socket.onmessage = (event) => {
     const msg = JSON.parse(event.data);
     if (msg.type === 'state') {
       view.joints = msg.joints;
+      view.points = msg.points || null;
       view.path.push(jointPoints(msg.joints).at(-1));
       if (view.path.length > PATH_POINTS) {
         view.path.shift();
@@ -288,6 +351,7 @@ function connectLive() {
   socket.onclose = () => {
     view.liveConnected = false;
     if (view.mode === 'live') {
+      view.reconnecting = true;
       fail(`Live: connection to the web node lost; retrying in ${reconnectDelay / 1000} s. ` +
            'The view shows the last known state.');
       setTimeout(() => view.mode === 'live' && connectLive(), reconnectDelay);
@@ -299,11 +363,13 @@ function connectLive() {
 // ---- input ----------------------------------------------------------------------------------
 
 function setTarget(x, y) {
-  view.target = [x, y];
+  const spatial = view.config.kind === 'spatial';
+  view.target = spatial ? [x, y, view.targetZ] : [x, y];
   view.status = view.mode === 'standalone' ? Status.MOVING : view.status;
   if (view.mode === 'live') {
     if (view.socket && view.socket.readyState === WebSocket.OPEN) {
-      view.socket.send(JSON.stringify({type: 'goal', x, y}));
+      view.socket.send(JSON.stringify(spatial ? {type: 'goal', x, y, z: view.targetZ}
+        : {type: 'goal', x, y}));
     } else {
       fail('Live: not connected; the goal was not sent.');
     }
@@ -330,8 +396,20 @@ document.addEventListener('click', (event) => {
 
 document.addEventListener('keydown', (event) => {
   const moves = {ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1]};
+  if (!view.config || !view.joints) {
+    return;
+  }
+  if (view.config.kind === 'spatial' && ['PageUp', 'PageDown'].includes(event.key)) {
+    // The height of the next target (the top view shows x and y only).
+    event.preventDefault();
+    view.targetZ += event.key === 'PageUp' ? NUDGE_M : -NUDGE_M;
+    if (view.target) {
+      setTarget(view.target[0], view.target[1]);
+    }
+    return;
+  }
   const move = moves[event.key];
-  if (!move || !view.config || !view.joints) {
+  if (!move) {
     return;
   }
   event.preventDefault();
@@ -358,6 +436,11 @@ function setMode(mode) {
     }
     connectLive();
   } else {
+    if (view.config.kind !== 'planar') {
+      fail('Standalone mode runs planar arms in the page; this arm is shown live from ROS.');
+      setMode('live');
+      return;
+    }
     if (view.socket) {
       view.socket.onclose = null;
       view.socket.close();
@@ -382,14 +465,18 @@ async function start() {
     return;
   }
   view.joints = view.config.start.slice();
+  view.targetZ = view.config.shoulder.length > 2
+    ? view.config.shoulder[2] + 0.3 * view.config.reach : 0;
   requestAnimationFrame(frame);
   const requested = new URLSearchParams(location.search).get('mode');
-  try {
-    const network = await loadNetwork(view.config);
-    view.tick = new PlanarTick(view.config, network);
-  } catch (error) {
-    fail(`The model could not be loaded in the browser (${error.message || error}). ` +
-         'Standalone mode is unavailable; live mode still works.');
+  if (view.config.kind === 'planar') {
+    try {
+      const network = await loadNetwork(view.config);
+      view.tick = new PlanarTick(view.config, network);
+    } catch (error) {
+      fail(`The model could not be loaded in the browser (${error.message || error}). ` +
+           'Standalone mode is unavailable; live mode still works.');
+    }
   }
   setMode(requested || (view.config.live ? 'live' : 'standalone'));
   window.iknn.ready = true;

@@ -1,0 +1,241 @@
+# Copyright 2026 The iknn_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Beyond the planar 2R arm: the three-link planar arm and seed 2's spatial arm."""
+
+import math
+from pathlib import Path
+import subprocess
+import sys
+import warnings
+
+from iknn_ros.evaluate import LoopSettings
+from iknn_ros.evaluate import run_chained
+from iknn_ros.kinematics import AnnulusWorkspace
+from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics import NumericWorkspace
+from iknn_ros.kinematics import workspace_of
+from iknn_ros.resources import shipped_model_for
+from iknn_ros.sampling import MAX_SAMPLE_JOINT_STEP_RAD
+from iknn_ros.sampling import step_samples
+from iknn_ros.solver import IKSolver
+from iknn_ros.solver import OnnxIKNetwork
+from iknn_ros.solver import SolverConfig
+from iknn_ros.solver import Status
+from iknn_ros.solver import Tracker
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+THREE = REPO / 'urdf' / 'three_link_arm.urdf'
+SPATIAL = REPO / 'urdf' / 'spatial_arm.urdf'
+
+
+@pytest.fixture(scope='module')
+def three():
+    return KinematicChain.from_urdf(THREE)
+
+
+@pytest.fixture(scope='module')
+def spatial():
+    return KinematicChain.from_urdf(SPATIAL)
+
+
+def test_the_arms_are_what_the_seeds_describe(three, spatial):
+    assert three.n_joints == 3 and three.target_dim == 2 and three.reach == pytest.approx(1.0)
+    np.testing.assert_allclose(three.fk(np.zeros(3)), [1.0, 0.0], atol=1e-15)
+    assert spatial.joint_names == ('shoulder_yaw', 'shoulder_pitch', 'elbow_yaw',
+                                   'elbow_pitch')
+    assert spatial.target_dim == 3 and spatial.planar is None
+    # Seed 2: straight up at zero angles, links of 0.5 m from a shoulder 0.1 m up.
+    np.testing.assert_allclose(spatial.fk(np.zeros(4)), [0.0, 0.0, 1.1], atol=1e-15)
+    np.testing.assert_allclose(spatial.shoulder(), [0.0, 0.0, 0.1], atol=1e-15)
+    # Shoulder pitch keeps the upper arm above the shoulder: the elbow never goes below it.
+    q = spatial.random_configurations(np.random.default_rng(0), 5000)
+    elbows = spatial.joint_positions(q)[:, 3]
+    assert elbows[:, 2].min() >= 0.1 - 1e-12
+
+
+@pytest.mark.parametrize('urdf', [THREE, SPATIAL])
+def test_fk_matches_ikpy(urdf):
+    ikpy_chain = pytest.importorskip('ikpy.chain')
+    chain = KinematicChain.from_urdf(urdf)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        reference = ikpy_chain.Chain.from_urdf_file(str(urdf), base_elements=['base_link'])
+    active = [i for i, link in enumerate(reference.links) if link.joint_type != 'fixed']
+    q = chain.random_configurations(np.random.default_rng(1), 200)
+    full = np.zeros((len(q), len(reference.links)))
+    full[:, active] = q
+    expected = np.array([reference.forward_kinematics(row)[:3, 3] for row in full])
+    assert np.max(np.abs(chain.tip_position_3d(q) - expected)) <= 1e-12
+
+
+def test_spatial_jacobian_matches_finite_differences(spatial):
+    q = spatial.random_configurations(np.random.default_rng(2), 100)
+    eps = 1e-6
+    numeric = np.stack([(spatial.fk(q + eps * e) - spatial.fk(q - eps * e)) / (2 * eps)
+                        for e in np.eye(4)], axis=-1)
+    assert np.max(np.abs(spatial.jacobian(q) - numeric)) < 1e-8
+
+
+def test_three_link_workspace_is_the_sampled_disk(three):
+    workspace = workspace_of(three)
+    assert isinstance(workspace, AnnulusWorkspace)
+    q = three.random_configurations(np.random.default_rng(3), 400_000)
+    radii = np.linalg.norm(three.fk(q), axis=-1)
+    assert workspace.r_min == 0.0 and workspace.r_max == pytest.approx(1.0, abs=1e-9)
+    assert radii.min() >= workspace.r_min and radii.max() <= workspace.r_max + 1e-12
+    assert radii.min() < 2e-3 and radii.max() > 0.999
+
+
+def test_spatial_workspace_projection(spatial):
+    workspace = workspace_of(spatial)
+    assert isinstance(workspace, NumericWorkspace)
+    shoulder = spatial.shoulder()
+    rng = np.random.default_rng(4)
+    for _ in range(5):
+        azimuth, elevation = rng.uniform(-math.pi, math.pi), rng.uniform(0.05, 1.5)
+        direction = np.array([math.cos(elevation) * math.cos(azimuth),
+                              math.cos(elevation) * math.sin(azimuth), math.sin(elevation)])
+        projected = workspace.project(shoulder + 1.7 * direction)
+        np.testing.assert_allclose(projected, shoulder + direction, atol=1e-7)
+    # Inside the elbow's hole: onto the sphere of radius cos(2.6 / 2).
+    inner = workspace.project(shoulder + np.array([0.0, 0.0, 0.05]))
+    assert np.linalg.norm(inner - shoulder) == pytest.approx(math.cos(1.3), abs=1e-7)
+    q = spatial.random_configurations(rng, 3)
+    reached = spatial.fk(q)
+    np.testing.assert_array_equal(workspace.project(reached, seeds=q), reached)
+
+
+def test_elbow_joints_are_found_from_the_jacobian(three, spatial, two_link_urdf_path):
+    assert KinematicChain.from_urdf(two_link_urdf_path).elbow_joints() == (1,)
+    assert spatial.elbow_joints() == (3,)
+    assert three.elbow_joints() == ()
+
+
+@pytest.mark.parametrize('urdf', [THREE, SPATIAL])
+def test_least_motion_samples_are_reachable_steps(urdf):
+    chain = KinematicChain.from_urdf(urdf)
+    samples = step_samples(chain, np.random.default_rng(5), 5000, 0.05)
+    moved = samples.joints + samples.delta
+    np.testing.assert_allclose(chain.fk(moved), samples.target, atol=1e-12)
+    assert chain.within_limits(moved).all()
+    steps = np.linalg.norm(samples.target - chain.fk(samples.joints), axis=-1)
+    # Within the trained step but for the curvature of joint steps of up to 0.5 rad.
+    assert np.percentile(steps, 99) < 0.07 and steps.max() < 0.3
+    assert np.max(np.abs(samples.delta)) <= 2 * MAX_SAMPLE_JOINT_STEP_RAD + 1e-12
+
+
+@pytest.mark.parametrize('urdf', [THREE, SPATIAL])
+def test_the_shipped_model_is_found_for_each_arm(urdf):
+    chain = KinematicChain.from_urdf(urdf)
+    model = shipped_model_for(chain.fingerprint())
+    assert model is not None and model.parent.name == f'{chain.robot_name}_default'
+    OnnxIKNetwork(model).card.check_chain(chain)
+
+
+def test_a_trapped_three_link_arm_detours_out(three):
+    network = OnnxIKNetwork(shipped_model_for(three.fingerprint()))
+    solver = IKSolver(three, network, SolverConfig(goal_tolerance_m=1e-9))
+    tracker = Tracker(solver, stall_ticks=20)
+    # Folded in a "Z" against both limits, asked to reach next to the base: no local step
+    # gets there (the arm must fold the other way).
+    q = (0.3, -2.75, 2.75)
+    target = tuple(three.fk(np.array([0.3, 1.9, 2.0])))
+    statuses = []
+    for _ in range(3000):
+        result = tracker.tick(q, target, 0.01)
+        assert np.all(np.abs(np.subtract(result.command, q)) <= 2.0 * 0.01 + 1e-12)
+        assert three.with_limit_margin(0.05).within_limits(np.array(result.command), 1e-12)
+        statuses.append(result.status)
+        q = result.command
+        if result.reached:
+            break
+    assert result.reached and Status.RECONFIGURING in statuses
+
+
+@pytest.mark.parametrize('urdf', [THREE, SPATIAL])
+def test_refined_chained_targets_on_the_new_arms(urdf):
+    chain = KinematicChain.from_urdf(urdf)
+    network = OnnxIKNetwork(shipped_model_for(chain.fingerprint()))
+    targets = chain.fk(chain.with_limit_margin(0.05).random_configurations(
+        np.random.default_rng(7), 25))
+    settings = LoopSettings(tolerance_m=1e-9 * chain.reach, tick_budget=1500)
+    solver = IKSolver(chain, network, SolverConfig(goal_tolerance_m=settings.tolerance_m,
+                                                   max_cartesian_speed=5.0))
+    start = (0.0, 1.0, 0.5) if chain.n_joints == 3 else (0.0, 0.5, 0.0, 1.0)
+    run = run_chained(solver, targets, start, settings)
+    summary = run['summary']
+    assert summary['n_reached'] == 25
+    assert summary['velocity_violations'] == summary['limit_violations'] == 0
+    assert summary['nan_outputs'] == 0
+
+
+def test_seed2_comparison_runs(tmp_path):
+    if not (REPO.parent / 'shared' / 'anchors' / 'seed2_deeparm').is_dir():
+        pytest.skip('seed 2 anchors (../shared/anchors/seed2_deeparm) are absent here')
+    import json
+    done = subprocess.run([sys.executable, str(REPO / 'bench' / 'compare_seed2.py'), '--quick',
+                           '--out', str(tmp_path)], capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / 'seed2_quick.json').read_text())
+    seed2 = results['seed2']['by_radius']
+    ours = results['ours_refined']['by_radius_to_projection']
+    for band in seed2:
+        assert ours[band]['max'] <= 1e-9 < seed2[band]['max']
+    assert results['ours_refined']['out_of_reach_direction_error_deg']['max'] < 0.5
+    assert results['ours_refined']['velocity_violations'] == 0
+
+
+def test_ik_node_and_sim_arm_drive_the_spatial_arm():
+    import rclpy
+    from geometry_msgs.msg import PoseStamped
+    from iknn_ros.ik_node import IKNode
+    from iknn_ros.sim_arm import SimArm
+    from rclpy.parameter import Parameter
+    from ros_harness import Harness
+    from sensor_msgs.msg import JointState
+
+    urdf = SPATIAL.read_text()
+    rclpy.init()
+    try:
+        ik = IKNode(parameter_overrides=[Parameter('robot_description', value=urdf)])
+        sim = SimArm(parameter_overrides=[
+            Parameter('robot_description', value=urdf),
+            Parameter('initial_positions', Parameter.Type.DOUBLE_ARRAY, [0.0, 0.5, 0.0, 1.0])])
+        harness = Harness(ik, sim)
+        states = harness.record(JointState, 'joint_states')
+        assert harness.spin_until(lambda: len(states) > 5)
+        assert ik.controller.solver.network.card.chain_fingerprint == \
+            KinematicChain.from_urdf(SPATIAL).fingerprint()
+        goal = PoseStamped()
+        goal.header.frame_id = 'base_link'
+        goal.pose.position.x, goal.pose.position.y, goal.pose.position.z = 0.3, -0.4, 0.5
+        harness.publisher(PoseStamped, 'target_pose').publish(goal)
+        chain = KinematicChain.from_urdf(SPATIAL)
+
+        def tip():
+            positions = dict(zip(states[-1].name, states[-1].position))
+            return chain.fk(np.array([positions[n] for n in chain.joint_names]))
+
+        assert harness.spin_until(lambda: np.linalg.norm(tip() - [0.3, -0.4, 0.5]) < 1e-4,
+                                  20.0)
+        assert ik.controller.status == Status.REACHED
+        harness.close()
+        ik.destroy_node()
+        sim.destroy_node()
+    finally:
+        rclpy.try_shutdown()
