@@ -82,11 +82,19 @@ def shipped_models() -> list:
     return sorted(models, key=lambda p: (not p.parent.name.endswith('_default'), str(p)))
 
 
-def shipped_model_for(fingerprint: str) -> Optional[Path]:
-    """Return the shipped model trained for the chain with this fingerprint, if any."""
+def shipped_model_for(fingerprint: str, robot_name: str = '') -> Optional[Path]:
+    """
+    Return the shipped model trained for the chain with this fingerprint, if any.
+
+    Models in folders named after ``robot_name`` are looked at first: each look opens an
+    ONNX session, and the node's start time counts.
+    """
     import onnxruntime  # noqa: F401 - only the metadata is read, but through onnxruntime
     from iknn_ros.model_card import METADATA_PREFIX
-    for path in shipped_models():
+    models = shipped_models()
+    if robot_name:
+        models.sort(key=lambda p: not p.parent.name.startswith(robot_name + '_'))
+    for path in models:
         metadata = onnxruntime.InferenceSession(
             str(path), providers=['CPUExecutionProvider']).get_modelmeta().custom_metadata_map
         if metadata.get(METADATA_PREFIX + 'chain_fingerprint', '').strip('"') == fingerprint:
@@ -96,7 +104,7 @@ def shipped_model_for(fingerprint: str) -> Optional[Path]:
 
 def model_for(chain: 'KinematicChain') -> Path:
     """Return the shipped model trained for the chain, or raise ValueError saying what to do."""
-    model = shipped_model_for(chain.fingerprint())
+    model = shipped_model_for(chain.fingerprint(), chain.robot_name)
     if model is None:
         raise ValueError(f'no shipped model is trained for {chain.robot_name} '
                          f'{list(chain.joint_names)}; train one '
