@@ -55,7 +55,8 @@ class DataConfig:
     """How training samples are drawn."""
 
     # 'continuous': current angles and task-space steps sampled continuously (ours); exact
-    # closed-form labels for a planar 2R chain, least-motion ones to first order otherwise.
+    # closed-form labels for a planar 2R chain, exact least-motion ones (Gauss-Newton)
+    # otherwise.
     # 'seed1_grid': seed 1's grid of next angles with small perturbations.
     sampler: str = 'continuous'
     samples: int = 4_000_000
