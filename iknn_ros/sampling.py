@@ -151,13 +151,27 @@ def least_motion_step_samples(chain: KinematicChain, rng: np.random.Generator, c
         offsets = step_offsets(rng, batch, chain.target_dim, step_m, small_step_share,
                                min_step_fraction)
         target = chain.fk(_limited(chain, joints + _damped_step(chain, joints, offsets)))
-        scale = comfort_gain * np.linalg.norm(offsets, axis=-1) / step_m
-        moved, reached = _solve_exactly(chain, joints, target, scale)
-        keep = np.flatnonzero(reached)[:count - have]
-        parts.append(Samples(joints[keep], target[keep], np.ones(keep.size),
-                             moved[keep] - joints[keep]))
-        have += keep.size
+        labelled = least_motion_labels(chain, joints, target, step_m, comfort_gain)
+        parts.append(labelled.subset(np.arange(min(len(labelled), count - have))))
+        have += len(parts[-1])
     return Samples.concatenate(parts)
+
+
+def least_motion_labels(chain: KinematicChain, joints: NDArray[np.float64],
+                        target: NDArray[np.float64], step_m: float,
+                        comfort_gain: float = 0.0) -> Samples:
+    """
+    Return the exact least-motion answers to the given one-step problems (the solvable ones).
+
+    The comfort drift toward mid-range is ``comfort_gain * |target - tip| / step_m``, so
+    it is proportional to the distance travelled; problems whose exact answer moves a
+    joint more than ``2 * MAX_SAMPLE_JOINT_STEP_RAD`` or cannot reach the target are left out.
+    """
+    offsets = target - chain.fk(joints)
+    scale = comfort_gain * np.linalg.norm(offsets, axis=-1) / step_m
+    moved, reached = _solve_exactly(chain, joints, target, scale)
+    keep = np.flatnonzero(reached)
+    return Samples(joints[keep], target[keep], np.ones(keep.size), moved[keep] - joints[keep])
 
 
 def _limited(chain: KinematicChain, joints: NDArray[np.float64]) -> NDArray[np.float64]:

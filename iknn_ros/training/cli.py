@@ -17,6 +17,7 @@ The ``train`` command: configuration in, a model folder out.
 
     python -m iknn_ros.training --preset default            # the shipped model
     python -m iknn_ros.training --preset seed1              # seed 1's method, for comparison
+    python -m iknn_ros.training --preset spatial_arm        # seed 2's arm (redundant, 3D)
     python -m iknn_ros.training --config my.yaml --set optim.steps=20000 --out models/mine
 
 The folder holds ``model.onnx`` (with its model card), ``config.yaml`` (the resolved
@@ -96,7 +97,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         prog='train', description='Train an iknn_ros model from a configuration.')
     source = parser.add_mutually_exclusive_group()
     source.add_argument('--preset', default=None,
-                        help='preset name: default, seed1 or seed1_code')
+                        help='preset name (config/training/<name>.yaml): default, seed1, '
+                             'seed1_code, three_link_arm or spatial_arm')
     source.add_argument('--config', type=Path, default=None, help='a YAML configuration')
     parser.add_argument('--set', dest='overrides', action='append', default=[],
                         metavar='KEY=VALUE', help='override a setting, e.g. optim.steps=2000')
@@ -173,7 +175,8 @@ def _run(args: argparse.Namespace) -> int:
                 'first_validation_tip_error_mean_m':
                     result.history[0]['validation_tip_error_mean_m'],
                 'final_validation_tip_error_mean_m':
-                    result.history[-1]['validation_tip_error_mean_m']}
+                    result.history[-1]['validation_tip_error_mean_m'],
+                'closed_loop_rounds': result.closed_loop_rounds}
     report = None
     if not args.no_eval:
         from iknn_ros.evaluate import heldout_report

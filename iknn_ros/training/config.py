@@ -69,6 +69,16 @@ class DataConfig:
     # Chains without a closed form: each label's null-space drift toward mid-range, in rad
     # per full step (the exact least-motion solution for 0).
     comfort_gain: float = 0.0
+    # Rounds of DAgger after the main training (0: none): the network runs in closed loop
+    # (``closed_loop_arms`` arms, each chained through ``closed_loop_targets`` random
+    # reachable targets for at most ``closed_loop_ticks`` ticks each, within the limits
+    # less the margin), ``closed_loop_samples`` of the states it visits get exact labels and
+    # join the training set, and training goes on for ``optim.closed_loop_steps`` steps.
+    closed_loop_rounds: int = 0
+    closed_loop_arms: int = 4000
+    closed_loop_targets: int = 8
+    closed_loop_ticks: int = 400
+    closed_loop_samples: int = 1_000_000
     # seed1_grid only: the grid of next angles and the perturbation of current angles.
     grid_step_rad: float = 0.4
     grid_max_rad: float = 6.0
@@ -113,6 +123,10 @@ class OptimConfig:
     # Mean squared distance of limited joints from mid-range, in half-ranges: among equally
     # short steps of a redundant chain, prefer those that move away from the limits.
     comfort_weight: float = 0.0
+    # Each DAgger round: steps of a fresh one-cycle schedule peaking at this share of
+    # learning_rate (the network is already trained; a full rate would undo it).
+    closed_loop_steps: int = 20_000
+    closed_loop_learning_rate_share: float = 0.3
 
 
 @dataclasses.dataclass
@@ -158,7 +172,16 @@ class TrainConfig:
         _check(0.0 < d.step_m and math.isfinite(d.step_m), 'data.step_m must be > 0')
         _check(0.0 <= d.small_step_share <= 1.0, 'data.small_step_share must be in [0, 1]')
         _check(0.0 < d.min_step_fraction < 1.0, 'data.min_step_fraction must be in (0, 1)')
-        _check(0.0 <= d.comfort_gain < 1.0, 'data.comfort_gain must be in [0, 1)')
+        _check(0.0 <= d.comfort_gain <= 10.0, 'data.comfort_gain must be in [0, 10]')
+        _check(d.closed_loop_rounds >= 0 and min(
+            d.closed_loop_arms, d.closed_loop_targets, d.closed_loop_ticks,
+            d.closed_loop_samples, o.closed_loop_steps) >= 1,
+            'closed-loop rounds must be >= 0 and their sizes >= 1')
+        _check(d.closed_loop_rounds == 0 or (d.sampler == 'continuous' and
+                                             m.architecture == 'incremental'),
+               'closed-loop rounds need the continuous sampler and the incremental network')
+        _check(0.0 < o.closed_loop_learning_rate_share <= 1.0,
+               'optim.closed_loop_learning_rate_share must be in (0, 1]')
         _check(d.grid_step_rad > 0.0 and d.grid_max_rad > 0.0, 'grid must be positive')
         _check(d.perturbations >= 1 and d.perturbation_rad >= 0.0, 'invalid perturbations')
         _check(0.0 < d.validation_share < 1.0, 'data.validation_share must be in (0, 1)')
@@ -195,9 +218,14 @@ class TrainConfig:
         """Return a seconds-long version of this run for tests (same design, less of it)."""
         quick = dataclasses.replace(
             self, log_every=50,
-            data=dataclasses.replace(self.data, samples=min(self.data.samples, 200_000)),
+            data=dataclasses.replace(
+                self.data, samples=min(self.data.samples, 200_000),
+                closed_loop_arms=min(self.data.closed_loop_arms, 200),
+                closed_loop_targets=min(self.data.closed_loop_targets, 2),
+                closed_loop_ticks=min(self.data.closed_loop_ticks, 100),
+                closed_loop_samples=min(self.data.closed_loop_samples, 20_000)),
             optim=dataclasses.replace(
-                self.optim,
+                self.optim, closed_loop_steps=min(self.optim.closed_loop_steps, 200),
                 steps=min(self.optim.steps, 600) if self.optim.steps else 0,
                 epochs=min(self.optim.epochs, 8) if self.optim.epochs else 0),
             evaluation=dataclasses.replace(self.evaluation, holdout_samples=5000,

@@ -32,6 +32,8 @@ from typing import Callable, Optional
 
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.sampling import Samples
+from iknn_ros.training.closed_loop import closed_loop_samples
+from iknn_ros.training.closed_loop import RolloutSettings
 from iknn_ros.training.config import TrainConfig
 from iknn_ros.training.data import make_samples
 from iknn_ros.training.model import build_model
@@ -55,6 +57,8 @@ class TrainResult:
     peak_memory_mb: float
     train_rows: int
     validation_rows: int
+    # One entry per DAgger round: the rollout's success before it, and the rows it added.
+    closed_loop_rounds: list = dataclasses.field(default_factory=list)
 
 
 class _Tensors:
@@ -66,6 +70,11 @@ class _Tensors:
         n_val = max(1, int(round(len(samples) * validation_share)))
         self.train = self._tensors(samples.subset(order[n_val:]))
         self.validation = self._tensors(samples.subset(order[:n_val][:_VALIDATION_ROWS]))
+
+    def add_training_rows(self, samples: Samples) -> None:
+        """Append rows to the training set (the validation set stays as drawn)."""
+        self.train = tuple(torch.cat([old, new]) for old, new in
+                           zip(self.train, self._tensors(samples)))
 
     @staticmethod
     def _tensors(samples: Samples) -> tuple:
@@ -161,7 +170,7 @@ def train(chain: KinematicChain, config: TrainConfig, init_state: Optional[dict]
     history: list = []
     running: list = []
 
-    def record(step: int, epoch: Optional[int]) -> dict:
+    def record(step: int, epoch: Optional[int], running: list = running) -> dict:
         model.eval()
         with torch.no_grad():
             _, val = loss_fn(model, data.validation)
@@ -215,11 +224,66 @@ def train(chain: KinematicChain, config: TrainConfig, init_state: Optional[dict]
                     f"{1e3 * entry['validation_tip_error_mean_m']:.4f} mm")
         progress.update(1)
     progress.close()
+    rounds = _closed_loop_rounds(model, chain, config, data, loss_fn, generator, rng, record,
+                                 step, show_progress, log)
     model.eval()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return TrainResult(model=model, history=history, seconds=time.perf_counter() - started,
-                       peak_memory_mb=peak_mb, train_rows=n_train,
-                       validation_rows=int(data.validation[0].shape[0]))
+                       peak_memory_mb=peak_mb, train_rows=int(data.train[0].shape[0]),
+                       validation_rows=int(data.validation[0].shape[0]),
+                       closed_loop_rounds=rounds)
+
+
+def _closed_loop_rounds(model: nn.Module, chain: KinematicChain, config: TrainConfig,
+                        data: _Tensors, loss_fn: _Loss, generator: torch.Generator,
+                        rng: np.random.Generator, record: Callable, step: int,
+                        show_progress: Optional[bool], log: Callable[[str], None]) -> list:
+    """Run the configured DAgger rounds (see :mod:`iknn_ros.training.closed_loop`)."""
+    d, o = config.data, config.optim
+    # The rollout commands, and its labels respect, the limits the solver enforces.
+    solver_chain = chain.with_limit_margin(config.robot.limit_margin_rad)
+    settings = RolloutSettings(
+        arms=d.closed_loop_arms, targets_per_arm=d.closed_loop_targets,
+        ticks_per_target=d.closed_loop_ticks, step_m=d.step_m,
+        tolerance_m=config.evaluation.tolerance_fraction_of_reach * chain.reach)
+    rounds = []
+    for round_index in range(1, d.closed_loop_rounds + 1):
+        extra, reached_share, visited = closed_loop_samples(
+            model, solver_chain, settings, d.comfort_gain, d.closed_loop_samples, rng)
+        data.add_training_rows(extra)
+        rounds.append({'round': round_index, 'reached_share_before': reached_share,
+                       'states_visited': visited, 'rows_added': len(extra)})
+        log(f'{config.name}: closed-loop round {round_index}: the network reached '
+            f'{100 * reached_share:.1f} % of {settings.arms * settings.targets_per_arm} '
+            f'targets; {len(extra)} of {visited} visited states added')
+        optimizer = _optimizer(model, config)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=o.learning_rate * o.closed_loop_learning_rate_share,
+            total_steps=o.closed_loop_steps, pct_start=0.05)
+        n_train = data.train[0].shape[0]
+        running = []
+        progress = tqdm(total=o.closed_loop_steps, unit='step', mininterval=1.0,
+                        disable=None if show_progress is None else not show_progress,
+                        dynamic_ncols=True, desc=f'closed-loop round {round_index}')
+        for done in range(1, o.closed_loop_steps + 1):
+            index = torch.randint(n_train, (o.batch_size,), generator=generator)
+            loss, metrics = loss_fn(model, tuple(t[index] for t in data.train))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            running.append(metrics)
+            step += 1
+            if done % config.log_every == 0 or done == o.closed_loop_steps:
+                entry = record(step, None, running)
+                entry['closed_loop_round'] = round_index
+                if progress.disable:
+                    log(f"{config.name}: round {round_index} step {done}/"
+                        f"{o.closed_loop_steps} loss {entry['train_loss']:.4g} validation "
+                        f"tip error {1e3 * entry['validation_tip_error_mean_m']:.4f} mm")
+            progress.update(1)
+        progress.close()
+    return rounds
 
 
 def save_checkpoint(path: Path, model: nn.Module, config: TrainConfig) -> None:

@@ -1,0 +1,124 @@
+# Copyright 2026 The iknn_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+States the network visits in its own closed loop, labelled by the exact answers (DAgger).
+
+A network trained on states drawn uniformly within the limits is imitated well where its
+teacher goes, but in closed loop its small errors take a redundant arm where the teacher
+never goes: folded against two joint limits, where no local step helps. Rolling the
+network out, labelling the states it visits with the exact least-motion answers and
+training on them as well teaches it to keep out of those places (Ross et al., 2011).
+
+The rollout is the solver's loop in its network-only form, in batch: a waypoint at most
+one trained step toward a reachable goal, the network's step, the position limits less the
+margin and the velocity limits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics import wrap_to_pi
+from iknn_ros.sampling import least_motion_labels
+from iknn_ros.sampling import reachable_targets
+import numpy as np
+from numpy.typing import NDArray
+import torch
+from torch import nn
+
+# The control period the velocity limits are applied over, as in the evaluation.
+ROLLOUT_DT_S = 0.01
+# A state is recorded when some joint moved more than this since the arm's last record,
+# so an arm held against a limit is recorded once, not for every tick it stays there.
+RECORD_MOTION_RAD = 1e-4
+
+
+@dataclasses.dataclass(frozen=True)
+class RolloutSettings:
+    """How many arms run, and for how long."""
+
+    arms: int
+    targets_per_arm: int
+    ticks_per_target: int
+    step_m: float
+    tolerance_m: float
+
+
+def visited_states(model: nn.Module, chain: KinematicChain, settings: RolloutSettings,
+                   rng: np.random.Generator) -> tuple:
+    """
+    Run the network in closed loop from random states to random targets.
+
+    Returns the (joints, waypoint) pairs it was asked about, and the share of targets
+    reached within ``tolerance_m``. ``chain`` carries the limits the commands respect.
+    """
+    lower = np.where(chain.continuous, -np.inf, chain.lower)
+    upper = np.where(chain.continuous, np.inf, chain.upper)
+    allowance = chain.velocity_limits * ROLLOUT_DT_S
+    q = chain.random_configurations(rng, settings.arms)
+    joints_seen, waypoints_seen = [], []
+    reached = 0
+    model.eval()
+    for _ in range(settings.targets_per_arm):
+        goal = reachable_targets(chain, rng, settings.arms)
+        last = np.full_like(q, np.inf)
+        done = np.zeros(settings.arms, dtype=bool)
+        for _ in range(settings.ticks_per_target):
+            tip = chain.fk(q)
+            gap = goal - tip
+            distance = np.linalg.norm(gap, axis=-1)
+            done |= distance <= settings.tolerance_m
+            if done.all():
+                break
+            ratio = np.minimum(1.0, settings.step_m / np.maximum(distance, 1e-300))
+            waypoint = tip + gap * ratio[:, None]
+            record = ~done & (np.max(np.abs(q - last), axis=-1) > RECORD_MOTION_RAD)
+            joints_seen.append(q[record])
+            waypoints_seen.append(waypoint[record])
+            last = np.where(record[:, None], q, last)
+            delta = _network_step(model, chain, q, waypoint)
+            move = np.clip(q + delta, lower, upper) - q
+            scale = np.max(np.abs(move) / allowance, axis=-1, keepdims=True)
+            q = np.where(done[:, None], q, q + move / np.maximum(scale, 1.0))
+        reached += int(done.sum())
+    model.train()
+    share = reached / float(settings.arms * settings.targets_per_arm)
+    return np.concatenate(joints_seen), np.concatenate(waypoints_seen), share
+
+
+def _network_step(model: nn.Module, chain: KinematicChain, joints: NDArray[np.float64],
+                  waypoint: NDArray[np.float64]) -> NDArray[np.float64]:
+    # The network takes continuous joints wrapped to [-pi, pi), as the runtime feeds them.
+    inputs = np.where(chain.continuous, wrap_to_pi(joints), joints)
+    with torch.no_grad():
+        delta = model(torch.tensor(inputs, dtype=torch.float32),
+                      torch.tensor(waypoint, dtype=torch.float32),
+                      torch.ones((len(joints), 1), dtype=torch.float32))
+    return delta.double().numpy()
+
+
+def closed_loop_samples(model: nn.Module, chain: KinematicChain, settings: RolloutSettings,
+                        comfort_gain: float, count: int, rng: np.random.Generator) -> tuple:
+    """
+    Return up to ``count`` visited states with their exact labels, and the rollout's success.
+
+    States are drawn without replacement from everything the rollout visited.
+    """
+    joints, waypoints, share = visited_states(model, chain, settings, rng)
+    pick = rng.permutation(len(joints))[:count]
+    labelled = least_motion_labels(chain, joints[pick], waypoints[pick], settings.step_m,
+                                   comfort_gain)
+    return labelled, share, len(joints)
