@@ -274,3 +274,48 @@ def test_command_line_quick_run_writes_the_whole_report(tmp_path):
     second = onnx.load(tmp_path / 'again' / 'model.onnx').graph.initializer
     assert [onnx.numpy_helper.to_array(t).tobytes() for t in first] == \
         [onnx.numpy_helper.to_array(t).tobytes() for t in second]
+
+
+# ---- closed-loop (DAgger) rounds -----------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def three_link_quick():
+    overrides = ['data.closed_loop_rounds=1', 'data.samples=20000']
+    config = load_config('three_link_arm', overrides).quick()
+    chain = KinematicChain.from_urdf(REPO / config.robot.urdf)
+    return chain, config, train(chain, config, show_progress=False, log=lambda _: None)
+
+
+def test_a_closed_loop_round_adds_exactly_labelled_visited_states(three_link_quick):
+    chain, config, result = three_link_quick
+    (round_,) = result.closed_loop_rounds
+    assert round_['round'] == 1 and 0.0 <= round_['reached_share_before'] <= 1.0
+    assert 0 < round_['rows_added'] <= min(config.data.closed_loop_samples,
+                                           round_['states_visited'])
+    base_rows = round(config.data.samples * (1 - config.data.validation_share))
+    assert result.train_rows == base_rows + round_['rows_added']
+    assert any(e.get('closed_loop_round') == 1 for e in result.history)
+
+
+def test_the_rollout_keeps_to_the_solver_limits_and_labels_are_exact(three_link_quick):
+    from iknn_ros.training.closed_loop import closed_loop_samples
+    from iknn_ros.training.closed_loop import RolloutSettings
+    from iknn_ros.training.closed_loop import visited_states
+    chain, config, result = three_link_quick
+    safe = chain.with_limit_margin(config.robot.limit_margin_rad)
+    settings = RolloutSettings(arms=50, targets_per_arm=2, ticks_per_target=60,
+                               step_m=config.data.step_m, tolerance_m=1e-3)
+    joints, waypoints, share = visited_states(result.model, safe, settings,
+                                              np.random.default_rng(3))
+    assert len(joints) > 50 and 0.0 <= share <= 1.0
+    assert safe.within_limits(joints).all()
+    # The waypoint is never more than one trained step from the tip it was asked from.
+    steps = np.linalg.norm(waypoints - chain.fk(joints), axis=-1)
+    assert steps.max() <= config.data.step_m + 1e-12
+    labelled, _, visited = closed_loop_samples(result.model, safe, settings,
+                                               config.data.comfort_gain, 500,
+                                               np.random.default_rng(3))
+    assert 0 < len(labelled) <= 500 and visited == len(joints)
+    np.testing.assert_allclose(chain.fk(labelled.joints + labelled.delta), labelled.target,
+                               atol=1e-9)
+    assert safe.within_limits(labelled.joints + labelled.delta).all()

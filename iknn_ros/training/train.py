@@ -278,7 +278,7 @@ def _closed_loop_rounds(model: nn.Module, chain: KinematicChain, config: TrainCo
                 entry = record(step, None, running)
                 entry['closed_loop_round'] = round_index
                 if progress.disable:
-                    log(f"{config.name}: round {round_index} step {done}/"
+                    log(f'{config.name}: round {round_index} step {done}/'
                         f"{o.closed_loop_steps} loss {entry['train_loss']:.4g} validation "
                         f"tip error {1e3 * entry['validation_tip_error_mean_m']:.4f} mm")
             progress.update(1)
