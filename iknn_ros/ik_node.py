@@ -76,7 +76,7 @@ OUTPUT_MODES = ('joint_state', 'forward_position', 'joint_trajectory')
 # Parameters that change the solver: a new value is tried on a new solver first.
 SOLVER_PARAMETERS = ('model_path', 'robot_description', 'urdf_path', 'base_link', 'tip_link',
                      'refine_iterations', 'joint_limit_margin', 'goal_tolerance',
-                     'max_cartesian_speed')
+                     'max_cartesian_speed', 'keep_out_fraction')
 DIAGNOSTIC_PERIOD_S = 0.1
 THROTTLE_S = 2.0
 
@@ -138,6 +138,9 @@ PARAMETERS = (
                                          floating=(1e-12, 0.1))),
     ('max_cartesian_speed', 0.5, _descriptor('speed of the tip toward the goal (m/s)',
                                              floating=(1e-3, 10.0))),
+    ('keep_out_fraction', 0.25, _descriptor(
+        "a redundant arm's tip path goes around the shoulder at this share of its reach (or "
+        "the workspace's hole, if larger); 0: straight", floating=(0.0, 0.9))),
     ('feedback_timeout', 0.5, _descriptor('no commands when the last joint feedback is older '
                                           'than this (s)', floating=(1e-3, 10.0))),
     ('max_tracking_error', 0.15, _descriptor(
@@ -228,7 +231,8 @@ class IKNode(Node):
             config = SolverConfig(refine_iterations=int(values['refine_iterations']),
                                   limit_margin_rad=float(values['joint_limit_margin']),
                                   goal_tolerance_m=float(values['goal_tolerance']),
-                                  max_cartesian_speed=float(values['max_cartesian_speed']))
+                                  max_cartesian_speed=float(values['max_cartesian_speed']),
+                                  keep_out_fraction=float(values['keep_out_fraction']))
             solver = IKSolver(chain, network, config)
         except (UrdfError, ModelLoadError, ModelMismatchError, ValueError, OSError) as err:
             raise ConfigurationError(str(err)) from err

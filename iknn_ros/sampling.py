@@ -166,10 +166,16 @@ def least_motion_labels(chain: KinematicChain, joints: NDArray[np.float64],
     The comfort drift toward mid-range is ``comfort_gain * |target - tip| / step_m``, so
     it is proportional to the distance travelled; problems whose exact answer moves a
     joint more than ``2 * MAX_SAMPLE_JOINT_STEP_RAD`` or cannot reach the target are left out.
+    Problems the clipped iteration cannot solve are solved again with the active set, so
+    the labels of every problem the clipped one solves stay exactly as they were.
     """
     offsets = target - chain.fk(joints)
     scale = comfort_gain * np.linalg.norm(offsets, axis=-1) / step_m
-    moved, reached = _solve_exactly(chain, joints, target, scale)
+    moved, reached = _solve_exactly(chain, joints, target, scale, active_set=False)
+    retry = np.flatnonzero(~reached)
+    if retry.size:
+        moved[retry], reached[retry] = _solve_exactly(
+            chain, joints[retry], target[retry], scale[retry], active_set=True)
     keep = np.flatnonzero(reached)
     return Samples(joints[keep], target[keep], np.ones(keep.size), moved[keep] - joints[keep])
 
@@ -193,21 +199,40 @@ def _damped_step(chain: KinematicChain, joints: NDArray[np.float64],
 
 def _solve_exactly(chain: KinematicChain, joints: NDArray[np.float64],
                    target: NDArray[np.float64], comfort: NDArray[np.float64],
-                   iterations: int = 8) -> tuple:
-    """Return least-norm Gauss-Newton solutions from ``joints`` and which reached the target."""
+                   active_set: bool, iterations: int = 8) -> tuple:
+    """
+    Return least-norm Gauss-Newton solutions from ``joints`` and which reached the target.
+
+    With ``active_set`` a joint an iteration would carry past its limit stops there and the
+    other joints take up the rest of the error (as the solver's refinement does); without
+    it the step is clipped. Clipping alone leaves a redundant arm folded against a limit
+    with no label at all (the least-norm step pushes into the limit, the clip undoes it, the
+    problem is dropped), so the network never learned to leave that pose.
+    """
     limited = ~chain.continuous
     lower, upper = np.where(limited, chain.lower, 0.0), np.where(limited, chain.upper, 0.0)
+    lo = np.where(limited, chain.lower, -np.inf)
+    hi = np.where(limited, chain.upper, np.inf)
     middle = (lower + upper) / 2.0
     half = np.where(limited, (upper - lower) / 2.0, 1.0)
     x = joints.copy()
     for k in range(iterations):
         jac = chain.jacobian(x)
         pinv = np.linalg.pinv(jac)
-        step = (pinv @ (target - chain.fk(x))[..., None])[..., 0]
+        error = target - chain.fk(x)
+        step = (pinv @ error[..., None])[..., 0]
         if k == 0:
             gradient = np.where(limited, 2.0 * (x - middle) / half ** 2, 0.0)
             null = np.eye(chain.n_joints) - pinv @ jac
             step -= comfort[:, None] * (null @ gradient[..., None])[..., 0]
+        over, under = x + step > hi, x + step < lo
+        fixed = (over | under) & active_set
+        if fixed.any():
+            fixed_step = np.where(over, hi - x, np.where(under, lo - x, 0.0))
+            rest = error - (jac @ fixed_step[..., None])[..., 0]
+            free_jac = np.where(fixed[..., None, :], 0.0, jac)
+            free_step = (np.linalg.pinv(free_jac) @ rest[..., None])[..., 0]
+            step = np.where(fixed, fixed_step, free_step)
         x = _limited(chain, x + step)
     gap = np.linalg.norm(chain.fk(x) - target, axis=-1)
     move = np.max(np.abs(x - joints), axis=-1)

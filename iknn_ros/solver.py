@@ -128,6 +128,11 @@ class SolverConfig:
     # Replace a poor network answer by a numerical step (False: measure the network alone;
     # a non-finite answer still becomes "hold position", never a NaN command).
     fallback: bool = True
+    # A redundant planar arm's path goes around the disk of this share of its reach about
+    # the shoulder (0: straight). Sweeping the tip through the base folds such an arm
+    # through poses from which no local step leads out (curled against its limits); the
+    # 2R arm's path already goes around its workspace's own hole.
+    keep_out_fraction: float = 0.25
 
     def validate(self) -> 'SolverConfig':
         """Raise ValueError naming the first invalid field; return self."""
@@ -144,6 +149,8 @@ class SolverConfig:
              f'fallback_ratio must be in (0, 1], got {self.fallback_ratio}'),
             (math.isfinite(self.fallback_floor_m) and self.fallback_floor_m >= 0.0,
              f'fallback_floor_m must be >= 0, got {self.fallback_floor_m}'),
+            (math.isfinite(self.keep_out_fraction) and 0.0 <= self.keep_out_fraction < 1.0,
+             f'keep_out_fraction must be in [0, 1), got {self.keep_out_fraction}'),
             (self.use_network or self.refine_iterations > 0,
              'without the network at least one refine iteration is needed'),
         ]
@@ -316,6 +323,8 @@ class IKSolver:
         self.step_m = network.card.step_m if network is not None else 0.05
         self.safe_chain = chain.with_limit_margin(config.limit_margin_rad)
         self.workspace: Workspace = workspace_of(self.safe_chain)
+        self.route_center, self.route_radius = route_disk(chain, self.workspace,
+                                                          config.keep_out_fraction)
         try:
             self._two_link: Optional[TwoLinkGeometry] = TwoLinkGeometry.of(chain)
         except ValueError:
@@ -431,17 +440,7 @@ class IKSolver:
 
     def waypoint(self, tip: FloatArray, goal: FloatArray, max_step: FloatArray) -> FloatArray:
         """Return the point at most ``max_step`` from the tip on the way to the goal."""
-        d = goal - tip
-        dist = np.linalg.norm(d, axis=-1)
-        ratio = np.where(dist > max_step, max_step / np.where(dist > 0.0, dist, 1.0), 1.0)
-        straight = tip + d * ratio[..., None]
-        if not isinstance(self.workspace, AnnulusWorkspace) or self.workspace.r_min <= 0.0:
-            return straight
-        ws = self.workspace
-        crosses = _segment_enters_disk(tip - ws.center, goal - ws.center, ws.r_min)
-        around = _polar_waypoint(tip - ws.center, goal - ws.center, max_step) + ws.center
-        use_polar = crosses & (dist > max_step)
-        return np.where(use_polar[..., None], around, straight)
+        return route_waypoint(tip, goal, max_step, self.route_center, self.route_radius)
 
     # ---- the tick ------------------------------------------------------------------------
 
@@ -667,6 +666,46 @@ def _lm_step(chain: KinematicChain, joints: FloatArray, goal: FloatArray,
     return joints + step
 
 
+def route_disk(chain: KinematicChain, workspace: Workspace, keep_out_fraction: float) -> tuple:
+    """
+    Return the centre and radius of the disk (sphere) paths go around (radius 0: none).
+
+    It is the workspace's hole about the shoulder, widened for a redundant chain to
+    ``keep_out_fraction`` of its reach (see SolverConfig.keep_out_fraction).
+    """
+    if isinstance(workspace, AnnulusWorkspace):
+        center, hole = workspace.center.copy(), float(workspace.r_min)
+    else:
+        # The hole about the shoulder a spatial arm cannot fold its tip into.
+        center = chain.shoulder()
+        hole = float(workspace.solve(center)[1])
+    if chain.n_joints > chain.target_dim:
+        return center, max(hole, keep_out_fraction * chain.reach)
+    return center, hole
+
+
+def route_waypoint(tip: FloatArray, goal: FloatArray, max_step: ArrayLike,
+                   center: FloatArray, radius: float) -> FloatArray:
+    """
+    Return the point at most ``max_step`` from each tip on the way to its goal.
+
+    The way is straight unless it would pass inside the disk of ``radius`` about
+    ``center`` (planar only); then it spirals around the centre, radius and angle changing
+    together, which also reaches goals inside the disk without crossing the centre.
+    """
+    d = goal - tip
+    dist = np.linalg.norm(d, axis=-1)
+    ratio = np.where(dist > max_step, max_step / np.where(dist > 0.0, dist, 1.0), 1.0)
+    straight = tip + d * ratio[..., None]
+    if radius <= 0.0:
+        return straight
+    crosses = _segment_enters_disk(tip - center, goal - center, radius)
+    spiral = _polar_waypoint if center.shape[-1] == 2 else _spherical_waypoint
+    around = spiral(tip - center, goal - center, max_step) + center
+    use_polar = crosses & (dist > max_step)
+    return np.where(use_polar[..., None], around, straight)
+
+
 def _segment_enters_disk(a: FloatArray, b: FloatArray, radius: float) -> NDArray[np.bool_]:
     """Return whether the segment a-b (centre-relative) passes inside the disk."""
     ab = b - a
@@ -687,6 +726,28 @@ def _polar_waypoint(a: FloatArray, b: FloatArray, max_step: FloatArray) -> Float
     theta = ta + s * sweep
     point = np.stack([r * np.cos(theta), r * np.sin(theta)], axis=-1)
     # The chord of an arc is shorter than the arc, so scale onto the step if it overshoots.
+    chord = point - a
+    chord_len = np.linalg.norm(chord, axis=-1)
+    fit = np.where(chord_len > max_step, max_step / np.where(chord_len > 0, chord_len, 1), 1.0)
+    return a + chord * fit[..., None]
+
+
+def _spherical_waypoint(a: FloatArray, b: FloatArray, max_step: FloatArray) -> FloatArray:
+    """Return a point ``max_step`` along the spiral from a to b about the origin (3D)."""
+    ra, rb = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)
+    ua = a / np.maximum(ra, 1e-12)[..., None]
+    ub = b / np.maximum(rb, 1e-12)[..., None]
+    sweep = np.arccos(np.clip(np.sum(ua * ub, axis=-1), -1.0, 1.0))
+    # The unit vector orthogonal to ua toward ub; for opposite directions, over the top.
+    side = ub - ua * np.sum(ua * ub, axis=-1, keepdims=True)
+    over = np.array([0.0, 0.0, 1.0]) - ua * ua[..., 2:3]
+    side = np.where(np.linalg.norm(side, axis=-1, keepdims=True) > 1e-9, side, over)
+    side /= np.maximum(np.linalg.norm(side, axis=-1, keepdims=True), 1e-12)
+    length = np.hypot(rb - ra, 0.5 * (ra + rb) * sweep)
+    s = np.clip(max_step / np.where(length > 0.0, length, 1.0), 0.0, 1.0)
+    r = ra + s * (rb - ra)
+    angle = s * sweep
+    point = r[..., None] * (np.cos(angle)[..., None] * ua + np.sin(angle)[..., None] * side)
     chord = point - a
     chord_len = np.linalg.norm(chord, axis=-1)
     fit = np.where(chord_len > max_step, max_step / np.where(chord_len > 0, chord_len, 1), 1.0)
@@ -724,6 +785,8 @@ class _ScalarPlanarTick:
         self.center_x, self.center_y = (float(v) for v in ws.center) if self.annulus \
             else (0.0, 0.0)
         self.r_min = float(ws.r_min) if self.annulus else 0.0
+        self.route_x, self.route_y = (float(v) for v in solver.route_center)
+        self.route_radius = float(solver.route_radius)
         self.r_max = float(ws.r_max) if self.annulus else 0.0
         two = solver._two_link
         self.has_elbow = two is not None
@@ -963,14 +1026,14 @@ class _ScalarPlanarTick:
         dist = math.hypot(dx, dy)
         if dist <= max_step:
             return gx, gy
-        if self.annulus and self.r_min > 0.0:
-            ax, ay = tip_x - self.center_x, tip_y - self.center_y
-            bx, by = gx - self.center_x, gy - self.center_y
+        if self.route_radius > 0.0:
+            ax, ay = tip_x - self.route_x, tip_y - self.route_y
+            bx, by = gx - self.route_x, gy - self.route_y
             # |a + t (b - a)| >= |a| - |b - a|: far enough out, the path cannot enter.
-            if math.hypot(ax, ay) - dist < self.r_min and \
-                    _scalar_segment_enters_disk(ax, ay, bx, by, self.r_min):
+            if math.hypot(ax, ay) - dist < self.route_radius and \
+                    _scalar_segment_enters_disk(ax, ay, bx, by, self.route_radius):
                 px, py = _scalar_polar_waypoint(ax, ay, bx, by, max_step)
-                return px + self.center_x, py + self.center_y
+                return px + self.route_x, py + self.route_y
         ratio = max_step / dist
         return tip_x + dx * ratio, tip_y + dy * ratio
 

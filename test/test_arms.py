@@ -27,10 +27,13 @@ from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import NumericWorkspace
 from iknn_ros.kinematics import workspace_of
 from iknn_ros.resources import shipped_model_for
+from iknn_ros.sampling import _solve_exactly
+from iknn_ros.sampling import least_motion_labels
 from iknn_ros.sampling import MAX_SAMPLE_JOINT_STEP_RAD
 from iknn_ros.sampling import step_samples
 from iknn_ros.solver import IKSolver
 from iknn_ros.solver import OnnxIKNetwork
+from iknn_ros.solver import route_waypoint
 from iknn_ros.solver import SolverConfig
 from iknn_ros.solver import Status
 from iknn_ros.solver import Tracker
@@ -144,6 +147,60 @@ def test_the_shipped_model_is_found_for_each_arm(urdf):
     model = shipped_model_for(chain.fingerprint())
     assert model is not None and model.parent.name == f'{chain.robot_name}_default'
     OnnxIKNetwork(model).card.check_chain(chain)
+
+
+def test_a_three_link_arm_against_its_limits_gets_a_label_out(three):
+    safe = three.with_limit_margin(0.05)
+    # Against joint2's upper limit, asked for a 2 cm step the clipped Gauss-Newton iteration
+    # cannot solve (its least-norm step pushes into the limit); then an ordinary problem.
+    joints = np.array([[0.4, 2.75, 2.33], [0.4, 1.0, 0.5]])
+    targets = np.array([[0.1985, -0.1317], safe.fk(np.array([0.42, 1.01, 0.48]))])
+    comfort = 2.0 * np.linalg.norm(targets - safe.fk(joints), axis=-1) / 0.05
+    clipped, solved = _solve_exactly(safe, joints, targets, comfort, active_set=False)
+    assert solved.tolist() == [False, True]
+    labels = least_motion_labels(safe, joints, targets, 0.05, 2.0)
+    assert len(labels) == 2
+    moved = labels.joints + labels.delta
+    np.testing.assert_allclose(safe.fk(moved), targets, atol=1e-9)
+    assert safe.within_limits(moved, 1e-12).all()
+    # The problem clipping solves keeps exactly the label it had.
+    np.testing.assert_allclose(moved[1], clipped[1], rtol=0.0, atol=1e-15)
+
+
+@pytest.mark.parametrize('urdf', [THREE, SPATIAL])
+def test_paths_go_around_the_shoulder(urdf):
+    chain = KinematicChain.from_urdf(urdf)
+    solver = IKSolver(chain, None, SolverConfig(use_network=False))
+    center, radius = solver.route_center, solver.route_radius
+    # The hole the arm cannot fold into, widened to a quarter of the reach (redundant arms).
+    assert radius >= 0.25 * chain.reach - 1e-12
+    rng = np.random.default_rng(3)
+    starts = chain.fk(chain.with_limit_margin(0.05).random_configurations(rng, 200))
+    ends = 2.0 * center - starts  # the far side of the shoulder, through its centre
+    tip = starts.copy()
+    outside = np.linalg.norm(starts - center, axis=-1) >= radius
+    for _ in range(400):
+        nxt = route_waypoint(tip, ends, np.full(len(tip), 0.05), center, radius)
+        assert np.all(np.linalg.norm(nxt - tip, axis=-1) <= 0.05 + 1e-12)
+        assert np.all(np.linalg.norm(nxt[outside] - center, axis=-1) >= radius - 1e-9)
+        tip = nxt
+    np.testing.assert_allclose(tip, ends, atol=1e-12)
+
+
+@pytest.mark.parametrize('start, target', [
+    ((34.528, 0.097, 0.028), (0.988, 0.109)), ((-9.841, 0.608, 0.572), (0.453, 0.129)),
+    ((165.778, 0.955, 1.098), (0.604, 0.207)), ((165.372, 1.068, 0.826), (0.542, 0.004))])
+def test_the_network_alone_takes_the_three_link_arm_past_its_base(three, start, target):
+    network = OnnxIKNetwork(shipped_model_for(three.fingerprint()))
+    settings = LoopSettings(tolerance_m=1e-3 * three.reach, tick_budget=1000)
+    solver = IKSolver(three, network, SolverConfig(
+        refine_iterations=0, fallback=False, goal_tolerance_m=settings.tolerance_m,
+        max_cartesian_speed=network.card.step_m / settings.dt))
+    # Chained targets of the evaluation whose straight path passes the base within 4 cm:
+    # it curled the arm against both limits, where the network alone stalled.
+    run = run_chained(solver, np.array([target]), start, settings)
+    assert run['summary']['n_reached'] == 1
+    assert run['summary']['limit_violations'] == run['summary']['velocity_violations'] == 0
 
 
 def test_a_trapped_three_link_arm_detours_out(three):

@@ -22,7 +22,8 @@ network out, labelling the states it visits with the exact least-motion answers 
 training on them as well teaches it to keep out of those places (Ross et al., 2011).
 
 The rollout is the solver's loop in its network-only form, in batch: a waypoint at most
-one trained step toward a reachable goal, the network's step, the position limits less the
+one trained step toward a reachable goal (around the hole about the shoulder, as the
+solver routes it), the network's step, the position limits less the
 margin and the velocity limits.
 """
 
@@ -31,9 +32,13 @@ from __future__ import annotations
 import dataclasses
 
 from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics import workspace_of
 from iknn_ros.kinematics import wrap_to_pi
 from iknn_ros.sampling import least_motion_labels
 from iknn_ros.sampling import reachable_targets
+from iknn_ros.solver import route_disk
+from iknn_ros.solver import route_waypoint
+from iknn_ros.solver import SolverConfig
 import numpy as np
 from numpy.typing import NDArray
 import torch
@@ -69,6 +74,8 @@ def visited_states(model: nn.Module, chain: KinematicChain, settings: RolloutSet
     upper = np.where(chain.continuous, np.inf, chain.upper)
     allowance = chain.velocity_limits * ROLLOUT_DT_S
     q = chain.random_configurations(rng, settings.arms)
+    # The paths the solver takes, around the hole about the shoulder.
+    center, radius = route_disk(chain, workspace_of(chain), SolverConfig().keep_out_fraction)
     joints_seen, waypoints_seen = [], []
     reached = 0
     model.eval()
@@ -78,13 +85,12 @@ def visited_states(model: nn.Module, chain: KinematicChain, settings: RolloutSet
         done = np.zeros(settings.arms, dtype=bool)
         for _ in range(settings.ticks_per_target):
             tip = chain.fk(q)
-            gap = goal - tip
-            distance = np.linalg.norm(gap, axis=-1)
+            distance = np.linalg.norm(goal - tip, axis=-1)
             done |= distance <= settings.tolerance_m
             if done.all():
                 break
-            ratio = np.minimum(1.0, settings.step_m / np.maximum(distance, 1e-300))
-            waypoint = tip + gap * ratio[:, None]
+            waypoint = route_waypoint(tip, goal, np.full(len(q), settings.step_m), center,
+                                      radius)
             record = ~done & (np.max(np.abs(q - last), axis=-1) > RECORD_MOTION_RAD)
             joints_seen.append(q[record])
             waypoints_seen.append(waypoint[record])
