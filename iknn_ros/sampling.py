@@ -99,7 +99,7 @@ def has_closed_form(chain: KinematicChain) -> bool:
 
 def step_samples(chain: KinematicChain, rng: np.random.Generator, count: int, step_m: float,
                  small_step_share: float = 0.0, min_step_fraction: float = 1e-4,
-                 comfort_gain: float = 0.0) -> Samples:
+                 comfort_gain: float = 0.0, active_set: bool = True) -> Samples:
     """
     Return ``count`` reachable one-step problems with their answers.
 
@@ -109,7 +109,7 @@ def step_samples(chain: KinematicChain, rng: np.random.Generator, count: int, st
     """
     if not has_closed_form(chain):
         return least_motion_step_samples(chain, rng, count, step_m, small_step_share,
-                                         min_step_fraction, comfort_gain)
+                                         min_step_fraction, comfort_gain, active_set)
     geometry = TwoLinkGeometry.of(chain)
     parts = []
     have = 0
@@ -131,7 +131,7 @@ def step_samples(chain: KinematicChain, rng: np.random.Generator, count: int, st
 def least_motion_step_samples(chain: KinematicChain, rng: np.random.Generator, count: int,
                               step_m: float, small_step_share: float = 0.0,
                               min_step_fraction: float = 1e-4,
-                              comfort_gain: float = 0.0) -> Samples:
+                              comfort_gain: float = 0.0, active_set: bool = True) -> Samples:
     """
     Return one-step problems for any chain, redundant ones included, with exact labels.
 
@@ -151,7 +151,8 @@ def least_motion_step_samples(chain: KinematicChain, rng: np.random.Generator, c
         offsets = step_offsets(rng, batch, chain.target_dim, step_m, small_step_share,
                                min_step_fraction)
         target = chain.fk(_limited(chain, joints + _damped_step(chain, joints, offsets)))
-        labelled = least_motion_labels(chain, joints, target, step_m, comfort_gain)
+        labelled = least_motion_labels(chain, joints, target, step_m, comfort_gain,
+                                       active_set)
         parts.append(labelled.subset(np.arange(min(len(labelled), count - have))))
         have += len(parts[-1])
     return Samples.concatenate(parts)
@@ -159,21 +160,21 @@ def least_motion_step_samples(chain: KinematicChain, rng: np.random.Generator, c
 
 def least_motion_labels(chain: KinematicChain, joints: NDArray[np.float64],
                         target: NDArray[np.float64], step_m: float,
-                        comfort_gain: float = 0.0) -> Samples:
+                        comfort_gain: float = 0.0, active_set: bool = True) -> Samples:
     """
     Return the exact least-motion answers to the given one-step problems (the solvable ones).
 
     The comfort drift toward mid-range is ``comfort_gain * |target - tip| / step_m``, so
     it is proportional to the distance travelled; problems whose exact answer moves a
     joint more than ``2 * MAX_SAMPLE_JOINT_STEP_RAD`` or cannot reach the target are left out.
-    Problems the clipped iteration cannot solve are solved again with the active set, so
-    the labels of every problem the clipped one solves stay exactly as they were.
+    With ``active_set``, problems the clipped iteration cannot solve are solved again with
+    the active set, so the labels of every problem the clipped one solves stay as they were.
     """
     offsets = target - chain.fk(joints)
     scale = comfort_gain * np.linalg.norm(offsets, axis=-1) / step_m
     moved, reached = _solve_exactly(chain, joints, target, scale, active_set=False)
     retry = np.flatnonzero(~reached)
-    if retry.size:
+    if active_set and retry.size:
         moved[retry], reached[retry] = _solve_exactly(
             chain, joints[retry], target[retry], scale[retry], active_set=True)
     keep = np.flatnonzero(reached)

@@ -117,7 +117,8 @@ def _network_step(model: nn.Module, chain: KinematicChain, joints: NDArray[np.fl
 
 
 def closed_loop_samples(model: nn.Module, chain: KinematicChain, settings: RolloutSettings,
-                        comfort_gain: float, count: int, rng: np.random.Generator) -> tuple:
+                        comfort_gain: float, count: int, rng: np.random.Generator,
+                        active_set: bool = True) -> tuple:
     """
     Return up to ``count`` visited states with their exact labels, and the rollout's success.
 
@@ -126,5 +127,5 @@ def closed_loop_samples(model: nn.Module, chain: KinematicChain, settings: Rollo
     joints, waypoints, share = visited_states(model, chain, settings, rng)
     pick = rng.permutation(len(joints))[:count]
     labelled = least_motion_labels(chain, joints[pick], waypoints[pick], settings.step_m,
-                                   comfort_gain)
+                                   comfort_gain, active_set)
     return labelled, share, len(joints)

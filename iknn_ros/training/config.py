@@ -69,6 +69,9 @@ class DataConfig:
     # Chains without a closed form: each label's null-space drift toward mid-range, in rad
     # per full step (the exact least-motion solution for 0).
     comfort_gain: float = 0.0
+    # Label problems against a joint limit that clipping cannot solve with an active set
+    # (the joint stays at its limit, the others take up the rest); False: leave them out.
+    active_set_labels: bool = True
     # Rounds of DAgger after the main training (0: none): the network runs in closed loop
     # (``closed_loop_arms`` arms, each chained through ``closed_loop_targets`` random
     # reachable targets for at most ``closed_loop_ticks`` ticks each, within the limits
@@ -276,6 +279,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if base is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     if base is str and isinstance(value, str):
+        return value
+    if base is bool and isinstance(value, bool):
         return value
     if base is list and isinstance(value, list):
         return value

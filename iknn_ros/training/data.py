@@ -56,4 +56,5 @@ def make_samples(chain: KinematicChain, config: DataConfig,
     if config.sampler == 'seed1_grid':
         return seed1_grid_samples(chain, config, rng)
     return step_samples(chain, rng, config.samples, config.step_m, config.small_step_share,
-                        config.min_step_fraction, config.comfort_gain)
+                        config.min_step_fraction, config.comfort_gain,
+                        config.active_set_labels)

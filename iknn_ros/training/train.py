@@ -249,7 +249,8 @@ def _closed_loop_rounds(model: nn.Module, chain: KinematicChain, config: TrainCo
     rounds = []
     for round_index in range(1, d.closed_loop_rounds + 1):
         extra, reached_share, visited = closed_loop_samples(
-            model, solver_chain, settings, d.comfort_gain, d.closed_loop_samples, rng)
+            model, solver_chain, settings, d.comfort_gain, d.closed_loop_samples, rng,
+            d.active_set_labels)
         data.add_training_rows(extra)
         rounds.append({'round': round_index, 'reached_share_before': reached_share,
                        'states_visited': visited, 'rows_added': len(extra)})
