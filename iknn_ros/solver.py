@@ -128,10 +128,10 @@ class SolverConfig:
     # Replace a poor network answer by a numerical step (False: measure the network alone;
     # a non-finite answer still becomes "hold position", never a NaN command).
     fallback: bool = True
-    # A redundant planar arm's path goes around the disk of this share of its reach about
-    # the shoulder (0: straight). Sweeping the tip through the base folds such an arm
-    # through poses from which no local step leads out (curled against its limits); the
-    # 2R arm's path already goes around its workspace's own hole.
+    # A redundant arm's path goes around the disk (sphere) of this share of its reach about
+    # the shoulder, or the workspace's own hole where larger (0: the hole alone). Sweeping
+    # the tip through the base folds such an arm through poses from which no local step
+    # leads out (curled against its limits); every arm's path goes around its hole.
     keep_out_fraction: float = 0.25
 
     def validate(self) -> 'SolverConfig':
@@ -369,6 +369,8 @@ class IKSolver:
             'velocity': scalar.velocity, 'reach': float(self.chain.reach),
             'annulus': {'center': [scalar.center_x, scalar.center_y], 'r_min': scalar.r_min,
                         'r_max': scalar.r_max},
+            'route': {'center': [scalar.route_x, scalar.route_y],
+                      'radius': scalar.route_radius},
             'elbow': {'psi_offset': scalar.psi_offset, 'sign2': scalar.sign2}
             if scalar.has_elbow else None,
             'sin_hysteresis': scalar.sin_hysteresis, 'damping_floor': scalar.damping_floor,
@@ -689,9 +691,9 @@ def route_waypoint(tip: FloatArray, goal: FloatArray, max_step: ArrayLike,
     """
     Return the point at most ``max_step`` from each tip on the way to its goal.
 
-    The way is straight unless it would pass inside the disk of ``radius`` about
-    ``center`` (planar only); then it spirals around the centre, radius and angle changing
-    together, which also reaches goals inside the disk without crossing the centre.
+    The way is straight unless it would pass inside the disk (sphere) of ``radius`` about
+    ``center``; then it spirals around the centre, radius and angle changing together,
+    which also reaches goals inside the disk without crossing the centre.
     """
     d = goal - tip
     dist = np.linalg.norm(d, axis=-1)
@@ -699,11 +701,16 @@ def route_waypoint(tip: FloatArray, goal: FloatArray, max_step: ArrayLike,
     straight = tip + d * ratio[..., None]
     if radius <= 0.0:
         return straight
-    crosses = _segment_enters_disk(tip - center, goal - center, radius)
-    spiral = _polar_waypoint if center.shape[-1] == 2 else _spherical_waypoint
-    around = spiral(tip - center, goal - center, max_step) + center
-    use_polar = crosses & (dist > max_step)
-    return np.where(use_polar[..., None], around, straight)
+    around = _segment_enters_disk(tip - center, goal - center, radius) & (dist > max_step)
+    if not around.any():
+        return straight
+    a = tip - center
+    spiral = _polar_point if center.shape[-1] == 2 else _spherical_point
+    # The chord of an arc is shorter than the arc, so scale onto the step if it overshoots.
+    chord = spiral(a, goal - center, max_step) - a
+    chord_len = np.linalg.norm(chord, axis=-1)
+    fit = np.where(chord_len > max_step, max_step / np.where(chord_len > 0, chord_len, 1), 1.0)
+    return np.where(around[..., None], tip + chord * fit[..., None], straight)
 
 
 def _segment_enters_disk(a: FloatArray, b: FloatArray, radius: float) -> NDArray[np.bool_]:
@@ -715,8 +722,8 @@ def _segment_enters_disk(a: FloatArray, b: FloatArray, radius: float) -> NDArray
     return np.linalg.norm(closest, axis=-1) < radius - DISK_TOUCH_TOLERANCE_M
 
 
-def _polar_waypoint(a: FloatArray, b: FloatArray, max_step: FloatArray) -> FloatArray:
-    """Return a point ``max_step`` along the spiral from a to b (centre-relative)."""
+def _polar_point(a: FloatArray, b: FloatArray, max_step: FloatArray) -> FloatArray:
+    """Return the point ``max_step`` along the spiral from a to b (centre-relative)."""
     ra, rb = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)
     ta, tb = np.arctan2(a[..., 1], a[..., 0]), np.arctan2(b[..., 1], b[..., 0])
     sweep = wrap_to_pi(tb - ta)
@@ -724,16 +731,11 @@ def _polar_waypoint(a: FloatArray, b: FloatArray, max_step: FloatArray) -> Float
     s = np.clip(max_step / np.where(length > 0.0, length, 1.0), 0.0, 1.0)
     r = ra + s * (rb - ra)
     theta = ta + s * sweep
-    point = np.stack([r * np.cos(theta), r * np.sin(theta)], axis=-1)
-    # The chord of an arc is shorter than the arc, so scale onto the step if it overshoots.
-    chord = point - a
-    chord_len = np.linalg.norm(chord, axis=-1)
-    fit = np.where(chord_len > max_step, max_step / np.where(chord_len > 0, chord_len, 1), 1.0)
-    return a + chord * fit[..., None]
+    return np.stack([r * np.cos(theta), r * np.sin(theta)], axis=-1)
 
 
-def _spherical_waypoint(a: FloatArray, b: FloatArray, max_step: FloatArray) -> FloatArray:
-    """Return a point ``max_step`` along the spiral from a to b about the origin (3D)."""
+def _spherical_point(a: FloatArray, b: FloatArray, max_step: FloatArray) -> FloatArray:
+    """Return the point ``max_step`` along the spiral from a to b about the origin (3D)."""
     ra, rb = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)
     ua = a / np.maximum(ra, 1e-12)[..., None]
     ub = b / np.maximum(rb, 1e-12)[..., None]
@@ -747,11 +749,7 @@ def _spherical_waypoint(a: FloatArray, b: FloatArray, max_step: FloatArray) -> F
     s = np.clip(max_step / np.where(length > 0.0, length, 1.0), 0.0, 1.0)
     r = ra + s * (rb - ra)
     angle = s * sweep
-    point = r[..., None] * (np.cos(angle)[..., None] * ua + np.sin(angle)[..., None] * side)
-    chord = point - a
-    chord_len = np.linalg.norm(chord, axis=-1)
-    fit = np.where(chord_len > max_step, max_step / np.where(chord_len > 0, chord_len, 1), 1.0)
-    return a + chord * fit[..., None]
+    return r[..., None] * (np.cos(angle)[..., None] * ua + np.sin(angle)[..., None] * side)
 
 
 class _ScalarPlanarTick:

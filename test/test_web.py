@@ -155,6 +155,31 @@ def test_browser_tick_matches_the_python_solver(standalone):
     assert np.max(np.abs(browser - np.array(python))) <= 1e-5
 
 
+def test_browser_tick_matches_the_python_solver_on_the_three_link_arm():
+    urdf = REPO / 'urdf' / 'three_link_arm.urdf'
+    model = REPO / 'models' / 'three_link_arm_default' / 'model.onnx'
+    process, url = start_web('--standalone', '--port', '0', '--urdf', str(urdf),
+                             '--model', str(model))
+    try:
+        # Back and forth across the base: the path goes around the keep-out disk.
+        targets = np.repeat([[-0.9, 0.1], [0.9, 0.05], [0.1, -0.15], [-0.5, -0.5]], 75, axis=0)
+        start, dt = [0.0, 1.0, 0.5], 0.01
+        result = browse('parity', url + '?mode=standalone',
+                        {'targets': targets.tolist(), 'start': start, 'dt': dt})
+    finally:
+        stop(process)
+    solver = IKSolver(KinematicChain.from_urdf(urdf), OnnxIKNetwork(model), SolverConfig())
+    assert solver.route_radius == pytest.approx(0.25)
+    q, branch, python = tuple(start), None, []
+    for target in targets:
+        tick = solver.tick(q, tuple(target), dt, branch)
+        q, branch = tick.command, tick.branch
+        python.append(q)
+    browser = np.array(result['joints'])
+    assert browser.shape == (300, 3)
+    assert np.max(np.abs(browser - np.array(python))) <= 1e-5
+
+
 def test_click_outside_the_canvas_says_where_to_click(standalone):
     result = browse('outside', standalone + '?mode=standalone')
     assert 'Click inside the arm view' in result['state']['message']

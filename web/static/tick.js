@@ -149,13 +149,14 @@ export class PlanarTick {
     if (dist <= maxStep) {
       return [gx, gy];
     }
-    const w = this.c.annulus;
-    if (w.r_min > 0) {
+    // Around the workspace's hole, or for a redundant arm the keep-out disk.
+    const w = this.c.route;
+    if (w.radius > 0) {
       const ax = tipX - w.center[0];
       const ay = tipY - w.center[1];
       const bx = gx - w.center[0];
       const by = gy - w.center[1];
-      if (Math.hypot(ax, ay) - dist < w.r_min && this.entersDisk(ax, ay, bx, by, w.r_min)) {
+      if (Math.hypot(ax, ay) - dist < w.radius && this.entersDisk(ax, ay, bx, by, w.radius)) {
         const [px, py] = this.polarWaypoint(ax, ay, bx, by, maxStep);
         return [px + w.center[0], py + w.center[1]];
       }
