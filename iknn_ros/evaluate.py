@@ -163,6 +163,7 @@ def run_chained(solver: IKSolver, targets: np.ndarray, start: Sequence[float],
     for target in np.asarray(targets, dtype=np.float64):
         ticks = 0
         flips = 0
+        detoured = False
         biggest_step = 0.0
         result = None
         for ticks in range(1, settings.tick_budget + 1):
@@ -180,6 +181,7 @@ def run_chained(solver: IKSolver, targets: np.ndarray, start: Sequence[float],
             biggest_step = max(biggest_step, float(joint_step.max()))
             totals['fallback_ticks'] += int(result.fallback)
             totals['reconfiguring_ticks'] += int(result.status == Status.RECONFIGURING)
+            detoured |= result.status == Status.RECONFIGURING
             totals['position_limited_ticks'] += int(result.position_limited)
             for k, j in enumerate(elbows):
                 # A branch is decided away from the stretched arm (hysteresis).
@@ -207,11 +209,14 @@ def run_chained(solver: IKSolver, targets: np.ndarray, start: Sequence[float],
             'status': result.status.name if result is not None else 'NONE',
             'max_joint_step_rad': biggest_step,
             'elbow_flips': flips,
+            'detoured': bool(detoured),
         })
     errors = [t['final_error_m'] for t in per_target if t['final_error_m'] is not None]
     summary = {
         'n_targets': len(per_target),
         'n_reached': sum(t['reached'] for t in per_target),
+        # Reached by ordinary ticks alone, without a joint-space detour out of a trap.
+        'n_reached_without_detour': sum(t['reached'] and not t['detoured'] for t in per_target),
         'final_error_m': {'mean': float(np.mean(errors)) if errors else None,
                           'max': float(np.max(errors)) if errors else None},
         'max_joint_step_rad': max((t['max_joint_step_rad'] for t in per_target), default=0.0),

@@ -75,6 +75,14 @@ DISK_TOUCH_TOLERANCE_M = 1e-9
 DAMPING_FLOOR_FRACTION = 1e-12
 # Numerical iterations taken from the current state when the network's answer is rejected.
 FALLBACK_ITERATIONS = 3
+# A trapped arm without numerical help looks for a way out by rolling the network out from
+# fixed poses (a fixed seed, so the same trap always gets the same answer), each also
+# approached a quarter and half of the way from the current joints, for at most this many
+# trained steps: enough to cross the workspace around the shoulder and converge.
+DETOUR_POSES = 32
+DETOUR_POSE_SEED = 0
+DETOUR_BLENDS = (0.25, 0.5, 1.0)
+DETOUR_ROLLOUT_STEPS = 80
 
 
 class Status(enum.IntEnum):
@@ -332,6 +340,8 @@ class IKSolver:
         self._scalar = _ScalarPlanarTick(self) if chain.planar is not None else None
         self._projection_cache: dict = {}
         self._numeric: Optional[NumericWorkspace] = None
+        self._detour_poses: Optional[FloatArray] = None
+        self._elbows: Optional[list] = None
 
     @classmethod
     def from_files(cls, model: Optional[Union[str, os.PathLike]],
@@ -391,6 +401,48 @@ class IKSolver:
             self._numeric_workspace()
         return numeric.nearest_solution(goal, joints)
 
+    def network_solution(self, goal: FloatArray, joints: FloatArray) -> Optional[FloatArray]:
+        """
+        Return joints the network itself brings to ``goal``, nearest to ``joints`` (or None).
+
+        No numerical IK: the network is rolled out (this solver's own ticks, one trained step
+        each, velocity limits scaled alike) toward the goal from DETOUR_POSES fixed poses
+        and from points a quarter and half of the way to them; the reached end nearest to
+        ``joints`` (largest joint move) that keeps the sign of every bent elbow is the
+        answer, or the nearest one of all when none does.
+        """
+        chain = self.chain
+        if self._detour_poses is None:
+            self._detour_poses = self.safe_chain.random_configurations(
+                np.random.default_rng(DETOUR_POSE_SEED), DETOUR_POSES)
+        move = self._detour_poses[None, :, :] - joints
+        move = np.where(chain.continuous, wrap_to_pi(move), move)
+        blends = np.asarray(DETOUR_BLENDS)[:, None, None]
+        ends = (joints + blends * move).reshape(-1, chain.n_joints)
+        goals = np.repeat(np.asarray(goal, dtype=np.float64)[None, :], len(ends), axis=0)
+        dt = self.step_m / self.config.max_cartesian_speed
+        reached = np.zeros(len(ends), dtype=bool)
+        for _ in range(DETOUR_ROLLOUT_STEPS):
+            live = np.flatnonzero(~reached)
+            if live.size == 0:
+                break
+            result = self.tick_batch(ends[live], goals[live], dt)
+            ends[live] = result.command
+            reached[live] = result.reached
+        if not reached.any():
+            return None
+        distance = ends - joints
+        distance = np.max(np.abs(np.where(chain.continuous, wrap_to_pi(distance), distance)),
+                          axis=-1)
+        if self._elbows is None:
+            self._elbows = list(chain.elbow_joints())
+        bent = np.abs(joints[self._elbows]) > BRANCH_HYSTERESIS_RAD
+        flipped = np.any(bent & (np.sign(ends[:, self._elbows]) != np.sign(
+            joints[self._elbows])), axis=-1)
+        choice = reached & ~flipped if np.any(reached & ~flipped) else reached
+        best = np.flatnonzero(choice)[np.argmin(distance[choice])]
+        return ends[best]
+
     def _numeric_workspace(self) -> NumericWorkspace:
         if self._numeric is None:
             self._numeric = NumericWorkspace(self.safe_chain)
@@ -443,6 +495,12 @@ class IKSolver:
     def waypoint(self, tip: FloatArray, goal: FloatArray, max_step: FloatArray) -> FloatArray:
         """Return the point at most ``max_step`` from the tip on the way to the goal."""
         return route_waypoint(tip, goal, max_step, self.route_center, self.route_radius)
+
+    def way_left(self, joints: ArrayLike, goal: ArrayLike) -> float:
+        """Return the length of the way from the tip at ``joints`` to ``goal`` (m)."""
+        tip = self.chain.fk(np.asarray(joints, dtype=np.float64))
+        return float(route_length(tip, np.asarray(goal, dtype=np.float64), self.route_center,
+                                  self.route_radius))
 
     # ---- the tick ------------------------------------------------------------------------
 
@@ -548,11 +606,16 @@ class Tracker:
     The state a stream of ticks toward targets needs: the elbow branch and a way out of traps.
 
     A redundant arm can stall against its joint limits where no local step helps (a
-    "Z"-folded three-link arm asked to fold further). When the goal is reachable but the
-    error has not shrunk for ``stall_ticks`` ticks, the tracker finds the solution nearest
-    the current joints over the whole joint space and moves there in joint space, within
-    the limits and velocity limits (status RECONFIGURING), then resumes ordinary ticks.
-    With the fallback off (the network alone), it never does: that mode measures the network.
+    "Z"-folded three-link arm asked to fold further, a spatial arm wound to its elbow-yaw
+    limit). When the goal is reachable but the way left to it (IKSolver.way_left) has not
+    shrunk for ``stall_ticks`` ticks, or a joint has been held at its limit for that long
+    while the way left crept (neither halved nor fell by a hundredth of a step per tick),
+    the tracker finds a solution and moves there in joint space, within the limits and
+    velocity limits (status RECONFIGURING), then resumes ordinary ticks. With the numerical
+    fallback on, the solution is the exact one nearest the current joints over the whole
+    joint space; without it (the network alone) it is the nearest one the network's own
+    rollouts reach (IKSolver.network_solution): no numerical IK. A target whose search
+    found nothing is not searched again.
     """
 
     def __init__(self, solver: 'IKSolver', stall_ticks: int = 25) -> None:
@@ -562,12 +625,18 @@ class Tracker:
         self._target: Optional[tuple] = None
         self._best = math.inf
         self._since_best = 0
+        self._held_ticks = 0
+        self._held_from = math.inf
+        self._searched = False
         self._detour: Optional[FloatArray] = None
 
     def reset(self) -> None:
         """Forget progress and any detour (a new target)."""
         self._best = math.inf
         self._since_best = 0
+        self._held_ticks = 0
+        self._held_from = math.inf
+        self._searched = False
         self._detour = None
 
     def tick(self, joints: Sequence[float], target: Sequence[float], dt: float) -> TickResult:
@@ -580,24 +649,46 @@ class Tracker:
             result = self._detour_tick(joints, target, dt)
         else:
             result = self.solver.tick(joints, target, dt, self.branch)
-            self._watch(result, joints, target)
+            self._watch(result, joints, target, dt)
         if result.command is not None:
             self.branch = result.branch
         return result
 
-    def _watch(self, result: TickResult, joints: Sequence[float], target: tuple) -> None:
-        if result.command is None or result.reached or not self.solver.config.fallback:
+    def _watch(self, result: TickResult, joints: Sequence[float], target: tuple,
+               dt: float) -> None:
+        if result.command is None or result.reached or self._searched:
             self._since_best = 0
             return
-        if result.goal_error_m < self._best - 1e-9 * self.solver.chain.reach:
-            self._best = result.goal_error_m
+        # Progress is measured along the way the waypoints take: around the shoulder, the
+        # straight-line distance first grows.
+        error = self.solver.way_left(result.command, result.goal)
+        if result.position_limited:
+            if self._held_ticks == 0:
+                self._held_from = error
+            self._held_ticks += 1
+        else:
+            self._held_ticks = 0
+        # Held at a limit and creeping: over a window of stall_ticks held ticks the error
+        # neither halved nor fell by a hundredth of a step per tick.
+        held = False
+        if self._held_ticks >= self.stall_ticks:
+            creep = 0.01 * self._held_ticks * min(self.solver.step_m,
+                                                  self.solver.config.max_cartesian_speed * dt)
+            held = error > 0.5 * self._held_from and self._held_from - error < creep
+            self._held_ticks = 0
+        if error < self._best - 1e-9 * self.solver.chain.reach:
+            self._best = error
             self._since_best = 0
-            return
-        self._since_best += 1
-        if self._since_best >= self.stall_ticks:
+        else:
+            self._since_best += 1
+        if self._since_best >= self.stall_ticks or held:
             self._since_best = 0
+            self._held_ticks = 0
             goal = np.asarray(result.goal, dtype=np.float64)
-            self._detour = self.solver.nearest_solution(goal, np.asarray(joints, float))
+            q = np.asarray(joints, dtype=np.float64)
+            self._searched = True
+            self._detour = self.solver.nearest_solution(goal, q) if \
+                self.solver.config.fallback else self.solver.network_solution(goal, q)
 
     def _detour_tick(self, joints: Sequence[float], target: tuple, dt: float) -> TickResult:
         solver = self.solver
@@ -609,20 +700,24 @@ class Tracker:
         command = q + move / max(1.0, biggest)
         lo, hi = solver.safe_chain.lower, solver.safe_chain.upper
         command = np.where(solver.chain.continuous, command, np.clip(command, lo, hi))
-        if biggest <= 1.0:
-            self._detour = None
-            self.reset()
         # Where the goal is and how far the detour leaves the tip from it, for the report.
         goal = np.asarray(solver.project(np.asarray(target)[None, :], seeds=command[None, :]))[0]
         tip = solver.chain.fk(command)
+        goal_error = float(np.linalg.norm(tip - goal))
+        reached = False
+        if biggest <= 1.0:
+            self._detour = None
+            self.reset()
+            reached = goal_error <= solver.config.goal_tolerance_m
         return TickResult(
-            command=tuple(command.tolist()), status=Status.RECONFIGURING,
-            goal=tuple(goal.tolist()), goal_error_m=float(np.linalg.norm(tip - goal)),
+            command=tuple(command.tolist()),
+            status=Status.REACHED if reached else Status.RECONFIGURING,
+            goal=tuple(goal.tolist()), goal_error_m=goal_error,
             target_error_m=float(np.linalg.norm(tip - np.asarray(target))),
             projected=bool(np.linalg.norm(goal - np.asarray(target)) > 1e-12), fallback=False,
             position_limited=False, velocity_limited=biggest > 1.0,
             branch=float(solver.branch_of(command, self.branch)), network_error_m=math.nan,
-            reached=False)
+            reached=reached)
 
 
 def _row(batch: BatchTickResult, i: int) -> TickResult:
@@ -711,6 +806,19 @@ def route_waypoint(tip: FloatArray, goal: FloatArray, max_step: ArrayLike,
     chord_len = np.linalg.norm(chord, axis=-1)
     fit = np.where(chord_len > max_step, max_step / np.where(chord_len > 0, chord_len, 1), 1.0)
     return np.where(around[..., None], tip + chord * fit[..., None], straight)
+
+
+def route_length(tip: FloatArray, goal: FloatArray, center: FloatArray,
+                 radius: float) -> FloatArray:
+    """Return the length of the way :func:`route_waypoint` takes from each tip to its goal."""
+    straight = np.linalg.norm(goal - tip, axis=-1)
+    if radius <= 0.0:
+        return straight
+    a, b = tip - center, goal - center
+    ra, rb = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)
+    cos_sweep = np.sum(a * b, axis=-1) / np.maximum(ra * rb, 1e-24)
+    spiral = np.hypot(rb - ra, 0.5 * (ra + rb) * np.arccos(np.clip(cos_sweep, -1.0, 1.0)))
+    return np.where(_segment_enters_disk(a, b, radius), spiral, straight)
 
 
 def _segment_enters_disk(a: FloatArray, b: FloatArray, radius: float) -> NDArray[np.bool_]:

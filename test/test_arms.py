@@ -33,6 +33,7 @@ from iknn_ros.sampling import MAX_SAMPLE_JOINT_STEP_RAD
 from iknn_ros.sampling import step_samples
 from iknn_ros.solver import IKSolver
 from iknn_ros.solver import OnnxIKNetwork
+from iknn_ros.solver import route_length
 from iknn_ros.solver import route_waypoint
 from iknn_ros.solver import SolverConfig
 from iknn_ros.solver import Status
@@ -179,11 +180,16 @@ def test_paths_go_around_the_shoulder(urdf):
     ends = 2.0 * center - starts  # the far side of the shoulder, through its centre
     tip = starts.copy()
     outside = np.linalg.norm(starts - center, axis=-1) >= radius
+    # The way left (what the tracker watches for progress) shrinks by most of each step.
+    way = route_length(tip, ends, center, radius)
     for _ in range(400):
         nxt = route_waypoint(tip, ends, np.full(len(tip), 0.05), center, radius)
-        assert np.all(np.linalg.norm(nxt - tip, axis=-1) <= 0.05 + 1e-12)
+        step = np.linalg.norm(nxt - tip, axis=-1)
+        assert np.all(step <= 0.05 + 1e-12)
         assert np.all(np.linalg.norm(nxt[outside] - center, axis=-1) >= radius - 1e-9)
-        tip = nxt
+        next_way = route_length(nxt, ends, center, radius)
+        assert np.all(next_way <= way - 0.5 * step + 1e-12)
+        tip, way = nxt, next_way
     np.testing.assert_allclose(tip, ends, atol=1e-12)
 
 
@@ -221,6 +227,39 @@ def test_a_trapped_three_link_arm_detours_out(three):
         if result.reached:
             break
     assert result.reached and Status.RECONFIGURING in statuses
+
+
+@pytest.mark.parametrize('start, target', [
+    ((-0.91, -0.961, -1.176, 1.704), (0.595, 0.766, 0.063)),
+    ((8.031, 0.157, -1.655, 1.868), (-0.636, 0.022, 0.328)),
+    ((11.959, 1.339, -1.415, 0.485), (-0.044, 0.289, 0.364))])
+def test_the_network_alone_leaves_spatial_traps(spatial, start, target, monkeypatch):
+    network = OnnxIKNetwork(shipped_model_for(spatial.fingerprint()))
+    settings = LoopSettings(tolerance_m=1e-3 * spatial.reach, tick_budget=1000)
+    solver = IKSolver(spatial, network, SolverConfig(
+        refine_iterations=0, fallback=False, goal_tolerance_m=settings.tolerance_m,
+        max_cartesian_speed=network.card.step_m / settings.dt))
+    # Chained targets of the evaluation: ordinary ticks alone creep along the shoulder's
+    # limit (the first) or stall against the elbow yaw's (the others) for 1000 ticks.
+    q = start
+    for _ in range(settings.tick_budget):
+        result = solver.tick(q, target, settings.dt)
+        q = result.command
+    assert not result.reached and result.status == Status.JOINT_LIMIT
+
+    def no_numerical_ik(*args):
+        raise AssertionError('the network-only tracker must not solve IK numerically')
+
+    monkeypatch.setattr(solver, 'nearest_solution', no_numerical_ik)
+    run = run_chained(solver, np.array([target]), start, settings)
+    summary = run['summary']
+    assert summary['n_reached'] == 1 and summary['n_reached_without_detour'] == 0
+    assert summary['reconfiguring_ticks'] > 0
+    assert summary['limit_violations'] == summary['velocity_violations'] == 0
+    assert summary['elbow_flips'] == 0
+    solution = solver.network_solution(np.array(target), np.array(start))
+    assert np.linalg.norm(spatial.fk(solution) - target) <= settings.tolerance_m
+    assert solver.safe_chain.within_limits(solution, 1e-12)
 
 
 @pytest.mark.parametrize('urdf', [THREE, SPATIAL])

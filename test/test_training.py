@@ -274,6 +274,19 @@ def test_command_line_quick_run_writes_the_whole_report(tmp_path):
     second = onnx.load(tmp_path / 'again' / 'model.onnx').graph.initializer
     assert [onnx.numpy_helper.to_array(t).tobytes() for t in first] == \
         [onnx.numpy_helper.to_array(t).tobytes() for t in second]
+    # Re-evaluating the folder (after a solver change) keeps the model and its training record.
+    model_bytes = (out / 'model.onnx').read_bytes()
+    again = run_train('--config', str(out / 'config.yaml'), '--out', str(out), '--evaluate-only')
+    assert again.returncode == 0, again.stderr
+    redone = json.loads((out / 'metrics.json').read_text())
+    assert redone['training'] == metrics['training']
+    assert (out / 'model.onnx').read_bytes() == model_bytes
+    assert redone['closed_loop']['refined']['n_reached_without_detour'] <= \
+        redone['closed_loop']['refined']['n_reached']
+    assert 'by a detour' in (out / 'README.md').read_text()
+    empty = run_train('--config', str(out / 'config.yaml'), '--out', str(tmp_path / 'empty'),
+                      '--evaluate-only')
+    assert empty.returncode == 2 and 'no trained model' in empty.stderr
 
 
 # ---- closed-loop (DAgger) rounds -----------------------------------------------------------

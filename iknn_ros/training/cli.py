@@ -107,6 +107,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--quick', action='store_true',
                         help='a seconds-long run of the same design (for tests)')
     parser.add_argument('--no-eval', action='store_true', help='skip the held-out report')
+    parser.add_argument('--evaluate-only', action='store_true',
+                        help='no training: re-run the held-out report of the model already in '
+                             '--out (after a change to the solver or the evaluation), keeping '
+                             'its training record')
     parser.add_argument('--init-from', type=Path, default=None,
                         help='start from the weights of an iknn_ros checkpoint')
     parser.add_argument('--progress', choices=('auto', 'bar', 'lines'), default='auto',
@@ -126,6 +130,8 @@ def _run(args: argparse.Namespace) -> int:
     chain = load_chain(config)
     out = args.out or Path('models') / f'{chain.robot_name}_{config.name}'
     check_output_folder(out)
+    if args.evaluate_only:
+        return _evaluate_only(config, chain, out)
     init_state = None
     # torch is imported only now: the configuration errors above need no torch.
     from iknn_ros.training.export import export_onnx
@@ -160,7 +166,7 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError(f'onnxruntime and torch disagree by {parity:.2e} (> '
                          f'{PARITY_TOLERANCE:.0e}); not exporting')
     card = dataclasses.replace(card, metrics={**card.metrics, 'onnx_parity_max_abs': parity})
-    model_path = export_onnx(result.model, chain, card, out / 'model.onnx')
+    export_onnx(result.model, chain, card, out / 'model.onnx')
     save_checkpoint(out / 'checkpoint.pt', result.model, config)
     (out / 'config.yaml').write_text(
         f'# Rebuild: python -m iknn_ros.training --config {out / "config.yaml"} --out {out}\n'
@@ -177,18 +183,36 @@ def _run(args: argparse.Namespace) -> int:
                 'final_validation_tip_error_mean_m':
                     result.history[-1]['validation_tip_error_mean_m'],
                 'closed_loop_rounds': result.closed_loop_rounds}
-    report = None
-    if not args.no_eval:
-        from iknn_ros.evaluate import heldout_report
-        from iknn_ros.evaluate import write_plots
-        e = config.evaluation
-        report, step_data, _ = heldout_report(
-            model_path, resolve_urdf(config.robot.urdf), config.robot.base_link,
-            config.robot.tip_link, e.seed, e.holdout_samples, e.chained_targets,
-            e.tolerance_fraction_of_reach, e.tick_budget)
-        report['training'] = training
-        (out / 'metrics.json').write_text(json.dumps(report, indent=2) + '\n')
-        write_plots(out, chain, step_data, result.history)
+    report = None if args.no_eval else _report(config, chain, out, training, result.history)
+    table = summary_table(config, training, report, chain.reach)
+    (out / 'README.md').write_text(markdown_report(config, out, table))
+    print(table)
+    return 0
+
+
+def _report(config: TrainConfig, chain: KinematicChain, out: Path, training: dict,
+            history: list) -> dict:
+    """Run the held-out report of ``out/model.onnx``; write metrics.json and the plots."""
+    from iknn_ros.evaluate import heldout_report
+    from iknn_ros.evaluate import write_plots
+    e = config.evaluation
+    report, step_data, _ = heldout_report(
+        out / 'model.onnx', resolve_urdf(config.robot.urdf), config.robot.base_link,
+        config.robot.tip_link, e.seed, e.holdout_samples, e.chained_targets,
+        e.tolerance_fraction_of_reach, e.tick_budget)
+    report['training'] = training
+    (out / 'metrics.json').write_text(json.dumps(report, indent=2) + '\n')
+    write_plots(out, chain, step_data, history)
+    return report
+
+
+def _evaluate_only(config: TrainConfig, chain: KinematicChain, out: Path) -> int:
+    try:
+        training = json.loads((out / 'metrics.json').read_text())['training']
+        history = json.loads((out / 'training_history.json').read_text())
+    except (OSError, ValueError, KeyError) as err:
+        raise ConfigError(f"'{out}' holds no trained model's record to keep: {err}") from err
+    report = _report(config, chain, out, training, history)
     table = summary_table(config, training, report, chain.reach)
     (out / 'README.md').write_text(markdown_report(config, out, table))
     print(table)
@@ -213,9 +237,11 @@ def summary_table(config: TrainConfig, training: dict, report: Optional[dict],
         loop = report['closed_loop']
         for name in ('network_only', 'refined'):
             r = loop[name]
+            detours = r['n_reached'] - r.get('n_reached_without_detour', r['n_reached'])
             rows.append((f"chained targets, {name.replace('_', ' ')}",
                          f"{r['n_reached']}/{r['n_targets']} within "
-                         f"{r['tolerance_m'] * 1e3:.2g} mm; flips {r['elbow_flips']}, "
+                         f"{r['tolerance_m'] * 1e3:.2g} mm ({detours} by a detour); "
+                         f"flips {r['elbow_flips']}, "
                          f"limit/velocity violations {r['limit_violations']}/"
                          f"{r['velocity_violations']}, fallbacks {r['fallback_ticks']}"))
         far = report['out_of_reach']
