@@ -376,7 +376,72 @@ def run(quick: bool) -> dict:
         'ended_on_projection_within_1e-6_reach': run_far['summary']['n_reached'],
         'status_out_of_reach': sum(t['status'] == 'OUT_OF_REACH' for t in run_far['targets']),
         'final_error_to_projection_m': run_far['summary']['final_error_m']}
+    results['redundant_arms'] = redundant_arm_latency(counts['latency'] // 4)
     return results
+
+
+def redundant_arm_latency(count: int) -> dict:
+    """
+    Return per-tick latency on the shipped three-link and spatial models, and trap searches.
+
+    The problems are the states and targets of a refined chained run; the search is the
+    network-only tracker's way out of a trap (IKSolver.network_solution) from the states
+    of test/test_arms.py, where ordinary ticks stall.
+    """
+    out = {}
+    traps = {'spatial_arm': [((-0.91, -0.961, -1.176, 1.704), (0.595, 0.766, 0.063)),
+                             ((8.031, 0.157, -1.655, 1.868), (-0.636, 0.022, 0.328)),
+                             ((11.959, 1.339, -1.415, 0.485), (-0.044, 0.289, 0.364))]}
+    for arm in ('three_link_arm', 'spatial_arm'):
+        chain = KinematicChain.from_urdf(REPO / 'urdf' / f'{arm}.urdf')
+        network = OnnxIKNetwork(REPO / 'models' / f'{arm}_default' / 'model.onnx')
+        rng = np.random.default_rng(2026)
+        targets = reachable_targets(chain.with_limit_margin(0.05), rng, 200)
+        default = IKSolver(chain, network, SolverConfig())
+        problems = []
+        q = tuple(chain.with_limit_margin(0.05).random_configurations(rng, 1)[0])
+        for target in targets:
+            for _ in range(200):
+                res = default.tick(q, tuple(target), 0.001)
+                problems.append((q, tuple(target), None))
+                q = res.command
+                if res.reached or len(problems) >= count:
+                    break
+            if len(problems) >= count:
+                break
+        ticking = {'network_only': IKSolver(chain, network, SolverConfig(
+                       refine_iterations=0, fallback=False)),
+                   'refined': default,
+                   'dls_only': IKSolver(chain, None, SolverConfig(use_network=False))}
+        calls = {name: (lambda s: lambda q, t, b: s.tick(q, t, 0.001, b))(s)
+                 for name, s in ticking.items()}
+        out[arm] = {'latency': latency_suite(calls, problems), 'problems': len(problems)}
+        searches = []
+        for start, target in traps.get(arm, []):
+            started = time.perf_counter()
+            found = ticking['network_only'].network_solution(np.array(target), np.array(start))
+            searches.append((time.perf_counter() - started) * 1e3)
+            assert found is not None, f'no way out found from {start}'
+        if searches:
+            out[arm]['trap_search_ms'] = stats(searches)
+    return out
+
+
+def _redundant_arm_lines(arms: dict) -> list:
+    lines = []
+    for arm, measured in arms.items():
+        lat = measured['latency']
+        line = (f'{arm}: per tick median / p99 us: network only '
+                f"{lat['network_only']['median_us']:.1f} / {lat['network_only']['p99_us']:.1f}"
+                f", refined {lat['refined']['median_us']:.1f} / "
+                f"{lat['refined']['p99_us']:.1f}, damped least squares alone "
+                f"{lat['dls_only']['median_us']:.1f} / {lat['dls_only']['p99_us']:.1f}")
+        if 'trap_search_ms' in measured:
+            search = measured['trap_search_ms']
+            line += (f"; trap search (network rollouts) {search['median']:.0f} ms median, "
+                     f"{search['max']:.0f} ms max")
+        lines.append(line)
+    return lines
 
 
 def table(results: dict) -> str:
@@ -427,6 +492,7 @@ def table(results: dict) -> str:
         f"{u['targets']} unreachable targets: {u['ended_on_projection_within_1e-6_reach']} "
         f"ended within 1e-6 reach of their projection, {u['status_out_of_reach']} with status "
         'OUT_OF_REACH',
+        *_redundant_arm_lines(results.get('redundant_arms', {})),
         f"machine: {results['machine']['cpu']}, {results['machine']['cores']} cores, "
         f"Python {results['machine']['python']}, onnxruntime "
         f"{results['machine']['onnxruntime']}"]

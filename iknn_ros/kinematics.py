@@ -805,7 +805,7 @@ class NumericWorkspace(Workspace):
         Return the solution reaching ``target`` nearest to ``joints`` (None: unreachable).
 
         All starts are solved; among those that reach the target, the one with the least
-        joint motion from ``joints`` (continuous joints the short way round) wins.
+        joint motion from ``joints`` wins (see :func:`nearest_keeping_elbows`).
         """
         target = np.asarray(target, dtype=np.float64)
         joints = np.asarray(joints, dtype=np.float64)
@@ -818,10 +818,7 @@ class NumericWorkspace(Workspace):
         reached = close[gaps <= EXACT_GAP_M]
         if len(reached) == 0:
             return None
-        move = reached - joints
-        move = np.where(self.chain.continuous, wrap_to_pi(move), move)
-        best = int(np.argmin(np.sum(move * move, axis=-1)))
-        return joints + move[best]
+        return nearest_keeping_elbows(self.chain, reached, joints)
 
     def project(self, points: ArrayLike, toward: Optional[ArrayLike] = None,
                 seeds: Optional[ArrayLike] = None) -> FloatArray:
@@ -836,6 +833,25 @@ class NumericWorkspace(Workspace):
             # A target reached to rounding is its own projection, exactly.
             out[i] = point if gap <= EXACT_GAP_M else self.chain.fk(q)
         return out.reshape(points.shape)
+
+
+def nearest_keeping_elbows(chain: KinematicChain, candidates: FloatArray, joints: FloatArray,
+                           bent_rad: float = 0.05) -> FloatArray:
+    """
+    Return the candidate with the least joint motion from ``joints`` that flips no elbow.
+
+    An elbow joint (KinematicChain.elbow_joints) bent more than ``bent_rad`` keeps its sign
+    unless no candidate keeps them all; continuous joints move the short way round, and
+    the answer is ``joints`` plus that move.
+    """
+    move = candidates - joints
+    move = np.where(chain.continuous, wrap_to_pi(move), move)
+    elbows = list(chain.elbow_joints())
+    bent = np.abs(joints[elbows]) > bent_rad
+    flips = np.any(bent & (np.sign(candidates[:, elbows]) != np.sign(joints[elbows])), axis=-1)
+    pool = ~flips if np.any(~flips) else np.ones(len(candidates), dtype=bool)
+    cost = np.where(pool, np.sum(move * move, axis=-1), np.inf)
+    return joints + move[int(np.argmin(cost))]
 
 
 def _bounded_least_squares(chain: KinematicChain, q: FloatArray, target: FloatArray,

@@ -46,6 +46,7 @@ from typing import NamedTuple, Optional, Sequence, Union
 
 from iknn_ros.kinematics import AnnulusWorkspace
 from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics import nearest_keeping_elbows
 from iknn_ros.kinematics import NumericWorkspace
 from iknn_ros.kinematics import TwoLinkGeometry
 from iknn_ros.kinematics import Workspace
@@ -341,7 +342,6 @@ class IKSolver:
         self._projection_cache: dict = {}
         self._numeric: Optional[NumericWorkspace] = None
         self._detour_poses: Optional[FloatArray] = None
-        self._elbows: Optional[list] = None
 
     @classmethod
     def from_files(cls, model: Optional[Union[str, os.PathLike]],
@@ -407,9 +407,8 @@ class IKSolver:
 
         No numerical IK: the network is rolled out (this solver's own ticks, one trained step
         each, velocity limits scaled alike) toward the goal from DETOUR_POSES fixed poses
-        and from points a quarter and half of the way to them; the reached end nearest to
-        ``joints`` (largest joint move) that keeps the sign of every bent elbow is the
-        answer, or the nearest one of all when none does.
+        and from points a quarter and half of the way to them; of the reached ends, the
+        answer is the one :func:`nearest_keeping_elbows` picks.
         """
         chain = self.chain
         if self._detour_poses is None:
@@ -431,17 +430,7 @@ class IKSolver:
             reached[live] = result.reached
         if not reached.any():
             return None
-        distance = ends - joints
-        distance = np.max(np.abs(np.where(chain.continuous, wrap_to_pi(distance), distance)),
-                          axis=-1)
-        if self._elbows is None:
-            self._elbows = list(chain.elbow_joints())
-        bent = np.abs(joints[self._elbows]) > BRANCH_HYSTERESIS_RAD
-        flipped = np.any(bent & (np.sign(ends[:, self._elbows]) != np.sign(
-            joints[self._elbows])), axis=-1)
-        choice = reached & ~flipped if np.any(reached & ~flipped) else reached
-        best = np.flatnonzero(choice)[np.argmin(distance[choice])]
-        return ends[best]
+        return nearest_keeping_elbows(chain, ends[reached], joints)
 
     def _numeric_workspace(self) -> NumericWorkspace:
         if self._numeric is None:
