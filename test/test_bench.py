@@ -47,3 +47,10 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     assert unreachable['ended_on_projection_within_1e-6_reach'] == unreachable['targets']
     assert unreachable['status_out_of_reach'] == unreachable['targets']
     assert 'machine:' in done.stdout and (tmp_path / 'bench.md').is_file()
+    arms = results['redundant_arms']
+    for arm in ('three_link_arm', 'spatial_arm'):
+        for method in ('network_only', 'refined', 'dls_only'):
+            assert arms[arm]['latency'][method]['calls'] == arms[arm]['problems'] > 0
+    # Every trap of the spatial arm was searched, and each search found a way out.
+    assert arms['spatial_arm']['trap_search_ms']['count'] == 3
+    assert 'trap search (network rollouts)' in done.stdout
