@@ -693,20 +693,22 @@ class Tracker:
         goal = np.asarray(solver.project(np.asarray(target)[None, :], seeds=command[None, :]))[0]
         tip = solver.chain.fk(command)
         goal_error = float(np.linalg.norm(tip - goal))
-        reached = False
+        projected = bool(np.linalg.norm(goal - np.asarray(target)) > 1e-12)
+        status = Status.RECONFIGURING
         if biggest <= 1.0:
             self._detour = None
             self.reset()
-            reached = goal_error <= solver.config.goal_tolerance_m
+            # Ended on the goal: report it as an ordinary tick there would.
+            if goal_error <= solver.config.goal_tolerance_m:
+                status = Status.OUT_OF_REACH if projected else Status.REACHED
         return TickResult(
-            command=tuple(command.tolist()),
-            status=Status.REACHED if reached else Status.RECONFIGURING,
+            command=tuple(command.tolist()), status=status,
             goal=tuple(goal.tolist()), goal_error_m=goal_error,
             target_error_m=float(np.linalg.norm(tip - np.asarray(target))),
-            projected=bool(np.linalg.norm(goal - np.asarray(target)) > 1e-12), fallback=False,
+            projected=projected, fallback=False,
             position_limited=False, velocity_limited=biggest > 1.0,
             branch=float(solver.branch_of(command, self.branch)), network_error_m=math.nan,
-            reached=reached)
+            reached=status != Status.RECONFIGURING)
 
 
 def _row(batch: BatchTickResult, i: int) -> TickResult:
