@@ -158,6 +158,7 @@ class KinematicChain:
         self.tip_offset = np.array(tip_offset, dtype=np.float64)
         self._origins = np.stack([j.origin for j in self.joints])
         self._axes = np.stack([j.axis for j in self.joints])
+        self._elbows: dict = {}
         self.planar: Optional[PlanarGeometry] = _planar_geometry(self)
 
     # ---- construction ------------------------------------------------------------------
@@ -372,6 +373,9 @@ class KinematicChain:
         Crossing such a joint's zero changes the arm's branch (elbow up or down): these are
         the joints whose sign the evaluation watches for branch flips.
         """
+        # Searches out of traps ask on every call, and the chain never changes.
+        if (samples, seed) in self._elbows:
+            return self._elbows[samples, seed]
         rng = np.random.default_rng(seed)
         found = []
         for j in np.flatnonzero(~self.continuous):
@@ -382,7 +386,8 @@ class KinematicChain:
             singular = np.linalg.svd(self.jacobian(q), compute_uv=False)
             if np.mean(singular[:, -1] < 1e-9 * singular[:, 0]) > 0.9:
                 found.append(int(j))
-        return tuple(found)
+        self._elbows[samples, seed] = tuple(found)
+        return self._elbows[samples, seed]
 
     def random_configurations(self, rng: np.random.Generator, count: int) -> FloatArray:
         """Return ``count`` joint vectors drawn uniformly within limits (continuous: +-pi)."""

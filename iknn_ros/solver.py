@@ -485,8 +485,11 @@ class IKSolver:
         """Return the point at most ``max_step`` from the tip on the way to the goal."""
         return route_waypoint(tip, goal, max_step, self.route_center, self.route_radius)
 
-    def way_left(self, joints: ArrayLike, goal: ArrayLike) -> float:
+    def way_left(self, joints: Sequence[float], goal: Sequence[float]) -> float:
         """Return the length of the way from the tip at ``joints`` to ``goal`` (m)."""
+        if self._scalar is not None:
+            # The tracker asks every tick: in floats, as the tick itself.
+            return self._scalar.way_left(joints, goal[0], goal[1])
         tip = self.chain.fk(np.asarray(joints, dtype=np.float64))
         return float(route_length(tip, np.asarray(goal, dtype=np.float64), self.route_center,
                                   self.route_radius))
@@ -1133,6 +1136,18 @@ class _ScalarPlanarTick:
                 return px + self.route_x, py + self.route_y
         ratio = max_step / dist
         return tip_x + dx * ratio, tip_y + dy * ratio
+
+    def way_left(self, q: Sequence[float], gx: float, gy: float) -> float:
+        """Return :func:`route_length` from the tip at ``q`` to (gx, gy), in floats."""
+        tip_x, tip_y = self.fk(q)
+        if self.route_radius > 0.0:
+            ax, ay = tip_x - self.route_x, tip_y - self.route_y
+            bx, by = gx - self.route_x, gy - self.route_y
+            if _scalar_segment_enters_disk(ax, ay, bx, by, self.route_radius):
+                ra, rb = math.hypot(ax, ay), math.hypot(bx, by)
+                sweep = wrap_scalar(math.atan2(by, bx) - math.atan2(ay, ax))
+                return math.hypot(rb - ra, 0.5 * (ra + rb) * sweep)
+        return math.hypot(gx - tip_x, gy - tip_y)
 
     def safety(self, q: list, solution: list, dt: float, valid_target: bool) -> tuple:
         lo, hi, velocity, continuous = self.lo, self.hi, self.velocity, self.continuous

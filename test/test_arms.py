@@ -193,6 +193,18 @@ def test_paths_go_around_the_shoulder(urdf):
     np.testing.assert_allclose(tip, ends, atol=1e-12)
 
 
+def test_the_trackers_way_left_is_route_length_in_floats(three):
+    solver = IKSolver(three, None, SolverConfig(use_network=False))
+    rng = np.random.default_rng(5)
+    joints = three.random_configurations(rng, 300)
+    goals = three.fk(three.random_configurations(rng, 300))
+    expected = route_length(three.fk(joints), goals, solver.route_center, solver.route_radius)
+    got = [solver.way_left(tuple(q), tuple(goal)) for q, goal in zip(joints, goals)]
+    np.testing.assert_allclose(got, expected, rtol=0.0, atol=1e-12)
+    # Some of these ways go around the shoulder, longer than the straight line.
+    assert np.sum(expected > np.linalg.norm(goals - three.fk(joints), axis=-1) + 1e-3) > 10
+
+
 @pytest.mark.parametrize('start, target', [
     ((34.528, 0.097, 0.028), (0.988, 0.109)), ((-9.841, 0.608, 0.572), (0.453, 0.129)),
     ((165.778, 0.955, 1.098), (0.604, 0.207)), ((165.372, 1.068, 0.826), (0.542, 0.004))])
