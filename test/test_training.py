@@ -239,6 +239,7 @@ def run_train(*args, cwd=REPO):
     (['--set', 'data.step_m=2.0'], 'is not smaller than the reach'),
     (['--set', 'robot.tip_link=link1'], 'data.step_m 0.05 m is not smaller'),
     (['--set', 'robot.urdf=/no/such.urdf'], 'does not exist'),
+    (['--set', 'model.bend_direction=true'], 'defined for planar chains of three or more'),
 ])
 def test_command_line_refuses_bad_setups_before_training(args, message, tmp_path):
     done = run_train(*args, '--out', str(tmp_path / 'out'))
@@ -332,3 +333,25 @@ def test_the_rollout_keeps_to_the_solver_limits_and_labels_are_exact(three_link_
     np.testing.assert_allclose(chain.fk(labelled.joints + labelled.delta), labelled.target,
                                atol=1e-9)
     assert safe.within_limits(labelled.joints + labelled.delta).all()
+
+
+def test_the_bend_direction_input_is_the_direction_of_the_bend(three_link_quick, tmp_path):
+    chain, config, result = three_link_quick
+    model = result.model
+    assert config.model.bend_direction and 'bend' in model.input_encoding()
+    angle = np.radians([0.0, 30.0, 135.0, 250.0])
+    for radius in (0.1, 0.5):
+        joints = torch.tensor(np.stack([np.full(4, 0.7), radius * np.cos(angle),
+                                        radius * np.sin(angle)], axis=-1), dtype=torch.float32)
+        bend = model.bend_features(joints).numpy()
+        expected = np.sin(joints[:, 1:].numpy())
+        expected /= np.hypot(np.linalg.norm(expected, axis=-1, keepdims=True), 0.02)
+        np.testing.assert_allclose(bend, expected, atol=1e-6)
+        # Away from the stretched arm it is a unit vector, whatever the size of the bend.
+        assert np.all(np.abs(np.linalg.norm(bend, axis=-1) - 1.0) < 0.03)
+    stretched = model.bend_features(torch.tensor([[1.0, 0.0, 0.0]]))
+    assert torch.all(torch.isfinite(stretched)) and float(stretched.abs().max()) == 0.0
+    card = ModelCard.for_chain(chain, architecture='incremental', step_m=config.data.step_m,
+                               branch_rule='none', input_encoding=model.input_encoding(),
+                               training_config=config.to_dict(), producer={})
+    assert parity_error(model, chain, onnx_bytes(model, chain, card)) <= 1e-5

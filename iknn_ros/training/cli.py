@@ -79,6 +79,10 @@ def load_chain(config: TrainConfig) -> KinematicChain:
             TwoLinkGeometry.of(chain)
         except ValueError as err:
             raise ConfigError(f"{err}; seed 1's method is defined for a planar 2R arm") from err
+    if config.model.bend_direction and (chain.planar is None or chain.n_joints < 3):
+        raise ConfigError('model.bend_direction is defined for planar chains of three or '
+                          f'more joints; this one has {chain.n_joints} joints'
+                          + ('' if chain.planar is not None else ' and is not planar'))
     chain.with_limit_margin(config.robot.limit_margin_rad)
     if config.data.step_m >= chain.reach:
         raise ConfigError(f'data.step_m {config.data.step_m} m is not smaller than the '

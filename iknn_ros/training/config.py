@@ -99,6 +99,9 @@ class ModelConfig:
     architecture: str = 'incremental'
     hidden: list = dataclasses.field(default_factory=lambda: [64, 64, 64])
     activation: str = 'tanh'
+    # 'incremental' only, planar chains of 3+ joints: the direction of the arm's bend as
+    # an input (see IncrementalIKNet).
+    bend_direction: bool = False
 
 
 @dataclasses.dataclass
@@ -190,6 +193,8 @@ class TrainConfig:
         _check(0.0 < d.validation_share < 1.0, 'data.validation_share must be in (0, 1)')
         _check(m.architecture in ('incremental', 'seed1'),
                f"model.architecture must be 'incremental' or 'seed1', got {m.architecture!r}")
+        _check(not m.bend_direction or m.architecture == 'incremental',
+               'model.bend_direction needs the incremental network')
         _check(bool(m.hidden) and all(isinstance(w, int) and w > 0 for w in m.hidden),
                f'model.hidden must be a list of positive widths, got {m.hidden!r}')
         _check(m.activation in ('silu', 'tanh', 'relu', 'sigmoid'),

@@ -28,6 +28,9 @@ import numpy as np
 import torch
 from torch import nn
 
+# Below this bend (rad) the bend direction fades to zero rather than turning abruptly.
+BEND_EPS_RAD = 0.02
+
 ACTIVATIONS = {'silu': nn.SiLU, 'tanh': nn.Tanh, 'relu': nn.ReLU, 'sigmoid': nn.Sigmoid}
 
 
@@ -120,23 +123,47 @@ class IncrementalIKNet(nn.Module):
 
     Features: sin/cos of the joint angles (of the accumulated in-plane angles for planar
     chains; either way no seam at +-pi), the tip over the reach, the step to the target over
-    the trained step, and the elbow branch. The MLP outputs a matrix ``M`` of shape
+    the trained step, the elbow branch and, with ``bend_direction``, the direction of the
+    planar arm's bend (below). The MLP outputs a matrix ``M`` of shape
     ``[n_joints, target_dim]`` and the increment is ``M @ (target - tip)``: exactly zero
     when the target is reached, so the closed loop has the target as a fixed point, and
     linear for small steps, like a Jacobian inverse.
+
+    The bend direction ``b / sqrt(|b|^2 + eps^2)``, ``b`` the sines of the relative angles
+    of joints 2..n, is for redundant planar arms. Near the stretched arm their least-motion
+    answer bends the arm in the direction it is already bent, however slightly: a function
+    of the direction of ``b`` that turns once around the stretched pose, as steep as
+    ``1 / |b|``. Given that direction as an input, the network need not build it.
     """
 
     def __init__(self, chain: KinematicChain, step_m: float, hidden: list,
-                 activation: str) -> None:
+                 activation: str, bend_direction: bool = False) -> None:
         super().__init__()
         self.fk = ChainForwardKinematics(chain)
         n, d = chain.n_joints, chain.target_dim
+        self.bend_direction = bend_direction
+        bends = 0
+        if bend_direction:
+            if chain.planar is None or n < 3:
+                raise ValueError('bend direction features are defined for planar chains of '
+                                 'three or more joints')
+            bends = n - 1
+            p = chain.planar
+            select = torch.zeros(bends, n)
+            for i in range(bends):
+                select[i, i + 1] = float(p.axis_signs[i + 1])
+            self.register_buffer('bend_select', select)
+            self.register_buffer('bend_offset', torch.tensor(p.yaw_offsets[1:],
+                                                             dtype=torch.float32))
+            self.register_buffer('bend_sum', torch.ones(1, bends))
+            self.register_buffer('bend_eps_squared', torch.tensor([BEND_EPS_RAD ** 2]))
         self.n_joints, self.target_dim = n, d
         self.step_m = float(step_m)
         self.reach_m = float(chain.reach)
         # Scales the matrix so that its entries are of order one for a unit step.
         self.delta_scale = 4.0 * self.step_m / self.reach_m
-        scale = [1.0] * (2 * n) + [1.0 / self.reach_m] * d + [1.0 / self.step_m] * d + [1.0]
+        scale = ([1.0] * (2 * n) + [1.0 / self.reach_m] * d + [1.0 / self.step_m] * d + [1.0]
+                 + [1.0] * bends)
         self.register_buffer('feature_scale', torch.tensor(scale, dtype=torch.float32))
         # (M @ s)_i = sum_k M[i * d + k] s_k, as two constant matrix products around a
         # product: replicate s, multiply elementwise, sum each joint's group.
@@ -162,7 +189,10 @@ class IncrementalIKNet(nn.Module):
                                 dim=-1)
             tip = self.fk(joint_positions)
         step = target - tip
-        features = torch.cat([cos_sin, tip, step, branch], dim=-1)
+        parts = [cos_sin, tip, step, branch]
+        if self.bend_direction:
+            parts.append(self.bend_features(joint_positions))
+        features = torch.cat(parts, dim=-1)
         # Scaling the first layer's weights instead of the features is the same map; the
         # exporter folds the product into one constant, saving a node per call.
         first = self.net[0]
@@ -171,13 +201,25 @@ class IncrementalIKNet(nn.Module):
         products = matrix * nn.functional.linear(step, self.replicate)
         return nn.functional.linear(products, self.group_sum)
 
+    def bend_features(self, joint_positions: torch.Tensor) -> torch.Tensor:
+        """Return the bend direction ``b / sqrt(|b|^2 + eps^2)``, shape ``[batch, n - 1]``."""
+        bend = torch.sin(nn.functional.linear(joint_positions, self.bend_select,
+                                              self.bend_offset))
+        norm = nn.functional.linear(bend * bend, self.bend_sum, self.bend_eps_squared)
+        return bend / torch.sqrt(norm)
+
     def input_encoding(self) -> dict:
         """Return the encoding the model card records."""
         angles = 'accumulated planar angles' if self.fk.planar else 'joint angles'
-        return {'joints': f'cos and sin of the {angles}', 'tip': f'fk(joints) / {self.reach_m}',
-                'step': f'(target - fk(joints)) / {self.step_m}', 'branch': 'raw +1/-1',
-                'output': f'(M(features) @ step) * {self.delta_scale}',
-                'network': 'M is the MLP output reshaped [n_joints, target_dim]'}
+        encoding = {'joints': f'cos and sin of the {angles}',
+                    'tip': f'fk(joints) / {self.reach_m}',
+                    'step': f'(target - fk(joints)) / {self.step_m}', 'branch': 'raw +1/-1',
+                    'output': f'(M(features) @ step) * {self.delta_scale}',
+                    'network': 'M is the MLP output reshaped [n_joints, target_dim]'}
+        if self.bend_direction:
+            encoding['bend'] = (f'b / sqrt(|b|^2 + {BEND_EPS_RAD}^2), b = sin of the relative '
+                                'angles of joints 2..n')
+        return encoding
 
 
 class Seed1Net(nn.Module):
@@ -208,11 +250,11 @@ class Seed1Net(nn.Module):
 
 
 def build_model(chain: KinematicChain, architecture: str, step_m: float, hidden: list,
-                activation: str) -> nn.Module:
+                activation: str, bend_direction: bool = False) -> nn.Module:
     """Return the network named by ``architecture``."""
     if architecture == 'seed1':
         return Seed1Net(chain, hidden, activation)
-    return IncrementalIKNet(chain, step_m, hidden, activation)
+    return IncrementalIKNet(chain, step_m, hidden, activation, bend_direction)
 
 
 def parameter_count(model: nn.Module) -> int:

@@ -149,7 +149,8 @@ def train(chain: KinematicChain, config: TrainConfig, init_state: Optional[dict]
     samples = make_samples(chain, config.data, rng)
     data = _Tensors(samples, config.data.validation_share, rng)
     m = config.model
-    model = build_model(chain, m.architecture, config.data.step_m, m.hidden, m.activation)
+    model = build_model(chain, m.architecture, config.data.step_m, m.hidden, m.activation,
+                        m.bend_direction)
     if init_state is not None:
         model.load_state_dict(init_state)
     loss_fn = _Loss(chain, config)
