@@ -181,7 +181,7 @@ def run_chained(solver: IKSolver, targets: np.ndarray, start: Sequence[float],
             biggest_step = max(biggest_step, float(joint_step.max()))
             totals['fallback_ticks'] += int(result.fallback)
             totals['reconfiguring_ticks'] += int(result.status == Status.RECONFIGURING)
-            detoured |= result.status == Status.RECONFIGURING
+            detoured |= result.detour or result.status == Status.RECONFIGURING
             totals['position_limited_ticks'] += int(result.position_limited)
             for k, j in enumerate(elbows):
                 # A branch is decided away from the stretched arm (hysteresis).

@@ -189,6 +189,9 @@ class TickResult(NamedTuple):
     # The command puts the tip within the goal tolerance of the goal (the projection of an
     # unreachable target, which the status then still reports as OUT_OF_REACH).
     reached: bool
+    # The command is a tick of a joint-space detour out of a trap (Tracker); the last one
+    # may report REACHED, and a detour within one tick has no RECONFIGURING tick at all.
+    detour: bool = False
 
     @property
     def message(self) -> str:
@@ -711,7 +714,7 @@ class Tracker:
             projected=projected, fallback=False,
             position_limited=False, velocity_limited=biggest > 1.0,
             branch=float(solver.branch_of(command, self.branch)), network_error_m=math.nan,
-            reached=status != Status.RECONFIGURING)
+            reached=status != Status.RECONFIGURING, detour=True)
 
 
 def _row(batch: BatchTickResult, i: int) -> TickResult:

@@ -229,16 +229,19 @@ def test_a_trapped_three_link_arm_detours_out(three):
     # gets there (the arm must fold the other way).
     q = (0.3, -2.75, 2.75)
     target = tuple(three.fk(np.array([0.3, 1.9, 2.0])))
-    statuses = []
+    results = []
     for _ in range(3000):
         result = tracker.tick(q, target, 0.01)
         assert np.all(np.abs(np.subtract(result.command, q)) <= 2.0 * 0.01 + 1e-12)
         assert three.with_limit_margin(0.05).within_limits(np.array(result.command), 1e-12)
-        statuses.append(result.status)
+        results.append(result)
         q = result.command
         if result.reached:
             break
-    assert result.reached and Status.RECONFIGURING in statuses
+    assert result.reached and any(r.status == Status.RECONFIGURING for r in results)
+    # Every tick of the detour says so, the last (on the goal, REACHED) too.
+    assert all(r.detour == (r.status == Status.RECONFIGURING) for r in results[:-1])
+    assert result.detour and result.status == Status.REACHED
 
 
 @pytest.mark.parametrize('start, target', [
