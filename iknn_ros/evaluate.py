@@ -99,7 +99,7 @@ def single_step(network: OnnxIKNetwork, chain: KinematicChain, rng: np.random.Ge
     trained step around the tip (reachable on the current elbow), the network called once.
     """
     reach = chain.reach
-    samples = step_samples(chain, rng, count, network.card.step_m)
+    samples = step_samples(chain, rng, count, network.card.step_m, within_step=True)
     delta = network.step_batch(samples.joints, samples.target, samples.branch)
     reached = chain.fk(samples.joints + delta)
     tip_error = np.linalg.norm(reached - samples.target, axis=-1)
