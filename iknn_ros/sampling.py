@@ -99,8 +99,7 @@ def has_closed_form(chain: KinematicChain) -> bool:
 
 def step_samples(chain: KinematicChain, rng: np.random.Generator, count: int, step_m: float,
                  small_step_share: float = 0.0, min_step_fraction: float = 1e-4,
-                 comfort_gain: float = 0.0, active_set: bool = True,
-                 within_step: bool = False) -> Samples:
+                 comfort_gain: float = 0.0, active_set: bool = True) -> Samples:
     """
     Return ``count`` reachable one-step problems with their answers.
 
@@ -110,8 +109,7 @@ def step_samples(chain: KinematicChain, rng: np.random.Generator, count: int, st
     """
     if not has_closed_form(chain):
         return least_motion_step_samples(chain, rng, count, step_m, small_step_share,
-                                         min_step_fraction, comfort_gain, active_set,
-                                         within_step)
+                                         min_step_fraction, comfort_gain, active_set)
     geometry = TwoLinkGeometry.of(chain)
     parts = []
     have = 0
@@ -133,17 +131,15 @@ def step_samples(chain: KinematicChain, rng: np.random.Generator, count: int, st
 def least_motion_step_samples(chain: KinematicChain, rng: np.random.Generator, count: int,
                               step_m: float, small_step_share: float = 0.0,
                               min_step_fraction: float = 1e-4,
-                              comfort_gain: float = 0.0, active_set: bool = True,
-                              within_step: bool = False) -> Samples:
+                              comfort_gain: float = 0.0, active_set: bool = True) -> Samples:
     """
     Return one-step problems for any chain, redundant ones included, with exact labels.
 
     A task-space step ``d`` is drawn as for the 2R chain and the target placed where a
     damped least-norm joint step (at most MAX_SAMPLE_JOINT_STEP_RAD, within the limits)
     puts the tip, so every target is reachable. The joint step is first-order: where the
-    chain curves, about 2 % of targets land beyond ``step_m`` (up to 2.5 times). With
-    ``within_step`` (the evaluation's problems) they are left out; training keeps them, as
-    the shipped models were trained with them. The label is
+    chain curves, about 2 % of targets land beyond ``step_m`` (up to 2.5 times; the
+    evaluation leaves them out). The label is
     then solved exactly (Gauss-Newton to the target): the least joint motion, first drawn
     ``comfort_gain * |d| / step_m`` toward mid-range in the null space (so a redundant arm
     moves away from its limits while it moves, and not at all once there).
@@ -157,9 +153,6 @@ def least_motion_step_samples(chain: KinematicChain, rng: np.random.Generator, c
         offsets = step_offsets(rng, batch, chain.target_dim, step_m, small_step_share,
                                min_step_fraction)
         target = chain.fk(_limited(chain, joints + _damped_step(chain, joints, offsets)))
-        if within_step:
-            near = np.linalg.norm(target - chain.fk(joints), axis=-1) <= step_m
-            joints, target = joints[near], target[near]
         labelled = least_motion_labels(chain, joints, target, step_m, comfort_gain,
                                        active_set)
         parts.append(labelled.subset(np.arange(min(len(labelled), count - have))))

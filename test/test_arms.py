@@ -140,11 +140,8 @@ def test_least_motion_samples_are_reachable_steps(urdf):
     # Within the trained step but for the curvature of joint steps of up to 0.5 rad.
     assert np.percentile(steps, 99) < 0.07 and steps.max() < 0.3
     assert np.max(np.abs(samples.delta)) <= 2 * MAX_SAMPLE_JOINT_STEP_RAD + 1e-12
+    # Some land beyond the trained step: the evaluation leaves those out (test_evaluate).
     assert np.sum(steps > 0.05) > 20
-    # The evaluation's problems keep to the trained step.
-    held_out = step_samples(chain, np.random.default_rng(5), 5000, 0.05, within_step=True)
-    assert len(held_out) == 5000
-    assert np.linalg.norm(held_out.target - chain.fk(held_out.joints), axis=-1).max() <= 0.05
 
 
 @pytest.mark.parametrize('urdf', [THREE, SPATIAL])
