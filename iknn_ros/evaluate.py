@@ -102,16 +102,15 @@ def single_step(network: OnnxIKNetwork, chain: KinematicChain, rng: np.random.Ge
     """
     reach = chain.reach
     drawn = step_samples(chain, rng, count, network.card.step_m)
-    within = np.linalg.norm(drawn.target - chain.fk(drawn.joints), axis=-1) \
-        <= network.card.step_m * (1.0 + 1e-9)
-    samples = drawn.subset(np.flatnonzero(within))
+    drawn_step = np.linalg.norm(drawn.target - chain.fk(drawn.joints), axis=-1)
+    within = np.flatnonzero(drawn_step <= network.card.step_m * (1.0 + 1e-9))
+    samples, step = drawn.subset(within), drawn_step[within]
     delta = network.step_batch(samples.joints, samples.target, samples.branch)
     reached = chain.fk(samples.joints + delta)
     tip_error = np.linalg.norm(reached - samples.target, axis=-1)
     # Exact labels exist for the 2R chain only; a redundant chain's label is first-order.
     joint_error = np.max(np.abs(delta - samples.delta), axis=-1) if has_closed_form(chain) \
         else np.full(len(tip_error), np.nan)
-    step = np.linalg.norm(samples.target - chain.fk(samples.joints), axis=-1)
     tip_stats = stats(tip_error)
     report = {
         'samples': len(samples),
@@ -187,7 +186,7 @@ def run_chained(solver: IKSolver, targets: np.ndarray, start: Sequence[float],
             biggest_step = max(biggest_step, float(joint_step.max()))
             totals['fallback_ticks'] += int(result.fallback)
             totals['reconfiguring_ticks'] += int(result.status == Status.RECONFIGURING)
-            detoured |= result.detour or result.status == Status.RECONFIGURING
+            detoured |= result.detour
             totals['position_limited_ticks'] += int(result.position_limited)
             for k, j in enumerate(elbows):
                 # A branch is decided away from the stretched arm (hysteresis).

@@ -679,15 +679,13 @@ class Tracker:
                                     self.solver.config.max_cartesian_speed * dt)
         held = False
         if self._held_ticks >= self.stall_ticks:
-            held = (error > 0.5 * self._held_from
-                    and self._held_from - error < creep_per_tick * self._held_ticks)
+            held = _crept(self._held_from, error, creep_per_tick * self._held_ticks)
             self._held_ticks = 0
         if self._window_ticks == 0:
             self._window_from = error
         self._window_ticks += 1
         if self._window_ticks > CRAWL_WINDOW_STALLS * self.stall_ticks:
-            held |= (error > 0.5 * self._window_from
-                     and self._window_from - error < creep_per_tick * self._window_ticks)
+            held |= _crept(self._window_from, error, creep_per_tick * self._window_ticks)
             self._window_ticks = 0
         if error < self._best - 1e-9 * self.solver.chain.reach:
             self._best = error
@@ -734,6 +732,11 @@ class Tracker:
             position_limited=False, velocity_limited=biggest > 1.0,
             branch=float(solver.branch_of(command, self.branch)), network_error_m=math.nan,
             reached=status != Status.RECONFIGURING, detour=True)
+
+
+def _crept(start: float, error: float, allowance: float) -> bool:
+    """Return whether the way left neither halved from ``start`` nor fell by ``allowance``."""
+    return error > 0.5 * start and start - error < allowance
 
 
 def _row(batch: BatchTickResult, i: int) -> TickResult:
