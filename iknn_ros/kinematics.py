@@ -789,7 +789,7 @@ class NumericWorkspace(Workspace):
         target = np.asarray(target, dtype=np.float64)
         if seeds is not None:
             tried = _bounded_least_squares(self.chain, np.atleast_2d(seeds), target,
-                                           self._polish_iterations // 4)
+                                           self._polish_iterations // 4, EXACT_GAP_M)
             gaps = np.linalg.norm(self.chain.fk(tried) - target, axis=-1)
             best = int(np.argmin(gaps))
             if gaps[best] <= EXACT_GAP_M:
@@ -860,7 +860,8 @@ def nearest_keeping_elbows(chain: KinematicChain, candidates: FloatArray, joints
 
 
 def _bounded_least_squares(chain: KinematicChain, q: FloatArray, target: FloatArray,
-                           iterations: int) -> FloatArray:
+                           iterations: int, enough_gap: float = 0.0) -> FloatArray:
+    """Minimise tip distance within the limits; stop early once every row is within enough_gap."""
     lo, hi = chain.lower, chain.upper
     n = chain.n_joints
     damping = np.full(q.shape[0], 1e-3)
@@ -874,6 +875,8 @@ def _bounded_least_squares(chain: KinematicChain, q: FloatArray, target: FloatAr
         return np.linalg.solve(lhs, (jt @ err[..., None]))[..., 0]
 
     for _ in range(iterations):
+        if np.all(cost <= enough_gap * enough_gap):
+            break
         jac = chain.jacobian(q)
         step = damped_step(jac)
         # Joints pressed against a limit leave the problem, so the others take the exact

@@ -31,8 +31,8 @@ returns the next joint command with a status:
    its velocity limit times the tick. The command is never outside the URDF limits.
 
 :meth:`IKSolver.tick_batch` is the reference implementation (numpy, many arms at once);
-:meth:`IKSolver.tick` runs the same algorithm for one planar arm in plain Python floats for
-a 1 kHz loop (its equality with the batched path is tested).
+:meth:`IKSolver.tick` runs the same algorithm for one arm (planar or spatial) in plain
+Python floats for a 1 kHz loop (its equality with the batched path is tested).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import NamedTuple, Optional, Sequence, Union
 
 from iknn_ros.kinematics import AnnulusWorkspace
+from iknn_ros.kinematics import EXACT_GAP_M
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import nearest_keeping_elbows
 from iknn_ros.kinematics import NumericWorkspace
@@ -79,6 +80,7 @@ DISK_TOUCH_TOLERANCE_M = 1e-9
 DAMPING_FLOOR_FRACTION = 1e-12
 # Numerical iterations taken from the current state when the network's answer is rejected.
 FALLBACK_ITERATIONS = 3
+QUICK_REACH_ITERATIONS = 8
 # A trapped arm without numerical help looks for a way out by rolling the network out from
 # fixed poses (a fixed seed, so the same trap always gets the same answer), each also
 # approached a quarter and half of the way from the current joints, for at most this many
@@ -344,7 +346,8 @@ class IKSolver:
             self._two_link: Optional[TwoLinkGeometry] = TwoLinkGeometry.of(chain)
         except ValueError:
             self._two_link = None
-        self._scalar = _ScalarPlanarTick(self) if chain.planar is not None else None
+        self._scalar: Union[_ScalarPlanarTick, _ScalarSpatialTick] = \
+            _ScalarPlanarTick(self) if chain.planar is not None else _ScalarSpatialTick(self)
         self._projection_cache: dict = {}
         self._numeric: Optional[NumericWorkspace] = None
         self._detour_poses: Optional[FloatArray] = None
@@ -493,25 +496,15 @@ class IKSolver:
 
     def way_left(self, joints: Sequence[float], goal: Sequence[float]) -> float:
         """Return the length of the way from the tip at ``joints`` to ``goal`` (m)."""
-        if self._scalar is not None:
-            # The tracker asks every tick: in floats, as the tick itself.
-            return self._scalar.way_left(joints, goal[0], goal[1])
-        tip = self.chain.fk(np.asarray(joints, dtype=np.float64))
-        return float(route_length(tip, np.asarray(goal, dtype=np.float64), self.route_center,
-                                  self.route_radius))
+        # The tracker asks every tick: in floats, as the tick itself.
+        return self._scalar.way_left(joints, goal)
 
     # ---- the tick ------------------------------------------------------------------------
 
     def tick(self, joints: Sequence[float], target: Sequence[float], dt: float,
              branch: Optional[float] = None) -> TickResult:
-        """Return the next command for one arm (fast path for planar chains)."""
-        if self._scalar is not None:
-            return self._scalar.tick(joints, target, dt, branch)
-        joints_a = np.asarray(joints, dtype=np.float64)[None, :]
-        target_a = np.asarray(target, dtype=np.float64)[None, :]
-        batch = self.tick_batch(joints_a, target_a, dt,
-                                None if branch is None else np.array([branch]))
-        return _row(batch, 0)
+        """Return the next command for one arm (in floats: :meth:`tick_batch`'s twin)."""
+        return self._scalar.tick(joints, target, dt, branch)
 
     def tick_batch(self, joints: ArrayLike, target: ArrayLike, dt: float,
                    branch: Optional[ArrayLike] = None) -> BatchTickResult:
@@ -739,18 +732,6 @@ def _crept(start: float, error: float, allowance: float) -> bool:
     return error > 0.5 * start and start - error < allowance
 
 
-def _row(batch: BatchTickResult, i: int) -> TickResult:
-    status = Status(int(batch.status[i]))
-    command = None if status == Status.INVALID_STATE else tuple(batch.command[i].tolist())
-    return TickResult(
-        command=command, status=status, goal=tuple(batch.goal[i].tolist()),
-        goal_error_m=float(batch.goal_error_m[i]),
-        target_error_m=float(batch.target_error_m[i]), projected=bool(batch.projected[i]),
-        fallback=bool(batch.fallback[i]), position_limited=bool(batch.position_limited[i]),
-        velocity_limited=bool(batch.velocity_limited[i]), branch=float(batch.branch[i]),
-        network_error_m=float(batch.network_error_m[i]), reached=bool(batch.reached[i]))
-
-
 def _lm_step(chain: KinematicChain, joints: FloatArray, goal: FloatArray,
              lower: FloatArray, upper: FloatArray) -> FloatArray:
     """
@@ -879,45 +860,26 @@ def _spherical_point(a: FloatArray, b: FloatArray, max_step: FloatArray) -> Floa
     return r[..., None] * (np.cos(angle)[..., None] * ua + np.sin(angle)[..., None] * side)
 
 
-class _ScalarPlanarTick:
+class _ScalarTick:
     """
-    The tick of :meth:`IKSolver.tick_batch` for one planar arm, in Python floats.
+    What the float ticks of one arm share: the limits, the bounded step and the safety.
 
-    Same algorithm, same order of operations; written for speed (no numpy on tiny arrays,
-    the forward kinematics shared between the network check and the first refinement).
+    Same algorithm and order of operations as :meth:`IKSolver.tick_batch`; written for
+    speed (no numpy on tiny arrays). Subclasses give the kinematics in floats and
+    ``_least_norm(cols, error, damping)``, the damped least-norm step for their targets.
     """
 
     def __init__(self, solver: IKSolver) -> None:
         chain = solver.chain
-        planar = chain.planar
         self.solver = solver
         self.n = chain.n_joints
-        self.joint_range = range(self.n)
-        self.base_x, self.base_y = (float(v) for v in planar.offsets[0])
-        vectors = list(planar.offsets[1:]) + [planar.tip_offset]
-        self.link_x = [float(v[0]) for v in vectors]
-        self.link_y = [float(v[1]) for v in vectors]
-        self.yaws = [float(v) for v in planar.yaw_offsets]
-        self.signs = [float(v) for v in planar.axis_signs]
         self.continuous = [bool(v) for v in chain.continuous]
         self.hard_lo = [float(v) for v in chain.lower - STATE_LIMIT_TOLERANCE]
         self.hard_hi = [float(v) for v in chain.upper + STATE_LIMIT_TOLERANCE]
         self.lo = [float(v) for v in solver.safe_chain.lower]
         self.hi = [float(v) for v in solver.safe_chain.upper]
         self.velocity = [float(v) for v in chain.velocity_limits]
-        ws = solver.workspace
-        self.annulus = isinstance(ws, AnnulusWorkspace)
-        self.center_x, self.center_y = (float(v) for v in ws.center) if self.annulus \
-            else (0.0, 0.0)
-        self.r_min = float(ws.r_min) if self.annulus else 0.0
-        self.route_x, self.route_y = (float(v) for v in solver.route_center)
         self.route_radius = float(solver.route_radius)
-        self.r_max = float(ws.r_max) if self.annulus else 0.0
-        two = solver._two_link
-        self.has_elbow = two is not None
-        self.psi_offset = two._psi_offset if two is not None else 0.0
-        self.sign2 = two.sign2 if two is not None else 1.0
-        self.sin_hysteresis = math.sin(BRANCH_HYSTERESIS_RAD)
         self.damping_floor = DAMPING_FLOOR_FRACTION * chain.reach ** 2
         cfg = solver.config
         self.refine_iterations = cfg.refine_iterations
@@ -927,6 +889,107 @@ class _ScalarPlanarTick:
         self.goal_tolerance = cfg.goal_tolerance_m
         self.max_speed = cfg.max_cartesian_speed
         self.network = solver.network
+
+    def _joints_if_valid(self, joints: Sequence[float], dt: float) -> Optional[list]:
+        """Return the joints as floats, None if outside the URDF limits or not finite."""
+        if not (dt > 0.0 and dt < math.inf):
+            raise ValueError(f'tick duration must be a finite number > 0, got {dt!r}')
+        if len(joints) != self.n:
+            raise ValueError(f'expected {self.n} joint positions, got {len(joints)}')
+        q = list(map(float, joints))
+        for v, low, high in zip(q, self.hard_lo, self.hard_hi):
+            # NaN fails every comparison; continuous joints have infinite limits.
+            if not (low <= v <= high) or v in (math.inf, -math.inf):
+                return None
+        return q
+
+    def _bounded_step(self, q: list, cols: list, error: tuple, damping: float) -> list:
+        """Return the least-norm step; joints it would carry past a limit stop there."""
+        step = self._least_norm(cols, error, damping)
+        fixed = [None] * self.n
+        any_fixed = False
+        for i, (v, dv, low, high) in enumerate(zip(q, step, self.lo, self.hi)):
+            if v + dv > high:
+                fixed[i] = high - v
+                any_fixed = True
+            elif v + dv < low:
+                fixed[i] = low - v
+                any_fixed = True
+        if any_fixed:
+            rest = list(error)
+            for col, f in zip(cols, fixed):
+                if f is not None:
+                    for k, jk in enumerate(col):
+                        rest[k] -= jk * f
+            zero = (0.0,) * len(error)
+            free = self._least_norm([zero if f is not None else c
+                                     for c, f in zip(cols, fixed)], tuple(rest), damping)
+            step = [f if f is not None else dv for f, dv in zip(fixed, free)]
+        return [v + dv for v, dv in zip(q, step)]
+
+    def safety(self, q: list, solution: list, dt: float, valid_target: bool) -> tuple:
+        lo, hi, velocity, continuous = self.lo, self.hi, self.velocity, self.continuous
+        if not valid_target:
+            # Hold, moving a joint back inside its margin no faster than allowed.
+            command = []
+            for v, low, high, vmax, cont in zip(q, lo, hi, velocity, continuous):
+                move = 0.0 if cont else min(max(v, low), high) - v
+                allowance = vmax * dt
+                command.append(v + min(max(move, -allowance), allowance))
+            return command, False, False
+        position_limited = False
+        moves = []
+        biggest = 0.0
+        for v, target, low, high, vmax, cont in zip(q, solution, lo, hi, velocity, continuous):
+            if cont:
+                move = (target - v + math.pi) % TWO_PI - math.pi
+            elif target > high or target < low:
+                bounded = high if target > high else low
+                if abs(bounded - target) > 1e-12:
+                    position_limited = True
+                move = bounded - v
+            else:
+                move = target - v
+            moves.append(move)
+            ratio = abs(move) / (vmax * dt)
+            if ratio > biggest:
+                biggest = ratio
+        if biggest > 1.0:
+            scale = 1.0 / biggest
+            return [v + m * scale for v, m in zip(q, moves)], position_limited, True
+        return [v + m for v, m in zip(q, moves)], position_limited, False
+
+
+class _ScalarPlanarTick(_ScalarTick):
+    """
+    The tick of :meth:`IKSolver.tick_batch` for one planar arm, in Python floats.
+
+    The forward kinematics is shared between the network check and the first refinement.
+    """
+
+    def __init__(self, solver: IKSolver) -> None:
+        super().__init__(solver)
+        chain = solver.chain
+        planar = chain.planar
+        self.joint_range = range(self.n)
+        self.base_x, self.base_y = (float(v) for v in planar.offsets[0])
+        vectors = list(planar.offsets[1:]) + [planar.tip_offset]
+        self.link_x = [float(v[0]) for v in vectors]
+        self.link_y = [float(v[1]) for v in vectors]
+        self.yaws = [float(v) for v in planar.yaw_offsets]
+        self.signs = [float(v) for v in planar.axis_signs]
+        ws = solver.workspace
+        self.annulus = isinstance(ws, AnnulusWorkspace)
+        self.center_x, self.center_y = (float(v) for v in ws.center) if self.annulus \
+            else (0.0, 0.0)
+        self.r_min = float(ws.r_min) if self.annulus else 0.0
+        self.route_x, self.route_y = (float(v) for v in solver.route_center)
+        self.r_max = float(ws.r_max) if self.annulus else 0.0
+        two = solver._two_link
+        self.has_elbow = two is not None
+        self.psi_offset = two._psi_offset if two is not None else 0.0
+        self.sign2 = two.sign2 if two is not None else 1.0
+        self.sin_hysteresis = math.sin(BRANCH_HYSTERESIS_RAD)
         if self.n == 2:
             # The common arm gets unrolled kinematics (same formulas, no loops).
             self.fk = self._fk2
@@ -967,7 +1030,7 @@ class _ScalarPlanarTick:
         q0, q1 = q[0] + j1x * ux + j1y * uy, q[1] + j2x * ux + j2y * uy
         lo, hi = self.lo, self.hi
         if not (lo[0] <= q0 <= hi[0] and lo[1] <= q1 <= hi[1]):
-            return self._bounded_step(q, [(j1x, j1y), (j2x, j2y)], ex, ey, damping), \
+            return self._bounded_step(q, [(j1x, j1y), (j2x, j2y)], (ex, ey), damping), \
                 math.sqrt(error2)
         return [q0, q1], math.sqrt(error2)
 
@@ -1002,11 +1065,12 @@ class _ScalarPlanarTick:
         ex = gx - self.base_x - rx
         ey = gy - self.base_y - ry
         error2 = ex * ex + ey * ey
-        return self._bounded_step(q, cols, ex, ey, error2 + self.damping_floor), \
+        return self._bounded_step(q, cols, (ex, ey), error2 + self.damping_floor), \
             math.sqrt(error2)
 
     @staticmethod
-    def _least_norm(cols: list, ex: float, ey: float, damping: float) -> list:
+    def _least_norm(cols: list, error: tuple, damping: float) -> list:
+        ex, ey = error
         a = d = damping
         b = 0.0
         for jx, jy in cols:
@@ -1017,29 +1081,6 @@ class _ScalarPlanarTick:
         ux = (d * ex - b * ey) / det
         uy = (a * ey - b * ex) / det
         return [jx * ux + jy * uy for jx, jy in cols]
-
-    def _bounded_step(self, q: list, cols: list, ex: float, ey: float,
-                      damping: float) -> list:
-        """Return the least-norm step; joints it would carry past a limit stop there."""
-        step = self._least_norm(cols, ex, ey, damping)
-        fixed = [None] * self.n
-        any_fixed = False
-        for i, (v, dv, low, high) in enumerate(zip(q, step, self.lo, self.hi)):
-            if v + dv > high:
-                fixed[i] = high - v
-                any_fixed = True
-            elif v + dv < low:
-                fixed[i] = low - v
-                any_fixed = True
-        if any_fixed:
-            for (jx, jy), f in zip(cols, fixed):
-                if f is not None:
-                    ex -= jx * f
-                    ey -= jy * f
-            free = self._least_norm([(0.0, 0.0) if f is not None else c
-                                     for c, f in zip(cols, fixed)], ex, ey, damping)
-            step = [f if f is not None else dv for f, dv in zip(fixed, free)]
-        return [v + dv for v, dv in zip(q, step)]
 
     def branch_of(self, q: list, previous: float) -> float:
         if not self.has_elbow:
@@ -1053,19 +1094,12 @@ class _ScalarPlanarTick:
 
     def tick(self, joints: Sequence[float], target: Sequence[float], dt: float,
              branch: Optional[float]) -> TickResult:
-        n = self.n
-        if not (dt > 0.0 and dt < math.inf):
-            raise ValueError(f'tick duration must be a finite number > 0, got {dt!r}')
-        if len(joints) != n:
-            raise ValueError(f'expected {n} joint positions, got {len(joints)}')
         if len(target) != 2:
             raise ValueError(f'expected a 2D target (x, y) for this planar arm, got '
                              f'{len(target)} values')
-        q = list(map(float, joints))
-        for v, low, high in zip(q, self.hard_lo, self.hard_hi):
-            # NaN fails every comparison; continuous joints have infinite limits.
-            if not (low <= v <= high) or v in (math.inf, -math.inf):
-                return _invalid_state_result(target)
+        q = self._joints_if_valid(joints, dt)
+        if q is None:
+            return _invalid_state_result(target)
         tx, ty = float(target[0]), float(target[1])
         valid_target = abs(tx) < math.inf and abs(ty) < math.inf
         br = self.branch_of(q, 1.0) if branch is None else (-1.0 if branch < 0.0 else 1.0)
@@ -1162,8 +1196,9 @@ class _ScalarPlanarTick:
         ratio = max_step / dist
         return tip_x + dx * ratio, tip_y + dy * ratio
 
-    def way_left(self, q: Sequence[float], gx: float, gy: float) -> float:
-        """Return :func:`route_length` from the tip at ``q`` to (gx, gy), in floats."""
+    def way_left(self, q: Sequence[float], goal: Sequence[float]) -> float:
+        """Return :func:`route_length` from the tip at ``q`` to ``goal``, in floats."""
+        gx, gy = goal
         tip_x, tip_y = self.fk(q)
         if self.route_radius > 0.0:
             ax, ay = tip_x - self.route_x, tip_y - self.route_y
@@ -1174,37 +1209,230 @@ class _ScalarPlanarTick:
                 return math.hypot(rb - ra, 0.5 * (ra + rb) * sweep)
         return math.hypot(gx - tip_x, gy - tip_y)
 
-    def safety(self, q: list, solution: list, dt: float, valid_target: bool) -> tuple:
-        lo, hi, velocity, continuous = self.lo, self.hi, self.velocity, self.continuous
+
+class _ScalarSpatialTick(_ScalarTick):
+    """
+    The tick of :meth:`IKSolver.tick_batch` for one spatial chain (3D targets), in floats.
+
+    A frame's rotation is kept as its three columns. A joint turns them by its origin's
+    rotation, then about its axis ``a`` (``w`` in base coordinates) by ``q``: column ``c``
+    becomes ``cos(q) c + sin(q) w x c + (1 - cos(q)) (a . e_c) w`` (Rodrigues), which for
+    an axis along x, y or z is a plain rotation of the other two columns.
+    """
+
+    def __init__(self, solver: IKSolver) -> None:
+        super().__init__(solver)
+        chain = solver.chain
+        self.links = []
+        for joint in chain.joints:
+            rotation = joint.origin[:3, :3]
+            turned = None if np.allclose(rotation, np.eye(3), rtol=0.0, atol=1e-15) else \
+                tuple(tuple(float(v) for v in column) for column in rotation.T)
+            along = np.flatnonzero(np.abs(joint.axis) == 1.0)
+            # Along a coordinate axis k: columns i, j turn, by sign * q.
+            plain = (int(along[0]), float(joint.axis[along[0]])) if along.size == 1 else None
+            self.links.append((tuple(float(v) for v in joint.origin[:3, 3]), turned,
+                               tuple(float(v) for v in joint.axis), plain))
+        self.tip_offset = tuple(float(v) for v in chain.tip_offset[:3, 3])
+        self.route_center = tuple(float(v) for v in solver.route_center)
+        # The goal of the last target: a stream of ticks toward one target projects once.
+        self._last_target: Optional[tuple] = None
+        self._last_goal: tuple = ()
+
+    # -- kinematics in floats --
+
+    def _frames(self, q: list) -> tuple:
+        """Return the tip and, per joint, its position and its axis in base coordinates."""
+        cos, sin = math.cos, math.sin
+        cols = [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)]
+        px = py = pz = 0.0
+        joints = []
+        for ((tx, ty, tz), turned, axis, plain), angle in zip(self.links, q):
+            (x0, y0, z0), (x1, y1, z1), (x2, y2, z2) = cols
+            px += tx * x0 + ty * x1 + tz * x2
+            py += tx * y0 + ty * y1 + tz * y2
+            pz += tx * z0 + ty * z1 + tz * z2
+            if turned is not None:
+                cols = [(a * x0 + b * x1 + c * x2, a * y0 + b * y1 + c * y2,
+                         a * z0 + b * z1 + c * z2) for a, b, c in turned]
+            c = cos(angle)
+            if plain is not None:
+                k, sign = plain
+                s = sign * sin(angle)
+                i, j = (k + 1) % 3, (k + 2) % 3
+                (xi, yi, zi), (xj, yj, zj), (wx, wy, wz) = cols[i], cols[j], cols[k]
+                joints.append((px, py, pz, sign * wx, sign * wy, sign * wz))
+                cols[i] = (c * xi + s * xj, c * yi + s * yj, c * zi + s * zj)
+                cols[j] = (c * xj - s * xi, c * yj - s * yi, c * zj - s * zi)
+                continue
+            s, v = sin(angle), 1.0 - c
+            (x0, y0, z0), (x1, y1, z1), (x2, y2, z2) = cols
+            a0, a1, a2 = axis
+            wx, wy, wz = a0 * x0 + a1 * x1 + a2 * x2, a0 * y0 + a1 * y1 + a2 * y2, \
+                a0 * z0 + a1 * z1 + a2 * z2
+            joints.append((px, py, pz, wx, wy, wz))
+            cols = [(c * x + s * (wy * z - wz * y) + v * am * wx,
+                     c * y + s * (wz * x - wx * z) + v * am * wy,
+                     c * z + s * (wx * y - wy * x) + v * am * wz)
+                    for (x, y, z), am in zip(cols, axis)]
+        (x0, y0, z0), (x1, y1, z1), (x2, y2, z2) = cols
+        tx, ty, tz = self.tip_offset
+        return (px + tx * x0 + ty * x1 + tz * x2, py + tx * y0 + ty * y1 + tz * y2,
+                pz + tx * z0 + ty * z1 + tz * z2), joints
+
+    def fk(self, q: list) -> tuple:
+        return self._frames(q)[0]
+
+    def lm_step(self, q: list, goal: tuple) -> tuple:
+        """Return one damped Newton step toward ``goal`` and the tip error before it."""
+        (x, y, z), joints = self._frames(q)
+        # Jacobian columns: axis x (tip - joint).
+        cols = [(wy * (z - jz) - wz * (y - jy), wz * (x - jx) - wx * (z - jz),
+                 wx * (y - jy) - wy * (x - jx)) for jx, jy, jz, wx, wy, wz in joints]
+        ex, ey, ez = goal[0] - x, goal[1] - y, goal[2] - z
+        error2 = ex * ex + ey * ey + ez * ez
+        return self._bounded_step(q, cols, (ex, ey, ez), error2 + self.damping_floor), \
+            math.sqrt(error2)
+
+    @staticmethod
+    def _least_norm(cols: list, error: tuple, damping: float) -> list:
+        a00 = a11 = a22 = damping
+        a01 = a02 = a12 = 0.0
+        for jx, jy, jz in cols:
+            a00 += jx * jx
+            a01 += jx * jy
+            a02 += jx * jz
+            a11 += jy * jy
+            a12 += jy * jz
+            a22 += jz * jz
+        # (J J^T + damping I) u = error by the adjugate of the symmetric 3 x 3.
+        c00, c01, c02 = a11 * a22 - a12 * a12, a02 * a12 - a01 * a22, a01 * a12 - a02 * a11
+        c11, c12, c22 = a00 * a22 - a02 * a02, a01 * a02 - a00 * a12, a00 * a11 - a01 * a01
+        det = a00 * c00 + a01 * c01 + a02 * c02
+        ex, ey, ez = error
+        ux = (c00 * ex + c01 * ey + c02 * ez) / det
+        uy = (c01 * ex + c11 * ey + c12 * ez) / det
+        uz = (c02 * ex + c12 * ey + c22 * ez) / det
+        return [jx * ux + jy * uy + jz * uz for jx, jy, jz in cols]
+
+    # -- the tick --
+
+    def tick(self, joints: Sequence[float], target: Sequence[float], dt: float,
+             branch: Optional[float]) -> TickResult:
+        if len(target) != 3:
+            raise ValueError(f'expected a 3D target (x, y, z) for this arm, got '
+                             f'{len(target)} values')
+        q = self._joints_if_valid(joints, dt)
+        if q is None:
+            return _invalid_state_result(target)
+        t = (float(target[0]), float(target[1]), float(target[2]))
+        valid_target = all(abs(v) < math.inf for v in t)
+        # The network is told the branch it is given; chains without an elbow report +1
+        # (IKSolver.branch_of).
+        br = 1.0 if branch is None or branch >= 0.0 else -1.0
+        tip = self.fk(q)
         if not valid_target:
-            # Hold, moving a joint back inside its margin no faster than allowed.
-            command = []
-            for v, low, high, vmax, cont in zip(q, lo, hi, velocity, continuous):
-                move = 0.0 if cont else min(max(v, low), high) - v
-                allowance = vmax * dt
-                command.append(v + min(max(move, -allowance), allowance))
-            return command, False, False
-        position_limited = False
-        moves = []
-        biggest = 0.0
-        for v, target, low, high, vmax, cont in zip(q, solution, lo, hi, velocity, continuous):
-            if cont:
-                move = (target - v + math.pi) % TWO_PI - math.pi
-            elif target > high or target < low:
-                bounded = high if target > high else low
-                if abs(bounded - target) > 1e-12:
-                    position_limited = True
-                move = bounded - v
+            t = tip
+        goal, projected = self.project(t, q)
+        projected = valid_target and projected
+        max_step = min(self.solver.step_m, self.max_speed * dt)
+        waypoint = self.waypoint(tip, goal, max_step)
+
+        fallback = False
+        network_error = math.nan
+        iterations = self.refine_iterations
+        solution = q
+        if self.network is not None:
+            delta = self.network.step_one(q, waypoint + (br,))
+            solution = [v + dv for v, dv in zip(q, delta)]
+            if iterations > 0:
+                refined, network_error = self.lm_step(solution, waypoint)
             else:
-                move = target - v
-            moves.append(move)
-            ratio = abs(move) / (vmax * dt)
-            if ratio > biggest:
-                biggest = ratio
-        if biggest > 1.0:
-            scale = 1.0 / biggest
-            return [v + m * scale for v, m in zip(q, moves)], position_limited, True
-        return [v + m for v, m in zip(q, moves)], position_limited, False
+                network_error = math.dist(self.fk(solution), waypoint)
+            limit = self.fallback_ratio * math.dist(waypoint, tip) + self.fallback_floor \
+                if self.fallback_enabled else math.inf
+            if not network_error <= limit:
+                fallback = True
+                solution = q
+                if self.fallback_enabled:
+                    iterations = max(iterations, FALLBACK_ITERATIONS)
+            elif iterations > 0:
+                solution = refined
+                iterations -= 1
+        for _ in range(iterations):
+            solution = self.lm_step(solution, waypoint)[0]
+
+        command, position_limited, velocity_limited = self.safety(q, solution, dt,
+                                                                  valid_target)
+        reached_tip = self.fk(command)
+        goal_error = math.dist(reached_tip, goal)
+        if not valid_target:
+            status = Status.INVALID_TARGET
+        elif projected:
+            status = Status.OUT_OF_REACH
+        elif fallback:
+            status = Status.FALLBACK
+        elif position_limited:
+            status = Status.JOINT_LIMIT
+        elif goal_error <= self.goal_tolerance:
+            status = Status.REACHED
+        else:
+            status = Status.MOVING
+        return TickResult(
+            tuple(command), status, goal, goal_error,
+            math.dist(reached_tip, t) if valid_target else math.nan, projected, fallback,
+            position_limited, velocity_limited, 1.0, network_error,
+            valid_target and goal_error <= self.goal_tolerance)
+
+    def project(self, target: tuple, q: list) -> tuple:
+        """Return the goal for ``target`` (its nearest reachable point) and if it moved."""
+        if target != self._last_target:
+            # A target the arm can reach from here within the margin is its own goal
+            # (NumericWorkspace.project's rule): a moving target costs a few Newton steps.
+            if self._reaches(q, target):
+                goal = target
+            else:
+                goal = tuple(float(v) for v in self.solver.project(
+                    np.array([target]), seeds=np.array([q]))[0])
+            self._last_target, self._last_goal = target, goal
+        goal = self._last_goal
+        return goal, math.dist(goal, target) > 1e-12
+
+    def _reaches(self, q: list, target: tuple) -> bool:
+        q = [min(max(v, low), high) for v, low, high in zip(q, self.lo, self.hi)]
+        for _ in range(QUICK_REACH_ITERATIONS):
+            q, error = self.lm_step(q, target)
+            if error <= EXACT_GAP_M:
+                return True
+        return math.dist(self.fk(q), target) <= EXACT_GAP_M
+
+    def waypoint(self, tip: tuple, goal: tuple, max_step: float) -> tuple:
+        dist = math.dist(tip, goal)
+        if dist <= max_step:
+            return goal
+        if self.route_radius > 0.0:
+            a = tuple(v - c for v, c in zip(tip, self.route_center))
+            b = tuple(v - c for v, c in zip(goal, self.route_center))
+            # |a + t (b - a)| >= |a| - |b - a|: far enough out, the path cannot enter.
+            if math.hypot(*a) - dist < self.route_radius and \
+                    _scalar_segment_enters_ball(a, b, self.route_radius):
+                point = _scalar_spherical_waypoint(a, b, max_step)
+                return tuple(p + c for p, c in zip(point, self.route_center))
+        ratio = max_step / dist
+        return tuple(v + (g - v) * ratio for v, g in zip(tip, goal))
+
+    def way_left(self, q: Sequence[float], goal: Sequence[float]) -> float:
+        """Return :func:`route_length` from the tip at ``q`` to ``goal``, in floats."""
+        tip = self.fk(q)
+        if self.route_radius > 0.0:
+            a = tuple(v - c for v, c in zip(tip, self.route_center))
+            b = tuple(v - c for v, c in zip(goal, self.route_center))
+            if _scalar_segment_enters_ball(a, b, self.route_radius):
+                ra, rb = math.hypot(*a), math.hypot(*b)
+                cos_sweep = sum(u * v for u, v in zip(a, b)) / max(ra * rb, 1e-24)
+                sweep = math.acos(min(max(cos_sweep, -1.0), 1.0))
+                return math.hypot(rb - ra, 0.5 * (ra + rb) * sweep)
+        return math.dist(tip, goal)
 
 
 def wrap_scalar(angle: float) -> float:
@@ -1244,3 +1472,33 @@ def _invalid_state_result(target: Sequence[float]) -> TickResult:
                       target_error_m=nan, projected=False, fallback=False,
                       position_limited=False, velocity_limited=False, branch=1.0,
                       network_error_m=nan, reached=False)
+
+
+def _scalar_segment_enters_ball(a: tuple, b: tuple, radius: float) -> bool:
+    ab = [v - u for u, v in zip(a, b)]
+    length2 = sum(v * v for v in ab)
+    t = -sum(u * v for u, v in zip(a, ab)) / length2 if length2 > 0.0 else 0.0
+    t = min(max(t, 0.0), 1.0)
+    return math.hypot(*(u + v * t for u, v in zip(a, ab))) < radius - DISK_TOUCH_TOLERANCE_M
+
+
+def _scalar_spherical_waypoint(a: tuple, b: tuple, max_step: float) -> tuple:
+    """Return the float twin of :func:`_spherical_point`, fitted onto the step."""
+    ra, rb = math.hypot(*a), math.hypot(*b)
+    ua = [v / max(ra, 1e-12) for v in a]
+    ub = [v / max(rb, 1e-12) for v in b]
+    cos_sweep = sum(u * v for u, v in zip(ua, ub))
+    sweep = math.acos(min(max(cos_sweep, -1.0), 1.0))
+    side = [v - u * cos_sweep for u, v in zip(ua, ub)]
+    if math.hypot(*side) <= 1e-9:
+        side = [-ua[0] * ua[2], -ua[1] * ua[2], 1.0 - ua[2] * ua[2]]
+    norm = max(math.hypot(*side), 1e-12)
+    side = [v / norm for v in side]
+    length = math.hypot(rb - ra, 0.5 * (ra + rb) * sweep)
+    s = min(max(max_step / length if length > 0.0 else 1.0, 0.0), 1.0)
+    r = ra + s * (rb - ra)
+    c, sn = math.cos(s * sweep), math.sin(s * sweep)
+    chord = [r * (c * u + sn * w) - v for u, w, v in zip(ua, side, a)]
+    length_chord = math.hypot(*chord)
+    fit = max_step / length_chord if length_chord > max_step else 1.0
+    return tuple(v + d * fit for v, d in zip(a, chord))

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import warnings
 
+from conftest import joint, links, urdf_text
 from iknn_ros.evaluate import LoopSettings
 from iknn_ros.evaluate import run_chained
 from iknn_ros.kinematics import AnnulusWorkspace
@@ -205,6 +206,69 @@ def test_the_trackers_way_left_is_route_length_in_floats(three):
     np.testing.assert_allclose(got, expected, rtol=0.0, atol=1e-12)
     # Some of these ways go around the shoulder, longer than the straight line.
     assert np.sum(expected > np.linalg.norm(goals - three.fk(joints), axis=-1) + 1e-3) > 10
+
+
+def test_the_spatial_way_left_is_route_length_in_floats(spatial):
+    solver = IKSolver(spatial, None, SolverConfig(use_network=False))
+    rng = np.random.default_rng(6)
+    joints = spatial.random_configurations(rng, 300)
+    goals = spatial.fk(spatial.random_configurations(rng, 300))
+    expected = route_length(spatial.fk(joints), goals, solver.route_center,
+                            solver.route_radius)
+    got = [solver.way_left(tuple(q), tuple(goal)) for q, goal in zip(joints, goals)]
+    np.testing.assert_allclose(got, expected, rtol=0.0, atol=1e-12)
+    assert np.sum(expected > np.linalg.norm(goals - spatial.fk(joints), axis=-1) + 1e-3) > 10
+
+
+def assert_float_tick_is_the_batched_tick(solver, joints, targets, tolerance):
+    """Tick one arm at a time in floats and all at once in numpy; they must agree."""
+    for dt, branch in ((0.001, None), (0.05, -1.0)):
+        batch = solver.tick_batch(joints, targets, dt, None if branch is None else
+                                  np.full(len(joints), branch))
+        for i, (q, target) in enumerate(zip(joints, targets)):
+            one = solver.tick(tuple(q), tuple(target), dt, branch)
+            assert one.status == batch.status[i] and one.branch == batch.branch[i]
+            assert one.fallback == batch.fallback[i] and one.projected == batch.projected[i]
+            np.testing.assert_allclose(one.goal, batch.goal[i], rtol=0.0, atol=1e-12)
+            np.testing.assert_allclose(one.command, batch.command[i], rtol=0.0,
+                                       atol=tolerance)
+            assert one.goal_error_m == pytest.approx(batch.goal_error_m[i], abs=tolerance)
+
+
+@pytest.mark.parametrize('refine', [0, 1, 3])
+def test_the_spatial_float_tick_is_the_batched_tick(spatial, refine):
+    network = OnnxIKNetwork(shipped_model_for(spatial.fingerprint()))
+    solver = IKSolver(spatial, network, SolverConfig(refine_iterations=refine))
+    rng = np.random.default_rng(7)
+    joints = spatial.random_configurations(rng, 60)
+    # Near, far, out of reach, inside the hole about the shoulder, and not finite.
+    targets = spatial.fk(spatial.random_configurations(rng, 60)) * \
+        rng.uniform(0.2, 1.5, (60, 1))
+    targets[::10] = np.nan
+    # The network runs in float32, on one row or on many (other kernels round otherwise),
+    # and refinement leaves the redundant direction as the network chose it.
+    assert_float_tick_is_the_batched_tick(solver, joints, targets, 1e-6)
+    statuses = {int(s) for s in solver.tick_batch(joints, targets, 0.05).status}
+    assert {Status.MOVING, Status.OUT_OF_REACH, Status.INVALID_TARGET} <= statuses
+
+
+def test_the_float_tick_turns_frames_like_the_urdf():
+    # Tilted joint origins and oblique axes: the general rotation, not the x/y/z shortcut.
+    limit = '<limit lower="-2.0" upper="2.0" effort="1" velocity="3.0"/>'
+    text = urdf_text(
+        joint('a', 'revolute', 'base', 'l1', '0 0 0.1', '0 0 0.3', '0 0 1', limit)
+        + joint('b', 'revolute', 'l1', 'l2', '0.05 0 0.2', '0.4 -0.2 0.1', '0.3 0.5 0.8',
+                limit)
+        + joint('c', 'revolute', 'l2', 'l3', '0 0.1 0.3', '0 0.5 0', '0 -1 0', limit)
+        + joint('d', 'fixed', 'l3', 'tool', '0.1 0.2 0.25', '0.3 0 0'),
+        links('base', 'l1', 'l2', 'l3', 'tool'))
+    chain = KinematicChain.from_urdf(text)
+    assert chain.planar is None
+    solver = IKSolver(chain, None, SolverConfig(use_network=False, refine_iterations=2))
+    rng = np.random.default_rng(8)
+    joints = chain.random_configurations(rng, 80)
+    targets = chain.fk(chain.random_configurations(rng, 80))
+    assert_float_tick_is_the_batched_tick(solver, joints, targets, 1e-9)
 
 
 @pytest.mark.parametrize('start, target', [
