@@ -38,6 +38,7 @@ from pathlib import Path
 import platform
 import sys
 import time
+from typing import Optional
 import warnings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,17 +89,19 @@ class ClosedFormStep:
         return [(s1 - q1 + math.pi) % (2 * math.pi) - math.pi, s2 - q2]
 
 
-def latency_suite(calls: dict, problems: list, rounds: int = 8) -> dict:
+def latency_suite(calls: dict, problems: list, rounds: int = 8,
+                  warmup: Optional[list] = None) -> dict:
     """
     Return median and p99 per-call latency (microseconds) of each call on the problems.
 
     The methods take turns in blocks, round after round, so that a slow spell of a shared
-    machine falls on all of them alike and the ratios stay fair.
+    machine falls on all of them alike and the ratios stay fair. They warm up on
+    ``warmup`` (default: the first 100 problems).
     """
     samples = {name: [] for name in calls}
     blocks = [problems[i::rounds] for i in range(rounds)]
     for call in calls.values():
-        for problem in problems[:100]:
+        for problem in problems[:100] if warmup is None else warmup:
             call(*problem)
     gc.collect()
     gc.disable()
@@ -415,6 +418,9 @@ def redundant_arm_latency(count: int) -> dict:
                    'dls_only': IKSolver(chain, None, SolverConfig(use_network=False))}
         calls = {name: (lambda s: lambda q, t, b: s.tick(q, t, 0.001, b))(s)
                  for name, s in ticking.items()}
+        # The same refined tick through the numpy reference (tick_batch on one row).
+        calls['numpy_reference'] = lambda q, t, b: default.tick_batch(
+            np.array([q]), np.array([t]), 0.001)
         out[arm] = {'latency': latency_suite(calls, problems), 'problems': len(problems)}
         searches = []
         for start, target in traps.get(arm, []):
@@ -424,7 +430,44 @@ def redundant_arm_latency(count: int) -> dict:
             assert found is not None, f'no way out found from {start}'
         if searches:
             out[arm]['trap_search_ms'] = stats(searches)
+    out['spatial_arm']['moving_target'] = moving_target_latency(max(count // 10, 50))
     return out
+
+
+def moving_target_latency(count: int) -> dict:
+    """
+    Return per-tick latency of the spatial arm following a target that moves every tick.
+
+    Each tick's target is new, so its goal cannot be remembered: the float tick's quick
+    reachability check (a few Newton steps from the current joints) against the numpy
+    reference, which solves each new target from the arm's joints.
+    """
+    chain = KinematicChain.from_urdf(REPO / 'urdf' / 'spatial_arm.urdf')
+    network = OnnxIKNetwork(REPO / 'models' / 'spatial_arm_default' / 'model.onnx')
+    solver = IKSolver(chain, network, SolverConfig())
+    # A circle of 0.2 m radius at 0.25 m/s in front of the arm, one point per 1 ms tick.
+    center, radius, dt = np.array([0.45, 0.0, 0.6]), 0.2, 0.001
+    angles = np.arange(2 * count + 1) * 0.25 * dt / radius
+    circle = center + radius * np.stack([np.zeros_like(angles), np.cos(angles),
+                                         np.sin(angles)], axis=-1)
+    q = (0.0, 0.6, 0.0, 0.9)
+    for _ in range(2000):
+        result = solver.tick(q, tuple(circle[0]), dt)
+        q = result.command
+        if result.reached:
+            break
+    problems = []
+    for target in circle:
+        problems.append((q, tuple(target), None))
+        result = solver.tick(q, tuple(target), dt)
+        q = result.command
+    calls = {'float_tick': lambda q, t, b: solver.tick(q, t, dt, b),
+             'numpy_reference': lambda q, t, b: solver.tick_batch(
+                 np.array([q]), np.array([t]), dt)}
+    # Warm up on the second half, measure on the first: no target is seen twice.
+    measured = latency_suite(calls, problems[:count], rounds=4, warmup=problems[count:])
+    return {'latency': measured, 'ticks': count,
+            'final_target_error_m': float(result.target_error_m)}
 
 
 def _redundant_arm_lines(arms: dict) -> list:
@@ -435,12 +478,22 @@ def _redundant_arm_lines(arms: dict) -> list:
                 f"{lat['network_only']['median_us']:.1f} / {lat['network_only']['p99_us']:.1f}"
                 f", refined {lat['refined']['median_us']:.1f} / "
                 f"{lat['refined']['p99_us']:.1f}, damped least squares alone "
-                f"{lat['dls_only']['median_us']:.1f} / {lat['dls_only']['p99_us']:.1f}")
+                f"{lat['dls_only']['median_us']:.1f} / {lat['dls_only']['p99_us']:.1f}, "
+                f"refined through the numpy reference {lat['numpy_reference']['median_us']:.0f}"
+                f" / {lat['numpy_reference']['p99_us']:.0f}")
         if 'trap_search_ms' in measured:
             search = measured['trap_search_ms']
             line += (f"; trap search (network rollouts) {search['median']:.0f} ms median, "
                      f"{search['max']:.0f} ms max")
         lines.append(line)
+        if 'moving_target' in measured:
+            moving = measured['moving_target']['latency']
+            lines.append(
+                f'{arm}, a target moving every tick (0.25 m/s circle): refined tick median / '
+                f"p99 us {moving['float_tick']['median_us']:.1f} / "
+                f"{moving['float_tick']['p99_us']:.1f}, numpy reference "
+                f"{moving['numpy_reference']['median_us']:.0f} / "
+                f"{moving['numpy_reference']['p99_us']:.0f}")
     return lines
 
 

@@ -49,8 +49,13 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     assert 'machine:' in done.stdout and (tmp_path / 'bench.md').is_file()
     arms = results['redundant_arms']
     for arm in ('three_link_arm', 'spatial_arm'):
-        for method in ('network_only', 'refined', 'dls_only'):
+        for method in ('network_only', 'refined', 'dls_only', 'numpy_reference'):
             assert arms[arm]['latency'][method]['calls'] == arms[arm]['problems'] > 0
+    # A target moving every tick at 0.25 m/s is followed exactly, each tick timed both ways.
+    moving = arms['spatial_arm']['moving_target']
+    assert moving['final_target_error_m'] < 1e-9
+    for method in ('float_tick', 'numpy_reference'):
+        assert moving['latency'][method]['calls'] == moving['ticks'] > 0
     # Every trap of the spatial arm was searched, and each search found a way out.
     assert arms['spatial_arm']['trap_search_ms']['count'] == 3
     assert 'trap search (network rollouts)' in done.stdout
