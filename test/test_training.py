@@ -75,6 +75,16 @@ def test_presets_load_and_differ():
     assert seed1.optim.epochs == 200 and seed1.data.grid_step_rad == 0.4
 
 
+@pytest.mark.parametrize('preset', sorted(p.stem for p in (REPO / 'config' / 'training').glob(
+    '*.yaml')))
+def test_each_preset_is_the_saved_configuration_of_its_shipped_model(preset):
+    # `--preset NAME` writes models/<robot>_<name>: it must rebuild the model shipped there.
+    config = load_config(preset)
+    robot = KinematicChain.from_urdf(REPO / config.robot.urdf).robot_name
+    shipped = REPO / 'models' / f'{robot}_{config.name}' / 'config.yaml'
+    assert load_config(shipped).to_dict() == config.to_dict()
+
+
 @pytest.mark.parametrize('overrides, message', [
     (['optim.stepz=5'], r"unknown key\(s\) \['optim.stepz'\]"),
     (['colour=red'], r"unknown key\(s\) \['colour'\]"),
