@@ -372,7 +372,7 @@ class IKSolver:
         infinite limits are given as None.
         """
         scalar = self._scalar
-        if scalar is None or not scalar.annulus:
+        if not isinstance(scalar, _ScalarPlanarTick) or not scalar.annulus:
             return None
 
         def finite(values: list) -> list:

@@ -220,6 +220,13 @@ def test_the_spatial_way_left_is_route_length_in_floats(spatial):
     assert np.sum(expected > np.linalg.norm(goals - spatial.fk(joints), axis=-1) + 1e-3) > 10
 
 
+def test_only_planar_arms_give_the_browser_tick_its_constants(three, spatial):
+    # web/static/tick.js ports the planar float tick; the spatial arm is shown live only.
+    assert IKSolver(spatial, None, SolverConfig(use_network=False)).planar_constants() is None
+    constants = IKSolver(three, None, SolverConfig(use_network=False)).planar_constants()
+    assert constants['n_joints'] == 3 and constants['annulus']['r_min'] == 0.0
+
+
 def assert_float_tick_is_the_batched_tick(solver, joints, targets, tolerance):
     """Tick one arm at a time in floats and all at once in numpy; they must agree."""
     for dt, branch in ((0.001, None), (0.05, -1.0)):
