@@ -753,6 +753,7 @@ class AnnulusWorkspace(Workspace):
 
 # A numerically found tip this close to a target reaches it (rounding, not geometry).
 EXACT_GAP_M = 1e-10
+MAX_DAMPING = 1e6
 
 
 class NumericWorkspace(Workspace):
@@ -889,10 +890,14 @@ def _bounded_least_squares(chain: KinematicChain, q: FloatArray, target: FloatAr
         trial_err = target - chain.fk(trial)
         trial_cost = np.sum(trial_err * trial_err, axis=-1)
         better = trial_cost < cost
+        if not better.any() and np.all(damping >= MAX_DAMPING):
+            # Every row failed at the largest damping: each further iteration would try
+            # exactly this step again, so the answer is final.
+            break
         q = np.where(better[:, None], trial, q)
         err = np.where(better[:, None], trial_err, err)
         cost = np.where(better, trial_cost, cost)
-        damping = np.clip(np.where(better, damping * 0.3, damping * 10.0), 1e-12, 1e6)
+        damping = np.clip(np.where(better, damping * 0.3, damping * 10.0), 1e-12, MAX_DAMPING)
     return q
 
 
