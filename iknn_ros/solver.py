@@ -80,6 +80,8 @@ DISK_TOUCH_TOLERANCE_M = 1e-9
 DAMPING_FLOOR_FRACTION = 1e-12
 # Numerical iterations taken from the current state when the network's answer is rejected.
 FALLBACK_ITERATIONS = 3
+# A new spatial target reached from the current joints in this many bounded Newton steps
+# is its own goal, without the numeric projection (a moving target converges in one or two).
 QUICK_REACH_ITERATIONS = 8
 # A trapped arm without numerical help looks for a way out by rolling the network out from
 # fixed poses (a fixed seed, so the same trap always gets the same answer), each also
@@ -927,6 +929,53 @@ class _ScalarTick:
             step = [f if f is not None else dv for f, dv in zip(fixed, free)]
         return [v + dv for v, dv in zip(q, step)]
 
+    def _network_and_refinement(self, q: list, aim: tuple, branch: float,
+                                step_length: float) -> tuple:
+        """
+        Return the network's step toward ``aim`` refined, whether it fell back, its error.
+
+        A network answer worse than the fallback limit is replaced by numerical steps from
+        ``q`` (or kept as ``q`` with the fallback off). ``lm_step(q, *aim)`` refines.
+        """
+        fallback = False
+        network_error = math.nan
+        iterations = self.refine_iterations
+        solution = q
+        if self.network is not None:
+            delta = self.network.step_one(q, aim + (branch,))
+            solution = [v + dv for v, dv in zip(q, delta)]
+            if iterations > 0:
+                refined, network_error = self.lm_step(solution, *aim)
+            else:
+                network_error = math.dist(self.fk(solution), aim)
+            limit = self.fallback_ratio * step_length + self.fallback_floor \
+                if self.fallback_enabled else math.inf
+            if not network_error <= limit:
+                fallback = True
+                solution = q
+                if self.fallback_enabled:
+                    iterations = max(iterations, FALLBACK_ITERATIONS)
+            elif iterations > 0:
+                solution = refined
+                iterations -= 1
+        for _ in range(iterations):
+            solution = self.lm_step(solution, *aim)[0]
+        return solution, fallback, network_error
+
+    def _status(self, valid_target: bool, projected: bool, fallback: bool,
+                position_limited: bool, goal_error: float) -> Status:
+        if not valid_target:
+            return Status.INVALID_TARGET
+        if projected:
+            return Status.OUT_OF_REACH
+        if fallback:
+            return Status.FALLBACK
+        if position_limited:
+            return Status.JOINT_LIMIT
+        if goal_error <= self.goal_tolerance:
+            return Status.REACHED
+        return Status.MOVING
+
     def safety(self, q: list, solution: list, dt: float, valid_target: bool) -> tuple:
         lo, hi, velocity, continuous = self.lo, self.hi, self.velocity, self.continuous
         if not valid_target:
@@ -1113,47 +1162,13 @@ class _ScalarPlanarTick(_ScalarTick):
             max_step = self.max_speed * dt
         wx, wy = self.waypoint(tip_x, tip_y, gx, gy, max_step)
 
-        fallback = False
-        network_error = math.nan
-        iterations = self.refine_iterations
-        solution = q
-        if self.network is not None:
-            delta = self.network.step_one(q, (wx, wy, br))
-            solution = [v + dv for v, dv in zip(q, delta)]
-            if iterations > 0:
-                refined, network_error = self.lm_step(solution, wx, wy)
-            else:
-                sx, sy = self.fk(solution)
-                network_error = math.hypot(sx - wx, sy - wy)
-            limit = self.fallback_ratio * math.hypot(wx - tip_x, wy - tip_y) + \
-                self.fallback_floor if self.fallback_enabled else math.inf
-            if not network_error <= limit:
-                fallback = True
-                solution = q
-                if self.fallback_enabled:
-                    iterations = max(iterations, FALLBACK_ITERATIONS)
-            elif iterations > 0:
-                solution = refined
-                iterations -= 1
-        for _ in range(iterations):
-            solution = self.lm_step(solution, wx, wy)[0]
-
+        solution, fallback, network_error = self._network_and_refinement(
+            q, (wx, wy), br, math.hypot(wx - tip_x, wy - tip_y))
         command, position_limited, velocity_limited = self.safety(q, solution, dt,
                                                                   valid_target)
         cx, cy = self.fk(command)
         goal_error = math.hypot(cx - gx, cy - gy)
-        if not valid_target:
-            status = Status.INVALID_TARGET
-        elif projected:
-            status = Status.OUT_OF_REACH
-        elif fallback:
-            status = Status.FALLBACK
-        elif position_limited:
-            status = Status.JOINT_LIMIT
-        elif goal_error <= self.goal_tolerance:
-            status = Status.REACHED
-        else:
-            status = Status.MOVING
+        status = self._status(valid_target, projected, fallback, position_limited, goal_error)
         return TickResult(
             tuple(command), status, (gx, gy), goal_error,
             math.hypot(cx - tx, cy - ty) if valid_target else math.nan, projected, fallback,
@@ -1283,13 +1298,13 @@ class _ScalarSpatialTick(_ScalarTick):
     def fk(self, q: list) -> tuple:
         return self._frames(q)[0]
 
-    def lm_step(self, q: list, goal: tuple) -> tuple:
-        """Return one damped Newton step toward ``goal`` and the tip error before it."""
+    def lm_step(self, q: list, gx: float, gy: float, gz: float) -> tuple:
+        """Return one damped Newton step toward (gx, gy, gz) and the tip error before it."""
         (x, y, z), joints = self._frames(q)
         # Jacobian columns: axis x (tip - joint).
         cols = [(wy * (z - jz) - wz * (y - jy), wz * (x - jx) - wx * (z - jz),
                  wx * (y - jy) - wy * (x - jx)) for jx, jy, jz, wx, wy, wz in joints]
-        ex, ey, ez = goal[0] - x, goal[1] - y, goal[2] - z
+        ex, ey, ez = gx - x, gy - y, gz - z
         error2 = ex * ex + ey * ey + ez * ez
         return self._bounded_step(q, cols, (ex, ey, ez), error2 + self.damping_floor), \
             math.sqrt(error2)
@@ -1338,46 +1353,13 @@ class _ScalarSpatialTick(_ScalarTick):
         max_step = min(self.solver.step_m, self.max_speed * dt)
         waypoint = self.waypoint(tip, goal, max_step)
 
-        fallback = False
-        network_error = math.nan
-        iterations = self.refine_iterations
-        solution = q
-        if self.network is not None:
-            delta = self.network.step_one(q, waypoint + (br,))
-            solution = [v + dv for v, dv in zip(q, delta)]
-            if iterations > 0:
-                refined, network_error = self.lm_step(solution, waypoint)
-            else:
-                network_error = math.dist(self.fk(solution), waypoint)
-            limit = self.fallback_ratio * math.dist(waypoint, tip) + self.fallback_floor \
-                if self.fallback_enabled else math.inf
-            if not network_error <= limit:
-                fallback = True
-                solution = q
-                if self.fallback_enabled:
-                    iterations = max(iterations, FALLBACK_ITERATIONS)
-            elif iterations > 0:
-                solution = refined
-                iterations -= 1
-        for _ in range(iterations):
-            solution = self.lm_step(solution, waypoint)[0]
-
+        solution, fallback, network_error = self._network_and_refinement(
+            q, waypoint, br, math.dist(waypoint, tip))
         command, position_limited, velocity_limited = self.safety(q, solution, dt,
                                                                   valid_target)
         reached_tip = self.fk(command)
         goal_error = math.dist(reached_tip, goal)
-        if not valid_target:
-            status = Status.INVALID_TARGET
-        elif projected:
-            status = Status.OUT_OF_REACH
-        elif fallback:
-            status = Status.FALLBACK
-        elif position_limited:
-            status = Status.JOINT_LIMIT
-        elif goal_error <= self.goal_tolerance:
-            status = Status.REACHED
-        else:
-            status = Status.MOVING
+        status = self._status(valid_target, projected, fallback, position_limited, goal_error)
         return TickResult(
             tuple(command), status, goal, goal_error,
             math.dist(reached_tip, t) if valid_target else math.nan, projected, fallback,
@@ -1401,7 +1383,7 @@ class _ScalarSpatialTick(_ScalarTick):
     def _reaches(self, q: list, target: tuple) -> bool:
         q = [min(max(v, low), high) for v, low, high in zip(q, self.lo, self.hi)]
         for _ in range(QUICK_REACH_ITERATIONS):
-            q, error = self.lm_step(q, target)
+            q, error = self.lm_step(q, *target)
             if error <= EXACT_GAP_M:
                 return True
         return math.dist(self.fk(q), target) <= EXACT_GAP_M
