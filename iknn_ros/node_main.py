@@ -12,54 +12,98 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Run one rclpy node the way every iknn_ros executable does: clean start, clean Ctrl-C."""
+"""
+Run one rclpy node the way every iknn_ros executable does: clean start, clean stop.
+
+The console scripts point here (``iknn_ros.node_main:ik_node`` and so on) rather than at the
+node modules, so that the stop signals are caught before rclpy, numpy and onnxruntime are
+imported: a Ctrl-C during those imports ends the process with exit code 0 too.
+
+Why not rclpy's own signal handlers: they shut the context down on the first SIGINT and
+leave the process with the default disposition while it tears down, so the second SIGINT
+of a Ctrl-C under ``ros2 launch`` (the terminal signals the whole process group, and launch
+forwards its own) killed nodes with exit code -2. Here every SIGINT and SIGTERM, however
+many and whenever they arrive, only sets a flag; the spin loop polls it, and once the node
+is torn down the signals are ignored for the last moments of interpreter exit.
+"""
 
 from __future__ import annotations
 
+import importlib
 import signal
 import sys
 import threading
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, TYPE_CHECKING
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
+if TYPE_CHECKING:
+    from rclpy.node import Node
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# How long one spin waits for work before it looks at the stop flag again: the longest a
+# stop signal can wait to be seen (a wait inside rcl is not interrupted by signals).
+STOP_POLL_S = 0.05
+
+_stop = threading.Event()
 
 
-def spin_node(name: str, make_node: Callable[[], Node],
+def install_stop_handlers() -> threading.Event:
+    """Make SIGINT and SIGTERM set the process's stop flag; return the flag."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, lambda *_: _stop.set())
+    return _stop
+
+
+def _ignore_stop_signals() -> None:
+    # Python resets handlers it installed to the default disposition while it finalizes;
+    # an ignored signal stays ignored, so a late SIGINT cannot turn exit 0 into -2.
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def _init_rclpy(args: Optional[Sequence[str]]) -> None:
+    import rclpy
+    try:
+        from rclpy.signals import SignalHandlerOptions
+    except ImportError:  # an rclpy without the option installs none of its own
+        rclpy.init(args=args)
+        return
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+
+
+def spin_node(name: str, make_node: Callable[[], 'Node'],
               startup_errors: tuple = (), args: Optional[Sequence[str]] = None) -> int:
     """
     Create the node and spin it until SIGINT, SIGTERM or shutdown; return the exit code.
 
-    SIGINT and SIGTERM set a stop flag instead of raising KeyboardInterrupt: an exception
-    raised by a signal can land inside a finalizer, where Python drops it, and the node
-    would then spin on after Ctrl-C. rclpy's own handlers, installed by ``rclpy.init``
-    after ours, still wake the executor and then call ours. An exception of
-    ``startup_errors`` raised while creating the node is reported in one line (exit code 1),
-    not as a traceback.
+    An exception of ``startup_errors`` (or one of rclpy's parameter errors: a parameter of
+    the wrong type, an uninitialized one) raised while creating the node is reported in one
+    line with exit code 1, not as a traceback.
     """
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    rclpy.init(args=args)  # its handlers wake the executor, then call ours
+    from rclpy.exceptions import NameValidationException
+    from rclpy.exceptions import ParameterException
+    from rclpy.executors import ExternalShutdownException
+    from rclpy.executors import SingleThreadedExecutor
+    import rclpy
+
+    stop = install_stop_handlers()
+    if stop.is_set():  # stopped while Python was still importing
+        _ignore_stop_signals()
+        return 0
+    _init_rclpy(args)
     executor = SingleThreadedExecutor()
     node = None
+    code = 0
     try:
         node = make_node()
         executor.add_node(node)
         while not stop.is_set() and rclpy.ok():
-            try:
-                executor.spin_once()
-            except Exception:  # noqa: B902 - re-raised unless the signal raced the callback
-                # rclpy's handler has already shut the context down, so a callback that
-                # was ready in the same wake-up can fail to publish: that is the stop.
-                if stop.is_set() or not rclpy.ok():
-                    break
-                raise
-    except startup_errors as err:
-        print(f'{name}: cannot start: {err}', file=sys.stderr)
-        return 1
+            executor.spin_once(timeout_sec=STOP_POLL_S)
+    except startup_errors + (ParameterException, NameValidationException) as err:
+        if node is None:
+            print(f'{name}: cannot start: {err}', file=sys.stderr)
+            code = 1
+        else:
+            raise
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
@@ -67,4 +111,24 @@ def spin_node(name: str, make_node: Callable[[], Node],
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
-    return 0
+        _ignore_stop_signals()
+    return code
+
+
+def _run(module: str) -> int:
+    install_stop_handlers()
+    try:
+        main = importlib.import_module(module).main
+    except KeyboardInterrupt:  # only if a signal beat install_stop_handlers
+        return 0
+    return main()
+
+
+def ik_node() -> int:
+    """Console script ``ik_node``."""
+    return _run('iknn_ros.ik_node')
+
+
+def sim_arm() -> int:
+    """Console script ``sim_arm``."""
+    return _run('iknn_ros.sim_arm')
