@@ -22,6 +22,7 @@ first-order lag, never faster than the URDF velocity limit nor past the URDF pos
 limits, and publishes stamped ``joint_states`` at a fixed rate.
 
     ros2 run iknn_ros sim_arm --ros-args -p initial_positions:="[0.0, 1.0]"
+    ros2 run iknn_ros sim_arm --ros-args -p urdf_path:=my_arm.urdf   # starts at zeros
 """
 
 from __future__ import annotations
@@ -98,26 +99,30 @@ class SimArm(Node):
             description='first-order lag of each servo (s); 0: reach the command at once '
                         'within the velocity limit',
             floating_point_range=[FloatingPointRange(from_value=0.0, to_value=5.0)]))
-        self.declare_parameter('initial_positions', Parameter.Type.DOUBLE_ARRAY, describe(
-            description='start pose in joint order (rad); unset: all zeros'))
+        # Declared with a type only: a double array has no empty default in rclpy, and
+        # get_parameter on an unset parameter raises, so the declared value is read instead.
+        initial = self.declare_parameter(
+            'initial_positions', Parameter.Type.DOUBLE_ARRAY, describe(
+                description='start pose in joint order (rad); unset: all zeros, clipped to '
+                            'the joint limits')).value
         for name, default in (('joint_states_topic', 'joint_states'),
                               ('joint_command_topic', 'joint_commands'),
-                              ('forward_position_topic', '/forward_position_controller/commands'),
+                              ('forward_position_topic', 'forward_position_controller/commands'),
                               ('joint_trajectory_topic',
-                               '/joint_trajectory_controller/joint_trajectory')):
+                               'joint_trajectory_controller/joint_trajectory')):
             self.declare_parameter(name, default, describe(description=f'{name}',
                                                            read_only=True))
         p = {name: self.get_parameter(name).value for name in
              ('robot_description', 'urdf_path', 'base_link', 'tip_link', 'rate_hz',
-              'time_constant', 'initial_positions')}
+              'time_constant')}
         urdf = p['robot_description'] or p['urdf_path'] or str(default_urdf_path())
         chain = KinematicChain.from_urdf(urdf, p['base_link'] or None, p['tip_link'] or None)
         self.joint_names = list(chain.joint_names)
-        start = list(p['initial_positions']) if p['initial_positions'] is not None else \
-            [0.0] * chain.n_joints
+        start = [0.0] * chain.n_joints if initial is None else list(initial)
         if len(start) != chain.n_joints:
-            raise ValueError(f'initial_positions has {len(start)} values; the chain has '
-                             f'{chain.n_joints} joints {self.joint_names}')
+            raise ValueError(f'initial_positions has {len(start)} values; the chain of '
+                             f'{chain.robot_name} has {chain.n_joints} joints '
+                             f'{self.joint_names} (set it for this arm, or leave it unset)')
         self.model = ServoModel(lower=chain.lower.tolist(), upper=chain.upper.tolist(),
                                 velocity_limits=chain.velocity_limits.tolist(),
                                 time_constant_s=p['time_constant'], positions=start)
