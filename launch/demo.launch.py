@@ -18,71 +18,74 @@ The iknn_ros demo: a simulated arm driven by the IK node, shown in RViz.
     ros2 launch iknn_ros demo.launch.py
     ros2 launch iknn_ros demo.launch.py use_rviz:=false output_mode:=forward_position
     ros2 launch iknn_ros demo.launch.py arm:=spatial_arm
+    ros2 launch iknn_ros demo.launch.py urdf:=/path/to/arm.urdf model:=/path/to/model.onnx
 
-In RViz, "2D Goal Pose" or "Publish Point" on the grid sends the arm's tip there.
+In RViz, "2D Goal Pose" or "Publish Point" on the grid sends the arm's tip there. The
+arguments are checked before anything starts (iknn_ros.launch_plan): a URDF that does not
+parse, a parameter file or model for another arm, or a missing package (rviz2,
+robot_state_publisher: see use_rviz and use_rsp) stops the launch with a message naming the
+argument, with nothing left running.
 """
 
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
+from iknn_ros.launch_plan import LaunchArgumentError
+from iknn_ros.launch_plan import plan_demo
 from launch import LaunchContext
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.actions import OpaqueFunction
-from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
 
 PACKAGE = 'iknn_ros'
 
 
 def _nodes(context: LaunchContext) -> list:
-    """Return the nodes; 'arm' picks the shipped URDF and parameters unless given."""
-    share = Path(get_package_share_directory(PACKAGE))
-    arm = LaunchConfiguration('arm').perform(context)
-    urdf = LaunchConfiguration('urdf').perform(context) or str(share / 'urdf' / f'{arm}.urdf')
-    params_file = LaunchConfiguration('params_file').perform(context) or str(
-        share / 'config' / ('iknn.yaml' if arm == 'two_link_arm' else f'{arm}.yaml'))
-    robot_description = Path(urdf).read_text()
-    return [
-        Node(package='robot_state_publisher', executable='robot_state_publisher',
-             parameters=[{'robot_description': robot_description}], output='screen'),
-        Node(package=PACKAGE, executable='sim_arm', name='sim_arm', output='screen',
-             parameters=[params_file, {'robot_description': robot_description}]),
-        Node(package=PACKAGE, executable='ik_node', name='ik_node', output='screen',
-             parameters=[params_file, {
-                 'robot_description': robot_description,
-                 'model_path': ParameterValue(LaunchConfiguration('model'), value_type=str),
-                 'output_mode': ParameterValue(LaunchConfiguration('output_mode'),
-                                               value_type=str)}]),
-        Node(package='rviz2', executable='rviz2', name='rviz2', output='screen',
-             arguments=['-d', LaunchConfiguration('rviz_config')],
-             condition=IfCondition(LaunchConfiguration('use_rviz'))),
-    ]
+    """Return the checked nodes, or raise with the argument to change."""
+    def argument(name: str) -> str:
+        return LaunchConfiguration(name).perform(context)
+
+    def switch(name: str) -> bool:
+        value = argument(name).strip().lower()
+        if value not in ('true', 'false', '1', '0'):  # what launch's IfCondition takes
+            raise LaunchArgumentError(f'{name}:={argument(name)}: expected true or false')
+        return value in ('true', '1')
+
+    plan = plan_demo(Path(get_package_share_directory(PACKAGE)), arm=argument('arm'),
+                     urdf=argument('urdf'), params_file=argument('params_file'),
+                     model=argument('model'), output_mode=argument('output_mode'),
+                     use_rsp=switch('use_rsp'), use_rviz=switch('use_rviz'),
+                     rviz_config=argument('rviz_config'))
+    return [Node(package=n.package, executable=n.executable, name=n.name, output='screen',
+                 parameters=list(n.parameters), arguments=list(n.arguments)) for n in plan]
 
 
 def generate_launch_description() -> LaunchDescription:
     """Return the demo: robot_state_publisher, sim_arm, ik_node and RViz."""
-    share = Path(get_package_share_directory(PACKAGE))
     return LaunchDescription([
         DeclareLaunchArgument('use_rviz', default_value='true',
-                              description='start RViz with rviz/iknn.rviz'),
+                              description='start RViz with rviz_config (needs rviz2)'),
+        DeclareLaunchArgument('use_rsp', default_value='true',
+                              description='start robot_state_publisher for the TF tree '
+                                          '(needs robot_state_publisher)'),
         DeclareLaunchArgument('model', default_value='',
                               description='ONNX model; empty: the shipped model trained for '
                                           'the URDF'),
         DeclareLaunchArgument('output_mode', default_value='joint_state',
                               description='joint_state, forward_position, joint_trajectory '
                                           '(comma-separated for several)'),
-        DeclareLaunchArgument('arm', default_value='two_link_arm',
-                              description='shipped arm: two_link_arm, three_link_arm or '
-                                          'spatial_arm (picks the URDF, parameters, model)'),
+        DeclareLaunchArgument('arm', default_value='',
+                              description='shipped arm: two_link_arm (when urdf is empty too), '
+                                          'three_link_arm or spatial_arm; picks the URDF '
+                                          'and the parameters'),
         DeclareLaunchArgument('urdf', default_value='',
-                              description='URDF of the arm; empty: the one of arm'),
+                              description='URDF of your arm; empty: the one of arm'),
         DeclareLaunchArgument('params_file', default_value='',
                               description='parameters of ik_node and sim_arm; empty: the '
-                                          'ones of arm'),
-        DeclareLaunchArgument('rviz_config', default_value=str(share / 'rviz' / 'iknn.rviz'),
-                              description='RViz configuration'),
+                                          'ones of arm, or derived from urdf'),
+        DeclareLaunchArgument('rviz_config', default_value='',
+                              description='RViz configuration; empty: rviz/iknn.rviz'),
         OpaqueFunction(function=_nodes),
     ])
