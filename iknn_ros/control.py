@@ -58,6 +58,32 @@ class Decision:
 ACCEPTED = Decision(True)
 
 
+class LogSummary:
+    """
+    One log line for a stream of like events: the first at once, then one per period.
+
+    A teleoperation stream sends targets at 100 Hz to 1 kHz; a line per target would bury
+    every other line (and cost the loop). The line after a quiet spell says the event
+    itself; inside a stream, one line per ``period_s`` gives the count since the last line
+    and the latest event. The exact counts are in the node's diagnostics.
+    """
+
+    def __init__(self, period_s: float) -> None:
+        self.period_s = period_s
+        self._said_at = -math.inf
+        self._unsaid = 0
+
+    def record(self, now: float, text: str) -> Optional[str]:
+        """Count one event at ``now`` (s); return the line to log now, or None."""
+        if now - self._said_at < self.period_s:
+            self._unsaid += 1
+            return None
+        line = text if self._unsaid == 0 else \
+            f'{text} ({self._unsaid + 1} in the last {now - self._said_at:.1f} s)'
+        self._said_at, self._unsaid = now, 0
+        return line
+
+
 @dataclasses.dataclass(frozen=True)
 class Step:
     """One control period: the command to publish (or None) and what happened."""

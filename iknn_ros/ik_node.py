@@ -43,6 +43,7 @@ from geometry_msgs.msg import Point
 from geometry_msgs.msg import PointStamped
 from geometry_msgs.msg import PoseStamped
 from iknn_ros.control import IKController
+from iknn_ros.control import LogSummary
 from iknn_ros.kinematics import AnnulusWorkspace
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import UrdfError
@@ -159,9 +160,9 @@ PARAMETERS = (
     ('joint_states_topic', 'joint_states', _descriptor('joint feedback', read_only=True)),
     ('joint_command_topic', 'joint_commands', _descriptor('JointState commands',
                                                           read_only=True)),
-    ('forward_position_topic', '/forward_position_controller/commands',
+    ('forward_position_topic', 'forward_position_controller/commands',
      _descriptor('Float64MultiArray commands in joint order', read_only=True)),
-    ('joint_trajectory_topic', '/joint_trajectory_controller/joint_trajectory',
+    ('joint_trajectory_topic', 'joint_trajectory_controller/joint_trajectory',
      _descriptor('JointTrajectory commands, one point one tick ahead', read_only=True)),
     ('markers_topic', 'iknn/markers', _descriptor('RViz markers: target, goal, workspace',
                                                   read_only=True)),
@@ -186,6 +187,8 @@ class IKNode(Node):
         self._last_status = None
         self._last_marker_key = None
         self._tf_buffer = self._make_tf_buffer()
+        self._accepted_log = LogSummary(THROTTLE_S)
+        self._refused_log = LogSummary(THROTTLE_S)
 
         self._command_publishers: dict = {}
         self._make_command_publishers()
@@ -205,8 +208,7 @@ class IKNode(Node):
         self.timer = None
         if values['trigger'] != 'feedback':
             self.timer = self._make_timer(values['control_rate_hz'])
-        self.diagnostics_timer = self.create_timer(DIAGNOSTIC_PERIOD_S,
-                                                   self._publish_diagnostics)
+        self.diagnostics_timer = self.create_timer(DIAGNOSTIC_PERIOD_S, self._on_people_timer)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._publish_markers(force=True)
         chain = self.controller.solver.chain
@@ -295,21 +297,30 @@ class IKNode(Node):
             try:
                 t = self._tf_buffer.lookup_transform(controller.base_frame, frame, Time())
             except Exception as err:  # noqa: B902 - tf2 raises several lookup errors
-                self.get_logger().warning(
-                    f"target in frame '{frame}' refused: no transform to "
-                    f"'{controller.base_frame}': {err}")
                 controller.counters['targets_refused'] += 1
+                self._log_refused(f"target in frame '{frame}' refused: no transform to "
+                                  f"'{controller.base_frame}': {err}")
                 return
             tr, rot = t.transform.translation, t.transform.rotation
             position = transform_point((tr.x, tr.y, tr.z), (rot.x, rot.y, rot.z, rot.w),
                                        position)
             frame = controller.base_frame
-        decision = controller.set_target(position, frame, self._now())
+        now = self._now()
+        decision = controller.set_target(position, frame, now)
         if decision.accepted:
-            self.get_logger().info(f'new target {tuple(round(v, 4) for v in position)}')
-            self._publish_markers()
+            line = self._accepted_log.record(
+                now, f'new target {tuple(round(v, 4) for v in position)}')
+            if line is not None:
+                self.get_logger().info(line)
+            # Markers follow on the diagnostics timer: a 1 kHz target stream would publish
+            # a MarkerArray per target.
         else:
-            self.get_logger().warning(decision.reason)
+            self._log_refused(decision.reason, now)
+
+    def _log_refused(self, reason: str, now: Optional[float] = None) -> None:
+        line = self._refused_log.record(self._now() if now is None else now, reason)
+        if line is not None:
+            self.get_logger().warning(line)
 
     def _on_joint_state(self, msg: JointState) -> None:
         now = self.get_clock().now()
@@ -412,6 +423,10 @@ class IKNode(Node):
         return DiagnosticStatus(level=level, name='iknn_ros: ik_node', message=message,
                                 hardware_id=chain.robot_name,
                                 values=[KeyValue(key=k, value=v) for k, v in values.items()])
+
+    def _on_people_timer(self) -> None:
+        self._publish_diagnostics()
+        self._publish_markers()
 
     def _publish_diagnostics(self) -> None:
         msg = DiagnosticArray(status=[self.diagnostic_status()])

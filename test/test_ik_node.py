@@ -344,3 +344,60 @@ def test_transform_point_rotates_then_translates():
     quarter_turn_z = (0.0, 0.0, math.sin(math.pi / 4), math.cos(math.pi / 4))
     moved = transform_point((1.0, 2.0, 3.0), quarter_turn_z, (1.0, 0.0, 0.0))
     np.testing.assert_allclose(moved, (1.0, 3.0, 3.0), atol=1e-15)
+
+
+def test_a_1khz_target_stream_logs_a_few_lines_and_counts_every_target(ros):
+    # Before: one INFO line per accepted target (1,000 lines a second at 1 kHz) and one
+    # WARN line per refused one.
+    process = subprocess.Popen(
+        [sys.executable, '-c', 'import sys; from iknn_ros.node_main import ik_node; '
+         'sys.exit(ik_node())'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, 'RCUTILS_LOGGING_BUFFERED_STREAM': '0'})
+    harness = None
+    try:
+        line = ''
+        deadline = time.monotonic() + 30
+        while 'ready' not in line and time.monotonic() < deadline:
+            line = process.stderr.readline()
+        assert 'ready' in line
+        harness = Harness()
+        diagnostics = harness.record(DiagnosticArray, '/diagnostics')
+        goals = harness.publisher(PoseStamped, '/goal_pose', 1000)
+        assert harness.spin_until(lambda: goals.get_subscription_count() > 0, 10.0)
+        sent_good = sent_bad = 0
+        start = time.monotonic()
+        while time.monotonic() - start < 3.0:
+            k = sent_good + sent_bad
+            if k % 4 == 3:
+                goals.publish(pose(math.nan, 0.3))
+                sent_bad += 1
+            else:
+                goals.publish(pose(0.6 * math.cos(k * 1e-3), 0.6 * math.sin(k * 1e-3)))
+                sent_good += 1
+            harness.executor.spin_once(timeout_sec=0.0)
+            time.sleep(max(0.0, start + (k + 1) * 1e-3 - time.monotonic()))
+
+        def counted():
+            if not diagnostics:
+                return None
+            values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values}
+            return int(values['targets_accepted']), int(values['targets_refused'])
+        harness.spin(1.0)  # the last diagnostics after the stream
+        # Every target the node received is counted; a reliable KEEP_LAST(10) queue may
+        # still drop a few of a 1 kHz burst.
+        accepted, refused = counted()
+        assert 0.97 * sent_good <= accepted <= sent_good, (accepted, sent_good)
+        assert 0.97 * sent_bad <= refused <= sent_bad, (refused, sent_bad)
+    finally:
+        if harness is not None:
+            harness.close()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert sent_good > 1500
+    accepted_lines = [t for t in err.splitlines() if 'new target' in t]
+    refused_lines = [t for t in err.splitlines() if 'non-finite' in t or 'refused' in t]
+    # The first at once, then at most one line per 2 s for each: 3 s of stream.
+    assert 1 <= len(accepted_lines) <= 3, accepted_lines
+    assert 1 <= len(refused_lines) <= 3, refused_lines
+    assert any(' in the last ' in t for t in accepted_lines), accepted_lines
