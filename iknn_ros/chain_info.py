@@ -17,7 +17,7 @@ Print what iknn_ros reads from a URDF: the chain, its limits, its workspace, FK/
 
 Run it before training or launching on a new arm to see that the URDF says what you think::
 
-    ros2 run iknn_ros chain_info --urdf my_arm.urdf --base base_link --tip tool0
+    ros2 run iknn_ros chain_info --urdf my_arm.urdf --base-link base_link --tip-link tool0
 """
 
 from __future__ import annotations
@@ -95,12 +95,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Print the report for the URDF named on the command line (default: the shipped arm)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[1].strip())
     parser.add_argument('--urdf', default=None, help='URDF file (default: the shipped arm)')
-    parser.add_argument('--base', default=None, help='base link (default: the root link)')
-    parser.add_argument('--tip', default=None, help='tip link (default: the only leaf link)')
+    # --base/--tip: the spellings before every command took --base-link/--tip-link.
+    parser.add_argument('--base-link', '--base', dest='base_link', default=None,
+                        help='base link (default: the root link)')
+    parser.add_argument('--tip-link', '--tip', dest='tip_link', default=None,
+                        help='tip link (default: the only leaf link)')
     parser.add_argument('--samples', type=int, default=8, help='round trips to show')
     args = parser.parse_args(argv)
     try:
-        chain = KinematicChain.from_urdf(args.urdf or default_urdf_path(), args.base, args.tip)
+        chain = KinematicChain.from_urdf(args.urdf or default_urdf_path(), args.base_link,
+                                         args.tip_link)
     except UrdfError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

@@ -106,6 +106,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     source.add_argument('--config', type=Path, default=None, help='a YAML configuration')
     parser.add_argument('--set', dest='overrides', action='append', default=[],
                         metavar='KEY=VALUE', help='override a setting, e.g. optim.steps=2000')
+    parser.add_argument('--urdf', default=None,
+                        help='URDF of the arm to train for (sets robot.urdf)')
+    parser.add_argument('--base-link', default=None, help='chain base link (robot.base_link)')
+    parser.add_argument('--tip-link', default=None, help='chain tip link (robot.tip_link)')
     parser.add_argument('--out', type=Path, default=None,
                         help='output folder (default: models/<robot>_<name>)')
     parser.add_argument('--quick', action='store_true',
@@ -128,7 +132,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    config = load_config(args.config or args.preset or 'default', args.overrides)
+    # The chain flags are the same settings as --set robot.X=...; they win over --set.
+    chain_overrides = [f'robot.{key}={value}' for key, value in (
+        ('urdf', args.urdf), ('base_link', args.base_link), ('tip_link', args.tip_link))
+        if value is not None]
+    config = load_config(args.config or args.preset or 'default',
+                         [*args.overrides, *chain_overrides])
     if args.quick:
         config = config.quick()
     chain = load_chain(config)
