@@ -76,8 +76,8 @@ def test_launch_files_declare_what_their_plan_takes(name, plan, arguments):
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
              and getattr(n.func, 'id', '') == plan]
     assert len(calls) == 1
-    taken = set(inspect.signature(getattr(launch_plan, plan)).parameters) - {'share',
-                                                                            'prefix_of'}
+    taken = set(inspect.signature(getattr(launch_plan, plan)).parameters)
+    taken -= {'share', 'prefix_of'}
     assert {k.arg for k in calls[0].keywords} == taken
     assert taken <= arguments
 
