@@ -64,8 +64,12 @@ def _init_rclpy(args: Optional[Sequence[str]]) -> None:
     import rclpy
     try:
         from rclpy.signals import SignalHandlerOptions
-    except ImportError:  # an rclpy without the option installs none of its own
+    except ImportError:  # an older rclpy: take its handlers out after the fact
         rclpy.init(args=args)
+        uninstall = getattr(rclpy, 'uninstall_signal_handlers', None)
+        if uninstall is not None:
+            uninstall()
+        install_stop_handlers()
         return
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
 
