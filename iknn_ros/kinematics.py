@@ -13,16 +13,18 @@
 # limitations under the License.
 
 """
-Serial revolute chains read from URDF, and the geometry every other module stands on.
+Serial chains read from URDF, and the geometry every other module stands on.
 
 The chain is the single source of truth for joint names, limits and link geometry: the
 training data, the model card, the solver and the nodes all take it from here, so what the
 network learns is exactly what RViz draws. Everything is batched numpy: functions take
 joint vectors of shape ``(..., n)`` and return arrays with the same leading shape.
 
-Angles follow the URDF: a joint rotates its child frame about its axis by ``q`` radians.
-Continuous joints have infinite limits; their angles are wrapped to ``[-pi, pi)`` only where
-a canonical value is needed (the arm itself may turn any number of times).
+Angles follow the URDF: a joint rotates its child frame about its axis by ``q`` radians
+(a prismatic joint moves it along its axis by ``q`` metres). Continuous joints have infinite
+limits; their angles are wrapped to ``[-pi, pi)`` only where a canonical value is needed (the
+arm itself may turn any number of times). A joint that mimics another one of the chain
+follows it (``multiplier * q + offset``) and is not a joint vector entry.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import math
 import os
 from pathlib import Path
 from typing import Iterator, Optional, Sequence, Union
+import xml.etree.ElementTree as ElementTree
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -44,7 +47,7 @@ from urdf_parser_py.xml_reflection import core as urdf_reflection
 
 FloatArray = NDArray[np.float64]
 
-SUPPORTED_JOINT_TYPES = ('revolute', 'continuous')
+SUPPORTED_JOINT_TYPES = ('revolute', 'continuous', 'prismatic')
 TWO_PI = 2.0 * math.pi
 
 
@@ -98,10 +101,12 @@ def axis_angle_matrices(axis: FloatArray, angles: FloatArray) -> FloatArray:
 @dataclasses.dataclass(frozen=True)
 class JointSpec:
     """
-    One actuated joint of a chain, as the URDF describes it.
+    One moving joint of a chain, as the URDF describes it.
 
-    ``origin`` maps the frame of the previous actuated joint (after its rotation) to this
-    joint's frame, with every fixed joint in between folded in.
+    ``origin`` maps the frame of the previous moving joint (after its motion) to this
+    joint's frame, with every fixed joint in between folded in. A joint with ``mimic`` set
+    follows the actuated joint of that name: its position is ``multiplier * q + offset``
+    (mimics of mimics composed), so it is not an entry of the joint vector.
     """
 
     name: str
@@ -113,11 +118,19 @@ class JointSpec:
     lower: float
     upper: float
     velocity: float
+    mimic: Optional[str] = None
+    multiplier: float = 1.0
+    offset: float = 0.0
 
     @property
     def is_continuous(self) -> bool:
         """Return whether the joint may turn without bound."""
         return self.joint_type == 'continuous'
+
+    @property
+    def is_prismatic(self) -> bool:
+        """Return whether the joint slides (metres) rather than turns (radians)."""
+        return self.joint_type == 'prismatic'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,25 +152,43 @@ class PlanarGeometry:
 
 class KinematicChain:
     """
-    A serial chain of revolute and continuous joints between a base and a tip link.
+    A serial chain of revolute, continuous and prismatic joints between a base and a tip.
 
     Build it with :meth:`from_urdf`. Position targets are 2D (x, y) for planar chains and
-    3D otherwise; :attr:`target_dim` says which.
+    3D otherwise; :attr:`target_dim` says which. :attr:`joints` are the actuated joints (the
+    joint vector); :attr:`followers` the mimic joints between them, which move with them.
     """
 
     def __init__(self, robot_name: str, base_link: str, tip_link: str,
                  joints: Sequence[JointSpec], tip_offset: FloatArray) -> None:
-        if not joints:
+        """
+        Build a chain from its moving joints, base to tip (followers among them).
+
+        ``tip_offset`` maps the frame of the last moving joint to the tip link.
+        """
+        motions = tuple(joints)
+        actuated = tuple(j for j in motions if j.mimic is None)
+        if not actuated:
             raise UrdfError(
-                f"the chain from '{base_link}' to '{tip_link}' has no revolute or continuous "
-                'joint to move')
+                f"the chain from '{base_link}' to '{tip_link}' has no revolute, continuous or "
+                'prismatic joint to move')
+        index = {j.name: i for i, j in enumerate(actuated)}
+        for j in motions:
+            if j.mimic is not None and j.mimic not in index:
+                raise UrdfError(f"joint '{j.name}' mimics '{j.mimic}', which is not an actuated "
+                                f"joint of the chain from '{base_link}' to '{tip_link}'")
         self.robot_name = robot_name
         self.base_link = base_link
         self.tip_link = tip_link
-        self.joints: tuple[JointSpec, ...] = tuple(joints)
+        self.joints: tuple[JointSpec, ...] = actuated
+        self.followers: tuple[JointSpec, ...] = tuple(j for j in motions if j.mimic is not None)
         self.tip_offset = np.array(tip_offset, dtype=np.float64)
-        self._origins = np.stack([j.origin for j in self.joints])
-        self._axes = np.stack([j.axis for j in self.joints])
+        # Every moving joint in chain order, and the joint vector entry that drives each.
+        self._motions = motions
+        self._drivers = tuple(index[j.name if j.mimic is None else j.mimic] for j in motions)
+        # Rows of the motion frames that are the actuated joints' (plus base and tip).
+        self._frame_rows = [0] + [i + 1 for i, j in enumerate(motions) if j.mimic is None] \
+            + [len(motions) + 1]
         self._elbows: dict = {}
         self.planar: Optional[PlanarGeometry] = _planar_geometry(self)
 
@@ -171,7 +202,9 @@ class KinematicChain:
 
         ``source`` is XML when it starts with ``<`` (as the ``robot_description`` parameter
         does), otherwise a file path. ``base_link`` defaults to the URDF's root link and
-        ``tip_link`` to its only leaf link.
+        ``tip_link`` to its only leaf link (with several, the error names the candidates).
+        Fixed joints are folded in, and so are revolute and prismatic joints whose limits
+        hold them still (``lower == upper``).
         """
         xml, origin = _read_urdf_source(source)
         robot = _parse_urdf(xml, origin)
@@ -198,8 +231,9 @@ class KinematicChain:
         if tip_link is None:
             leaves = sorted(links - parents)
             if len(leaves) != 1:
-                raise UrdfError(f'{origin}: the URDF has several leaf links {leaves}; name the '
-                                'tip link explicitly')
+                raise UrdfError(f'{origin}: the URDF has several leaf links; name the tip link. '
+                                + _tip_candidates(leaves, base_link, joints_by_child,
+                                                  {j.name: j for j in robot.joints}))
             tip_link = leaves[0]
         for role, link in (('base', base_link), ('tip', tip_link)):
             if link not in links:
@@ -210,7 +244,8 @@ class KinematicChain:
         link = tip_link
         while link != base_link:
             joint = joints_by_child.get(link)
-            if joint is None:
+            # A joint met twice is a loop above the tip (urdfdom refuses those too).
+            if joint is None or joint in path:
                 raise UrdfError(f"{origin}: there is no chain from base link '{base_link}' to "
                                 f"tip link '{tip_link}' ('{base_link}' is not an ancestor of "
                                 f"'{tip_link}')")
@@ -218,23 +253,41 @@ class KinematicChain:
             link = joint.parent
         path.reverse()
 
+        joints_by_name = {joint.name: joint for joint in robot.joints}
+        on_path = {joint.name for joint in path}
         specs = []
-        pending = np.eye(4)
+        held: dict = {}
         for joint in path:
-            origin_tf = _joint_origin(joint)
             if joint.type == 'fixed':
-                pending = pending @ origin_tf
                 continue
             if joint.type not in SUPPORTED_JOINT_TYPES:
                 raise UrdfError(
                     f"joint '{joint.name}' has type '{joint.type}'; iknn_ros supports "
-                    'revolute and continuous joints (fixed joints are folded in)')
-            if joint.mimic is not None:
-                raise UrdfError(f"joint '{joint.name}' mimics another joint; iknn_ros needs "
-                                'every joint of the chain to be independently actuated')
-            specs.append(_joint_spec(joint, pending @ origin_tf))
+                    'revolute, continuous and prismatic joints (fixed joints are folded in)')
+            master, multiplier, offset = _mimic_source(joint, joints_by_name, on_path)
+            spec = _joint_spec(joint, np.eye(4), master, multiplier, offset)
+            if master is None and spec.lower == spec.upper:
+                held[spec.name] = spec.lower
+            specs.append(spec)
+        # A second pass: a follower may come before the joint that holds its master still.
+        spec_of = {spec.name: spec for spec in specs}
+        moving = []
+        pending = np.eye(4)
+        for joint in path:
+            pending = pending @ _joint_origin(joint)
+            spec = spec_of.get(joint.name)
+            if spec is None:
+                continue
+            driver = spec.name if spec.mimic is None else spec.mimic
+            if driver in held:
+                # Limits that hold a joint still (or its master) make it a fixed joint.
+                value = held[driver] if spec.mimic is None else \
+                    spec.multiplier * held[driver] + spec.offset
+                pending = pending @ _motion_transform(spec, value)
+                continue
+            moving.append(dataclasses.replace(spec, origin=pending))
             pending = np.eye(4)
-        return cls(robot.name, base_link, tip_link, specs, pending)
+        return cls(robot.name, base_link, tip_link, moving, pending)
 
     # ---- properties --------------------------------------------------------------------
 
@@ -249,6 +302,11 @@ class KinematicChain:
         return tuple(j.name for j in self.joints)
 
     @property
+    def prismatic(self) -> NDArray[np.bool_]:
+        """Return a mask of the prismatic joints (their positions and limits are metres)."""
+        return np.array([j.is_prismatic for j in self.joints])
+
+    @property
     def lower(self) -> FloatArray:
         """Return lower position limits (``-inf`` for continuous joints)."""
         return np.array([j.lower for j in self.joints])
@@ -260,7 +318,7 @@ class KinematicChain:
 
     @property
     def velocity_limits(self) -> FloatArray:
-        """Return velocity limits in rad/s (``inf`` where the URDF gives none)."""
+        """Return velocity limits in rad/s, m/s if prismatic (``inf`` where none is given)."""
         return np.array([j.velocity for j in self.joints])
 
     @property
@@ -276,16 +334,27 @@ class KinematicChain:
     @property
     def reach(self) -> float:
         """Return an upper bound of the distance from the first joint axis to the tip."""
-        lengths = [np.linalg.norm(j.origin[:3, 3]) for j in self.joints[1:]]
-        return float(sum(lengths) + np.linalg.norm(self.tip_offset[:3, 3]))
+        lengths = [np.linalg.norm(j.origin[:3, 3]) for j in self._motions[1:]]
+        reach = sum(lengths) + np.linalg.norm(self.tip_offset[:3, 3])
+        for j, driver in zip(self._motions, self._drivers):
+            if j.is_prismatic:
+                # The farthest the slide reaches within its driver's limits.
+                ends = j.multiplier * np.array([self.lower[driver], self.upper[driver]])
+                reach += float(np.max(np.abs(ends + j.offset)))
+        return float(reach)
 
     def with_limit_margin(self, margin: float) -> 'KinematicChain':
-        """Return a copy whose limited joints keep ``margin`` radians from their limits."""
+        """
+        Return a copy whose limited joints keep ``margin`` from their limits.
+
+        The margin is radians, and metres for prismatic joints; followers are left alone
+        (they are where their masters put them).
+        """
         if margin < 0.0 or not math.isfinite(margin):
             raise ValueError(f'limit margin must be finite and >= 0, got {margin}')
         joints = []
-        for j in self.joints:
-            if j.is_continuous:
+        for j in self._motions:
+            if j.is_continuous or j.mimic is not None:
                 joints.append(j)
                 continue
             if j.upper - j.lower <= 2.0 * margin:
@@ -302,18 +371,29 @@ class KinematicChain:
         """
         Return every frame of the chain, shape ``(..., n + 2, 4, 4)``.
 
-        Frame 0 is the base, frame ``i + 1`` the frame of joint ``i`` after its rotation
-        (the child link of the joint), and the last frame is the tip link.
+        Frame 0 is the base, frame ``i + 1`` the frame of joint ``i`` after its motion
+        (the child link of the joint), and the last frame is the tip link. Followers' frames
+        are left out (they are in between).
         """
-        q = self._as_joint_array(q)
+        out = self._motion_frames(self._as_joint_array(q))
+        return out[..., self._frame_rows, :, :] if self.followers else out
+
+    def _motion_frames(self, q: FloatArray) -> FloatArray:
+        """Return base, every moving joint's frame (followers too) and tip, like frames."""
         lead = q.shape[:-1]
-        out = np.empty(lead + (self.n_joints + 2, 4, 4))
+        out = np.empty(lead + (len(self._motions) + 2, 4, 4))
         current = np.broadcast_to(np.eye(4), lead + (4, 4)).copy()
         out[..., 0, :, :] = current
-        for i, joint in enumerate(self.joints):
+        for i, (joint, driver) in enumerate(zip(self._motions, self._drivers)):
             current = current @ joint.origin
-            rot = axis_angle_matrices(joint.axis, q[..., i])
-            current[..., :3, :3] = current[..., :3, :3] @ rot
+            value = q[..., driver]
+            if joint.mimic is not None:
+                value = joint.multiplier * value + joint.offset
+            if joint.is_prismatic:
+                current[..., :3, 3] += (current[..., :3, :3] @ joint.axis) * value[..., None]
+            else:
+                rot = axis_angle_matrices(joint.axis, value)
+                current[..., :3, :3] = current[..., :3, :3] @ rot
             out[..., i + 1, :, :] = current
         out[..., -1, :, :] = current @ self.tip_offset
         return out
@@ -337,13 +417,20 @@ class KinematicChain:
         q = self._as_joint_array(q)
         if self.planar is not None:
             return _planar_jacobian(self.planar, q)
-        frames = self.frames(q)
+        frames = self._motion_frames(q)
         tip = frames[..., -1, :3, 3]
         jac = np.empty(q.shape[:-1] + (3, self.n_joints))
-        for i, joint in enumerate(self.joints):
-            frame = frames[..., i + 1, :, :]
+        # Actuated joints first, then followers add to their masters' columns (chain rule).
+        order = sorted(range(len(self._motions)), key=lambda i: self._motions[i].mimic is not None)
+        for i in order:
+            joint, frame = self._motions[i], frames[..., i + 1, :, :]
             axis_world = frame[..., :3, :3] @ joint.axis
-            jac[..., :, i] = np.cross(axis_world, tip - frame[..., :3, 3])
+            column = axis_world if joint.is_prismatic else \
+                np.cross(axis_world, tip - frame[..., :3, 3])
+            if joint.mimic is None:
+                jac[..., :, self._drivers[i]] = column
+            else:
+                jac[..., :, self._drivers[i]] += joint.multiplier * column
         return jac
 
     # ---- limits ------------------------------------------------------------------------
@@ -378,7 +465,7 @@ class KinematicChain:
             return self._elbows[samples, seed]
         rng = np.random.default_rng(seed)
         found = []
-        for j in np.flatnonzero(~self.continuous):
+        for j in np.flatnonzero(~self.continuous & ~self.prismatic):
             if not self.lower[j] < 0.0 < self.upper[j]:
                 continue
             q = self.random_configurations(rng, samples)
@@ -405,7 +492,7 @@ class KinematicChain:
         def limit(value: float) -> Optional[float]:
             return round(value, 9) if math.isfinite(value) else None
 
-        return {
+        desc = {
             'robot_name': self.robot_name,
             'base_link': self.base_link,
             'tip_link': self.tip_link,
@@ -420,6 +507,19 @@ class KinematicChain:
             } for j in self.joints],
             'tip_offset': r(self.tip_offset[:3, :]),
         }
+        if self.followers:
+            # Only when there are any, so chains without keep their fingerprints.
+            desc['followers'] = [{
+                'name': j.name,
+                'type': j.joint_type,
+                'position': i,
+                'origin': r(j.origin[:3, :]),
+                'axis': r(j.axis),
+                'mimic': j.mimic,
+                'multiplier': round(j.multiplier, 9) + 0.0,
+                'offset': round(j.offset, 9) + 0.0,
+            } for i, j in enumerate(self._motions) if j.mimic is not None]
+        return desc
 
     def fingerprint(self) -> str:
         """
@@ -443,8 +543,10 @@ class KinematicChain:
         return q
 
     def __repr__(self) -> str:
+        followers = f', followers={[j.name for j in self.followers]}' if self.followers else ''
         return (f'KinematicChain({self.robot_name!r}, {self.base_link!r} -> {self.tip_link!r}, '
-                f'joints={list(self.joint_names)}, planar={self.planar is not None})')
+                f'joints={list(self.joint_names)}{followers}, '
+                f'planar={self.planar is not None})')
 
 
 # --------------------------------------------------------------------------------------
@@ -465,7 +567,7 @@ def _read_urdf_source(source: Union[str, os.PathLike]) -> tuple[str, str]:
 
 @contextlib.contextmanager
 def _collected_parser_warnings(sink: list) -> Iterator[None]:
-    # urdf_parser_py prints unknown tags (ros2_control, gazebo) to stderr; keep them quiet.
+    # urdf_parser_py prints unknown attributes to stderr; keep them quiet.
     previous = urdf_reflection.on_error
     urdf_reflection.on_error = sink.append
     try:
@@ -474,7 +576,54 @@ def _collected_parser_warnings(sink: list) -> Iterator[None]:
         urdf_reflection.on_error = previous
 
 
+# The elements of a joint that place its child link, as urdfdom reads them.
+_KINEMATIC_JOINT_ELEMENTS = ('parent', 'child', 'origin', 'axis', 'limit', 'mimic')
+
+
+def _kinematic_xml(xml: str, origin: str) -> str:
+    """
+    Return the URDF reduced to what places the links: link names, joints' kinematic parts.
+
+    urdf_parser_py 0.0.4 is stricter than urdfdom about elements that never move a link,
+    and fails on URDFs that ROS loads: a ``<transmission>`` whose ``<mechanicalReduction>``
+    is not a number (UFactory's xArm6 as pybullet ships it), ros2_control-style ones
+    (``<mechanical_reduction>``, no ``<hardwareInterface>``), a visual ``<color>`` without
+    ``rgba``. So the parser sees only link names and each joint's attributes and its first
+    parent, child, origin, axis, limit and mimic (the first, as urdfdom reads them; no axis
+    on fixed and floating joints, which urdfdom does not read either). Visuals, collisions,
+    inertials, dynamics, safety controllers, transmissions, gazebo and ros2_control tags
+    are not checked here: robot_state_publisher and the controllers read them.
+    """
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError as err:
+        raise UrdfError(f'{origin}: malformed URDF: {err}') from err
+    if root.tag != 'robot':
+        raise UrdfError(f'{origin}: malformed URDF: no <robot> element (the document is a '
+                        f'<{root.tag}>)')
+    robot = ElementTree.Element('robot', _plain_attributes(root))
+    for element in root:
+        if element.tag == 'link':
+            name = {key: value for key, value in element.attrib.items() if key == 'name'}
+            ElementTree.SubElement(robot, 'link', name)
+        elif element.tag == 'joint':
+            joint = ElementTree.SubElement(robot, 'joint', _plain_attributes(element))
+            for tag in _KINEMATIC_JOINT_ELEMENTS:
+                part = element.find(tag)
+                if part is None or (tag == 'axis' and element.get('type') in ('fixed',
+                                                                              'floating')):
+                    continue
+                ElementTree.SubElement(joint, tag, _plain_attributes(part))
+    return ElementTree.tostring(robot, encoding='unicode')
+
+
+def _plain_attributes(element: ElementTree.Element) -> dict:
+    # Namespaced attributes (xacro leftovers) are no part of URDF.
+    return {key: value for key, value in element.attrib.items() if not key.startswith('{')}
+
+
 def _parse_urdf(xml: str, origin: str) -> 'urdf_model.Robot':
+    xml = _kinematic_xml(xml, origin)
     warnings: list = []
     try:
         with _collected_parser_warnings(warnings):
@@ -498,7 +647,8 @@ def _joint_origin(joint: 'urdf_model.Joint') -> FloatArray:
     return homogeneous(rpy_to_matrix(*values[3:]), values[:3])
 
 
-def _joint_spec(joint: 'urdf_model.Joint', origin: FloatArray) -> JointSpec:
+def _joint_spec(joint: 'urdf_model.Joint', origin: FloatArray, mimic: Optional[str] = None,
+                multiplier: float = 1.0, offset: float = 0.0) -> JointSpec:
     axis = np.array(joint.axis if joint.axis is not None else [1.0, 0.0, 0.0], dtype=float)
     norm = float(np.linalg.norm(axis))
     if not math.isfinite(norm) or norm < 1e-9:
@@ -507,18 +657,108 @@ def _joint_spec(joint: 'urdf_model.Joint', origin: FloatArray) -> JointSpec:
     velocity = math.inf
     if limit is not None and limit.velocity is not None and float(limit.velocity) > 0.0:
         velocity = float(limit.velocity)
-    if joint.type == 'revolute':
+    if joint.type in ('revolute', 'prismatic'):
         if limit is None or limit.lower is None or limit.upper is None:
-            raise UrdfError(f"revolute joint '{joint.name}' has no <limit lower upper>; "
-                            'give its limits or make it continuous')
+            hint = 'make it continuous' if joint.type == 'revolute' else 'bound its travel'
+            raise UrdfError(f"{joint.type} joint '{joint.name}' has no <limit lower upper>; "
+                            f'give its limits or {hint}')
         lower, upper = float(limit.lower), float(limit.upper)
-        if not (math.isfinite(lower) and math.isfinite(upper) and lower < upper):
+        # lower == upper is a joint held still (urdfdom's default limits are 0 and 0).
+        if not (math.isfinite(lower) and math.isfinite(upper) and lower <= upper):
             raise UrdfError(f"joint '{joint.name}' has invalid limits [{lower}, {upper}]")
     else:
         lower, upper = -math.inf, math.inf
     return JointSpec(name=joint.name, joint_type=joint.type, parent_link=joint.parent,
                      child_link=joint.child, origin=origin, axis=axis / norm,
-                     lower=lower, upper=upper, velocity=velocity)
+                     lower=lower, upper=upper, velocity=velocity, mimic=mimic,
+                     multiplier=multiplier, offset=offset)
+
+
+def _mimic_source(joint: 'urdf_model.Joint', joints_by_name: dict,
+                  on_path: set) -> tuple[Optional[str], float, float]:
+    """
+    Return the actuated joint that ``joint`` follows, with the composed multiplier and offset.
+
+    ``(None, 1, 0)`` for a joint that mimics none. The followed joint must be on the chain
+    (``on_path``): the chain moves nothing else, so it could not know where the follower is.
+    """
+    if joint.mimic is None:
+        return None, 1.0, 0.0
+    multiplier, offset = 1.0, 0.0
+    current, seen = joint, [joint.name]
+    while current.mimic is not None:
+        mimic = current.mimic
+        # position(joint) = multiplier * position(current) + offset, and urdfdom's defaults.
+        k = 1.0 if mimic.multiplier is None else float(mimic.multiplier)
+        c = 0.0 if mimic.offset is None else float(mimic.offset)
+        if not (math.isfinite(k) and math.isfinite(c)):
+            raise UrdfError(f"joint '{current.name}' has a non-finite mimic multiplier or "
+                            f'offset ({k}, {c})')
+        multiplier, offset = multiplier * k, multiplier * c + offset
+        master = joints_by_name.get(mimic.joint)
+        if master is None:
+            raise UrdfError(f"joint '{current.name}' mimics '{mimic.joint}', which the URDF "
+                            'does not define')
+        if master.name in seen:
+            raise UrdfError(f'mimic joints {seen + [master.name]} follow each other in a loop')
+        seen.append(master.name)
+        current = master
+    if current.name not in on_path:
+        raise UrdfError(
+            f"joint '{joint.name}' mimics '{current.name}', which is not between the base and "
+            f"tip links: iknn_ros moves only the chain's joints, so it cannot know where "
+            f"'{joint.name}' is (choose a base and tip whose chain holds '{current.name}')")
+    if current.type not in SUPPORTED_JOINT_TYPES:
+        raise UrdfError(f"joint '{joint.name}' mimics '{current.name}', of type "
+                        f"'{current.type}'; only revolute, continuous and prismatic joints "
+                        'can be followed')
+    return current.name, multiplier, offset
+
+
+def _motion_transform(joint: JointSpec, value: float) -> FloatArray:
+    """Return the transform of a joint moved by ``value`` (radians, or metres if prismatic)."""
+    if joint.is_prismatic:
+        return homogeneous(np.eye(3), joint.axis * value)
+    return homogeneous(axis_angle_matrices(joint.axis, np.float64(value)), np.zeros(3))
+
+
+def _moves_by_itself(joint: 'urdf_model.Joint') -> bool:
+    """Return whether a URDF joint is an actuated one: moving, following none, not held."""
+    if joint.type == 'fixed' or joint.mimic is not None:
+        return False
+    limit = joint.limit
+    return not (joint.type in ('revolute', 'prismatic') and limit is not None
+                and limit.lower == limit.upper)
+
+
+def _tip_candidates(leaves: Sequence[str], base_link: str, joints_by_child: dict,
+                    joints_by_name: dict) -> str:
+    """Return a sentence naming the leaf links below the base that would make a chain."""
+    found = []
+    for leaf in leaves:
+        link, path = leaf, []
+        while link != base_link and link in joints_by_child and len(path) <= len(joints_by_child):
+            path.append(joints_by_child[link])
+            link = path[-1].parent
+        if link != base_link:
+            continue
+        try:
+            # A leaf behind a floating joint or a follower of another branch makes no chain.
+            on_path = {joint.name for joint in path}
+            for joint in path:
+                if joint.type not in SUPPORTED_JOINT_TYPES + ('fixed',):
+                    raise UrdfError(joint.type)
+                _mimic_source(joint, joints_by_name, on_path)
+        except UrdfError:
+            continue
+        actuated = sum(1 for joint in path if _moves_by_itself(joint))
+        if actuated:
+            found.append((leaf, actuated))
+    if not found:
+        return f"No leaf link below '{base_link}' has a joint to move (leaf links: {leaves})."
+    found.sort(key=lambda item: (-item[1], item[0]))
+    named = ', '.join(f"'{leaf}' ({n} joint{'s' if n != 1 else ''})" for leaf, n in found)
+    return f"Candidate tip links below '{base_link}' (actuated joints from it): {named}."
 
 
 # --------------------------------------------------------------------------------------
@@ -529,6 +769,9 @@ _PLANAR_TOLERANCE = 1e-12
 
 
 def _planar_geometry(chain: KinematicChain) -> Optional[PlanarGeometry]:
+    # The planar model turns every joint in the plane, once: no slides, no followers.
+    if chain.followers or chain.prismatic.any():
+        return None
     offsets, yaws, signs = [], [], []
     height = 0.0
     for joint in chain.joints:

@@ -287,9 +287,8 @@ def test_spatial_chain_is_not_planar():
     ('<robot name="r"><link name="a"', 'malformed URDF'),
     ('<robot><link name="a"/></robot>', 'malformed URDF'),
     ('/nonexistent/arm.urdf', 'does not exist'),
-    (urdf_text(joint('slide', 'prismatic', 'a', 'b', limit='<limit lower="0" upper="1" '
-                     'effort="1" velocity="1"/>'), links('a', 'b')),
-     "joint 'slide' has type 'prismatic'"),
+    (urdf_text(joint('slide', 'planar', 'a', 'b'), links('a', 'b')),
+     "joint 'slide' has type 'planar'"),
     (urdf_text(joint('spin', 'floating', 'a', 'b'), links('a', 'b')),
      "joint 'spin' has type 'floating'"),
     (urdf_text(joint('j', 'revolute', 'a', 'b'), links('a', 'b')),
@@ -298,7 +297,8 @@ def test_spatial_chain_is_not_planar():
      "names child link 'ghost'"),
     (urdf_text(joint('j', 'continuous', 'a', 'b') + joint('k', 'continuous', 'a', 'c'),
                links('a', 'b', 'c')), 'several leaf links'),
-    (urdf_text(joint('j', 'fixed', 'a', 'b'), links('a', 'b')), 'no revolute or continuous'),
+    (urdf_text(joint('j', 'fixed', 'a', 'b'), links('a', 'b')),
+     'no revolute, continuous or prismatic'),
     (urdf_text(joint('j', 'continuous', 'a', 'b', axis='0 0 0'), links('a', 'b')),
      'zero or invalid axis'),
 ])
@@ -314,12 +314,13 @@ def test_no_chain_between_links(two_link_urdf_path):
         KinematicChain.from_urdf(two_link_urdf_path, 'base_link', 'hand')
 
 
-def test_mimic_joints_are_refused():
-    text = urdf_text(joint('j', 'continuous', 'a', 'b')
-                     + '<joint name="m" type="continuous"><parent link="b"/><child link="c"/>'
-                       '<mimic joint="j"/></joint>', links('a', 'b', 'c'))
-    with pytest.raises(UrdfError, match="joint 'm' mimics"):
-        KinematicChain.from_urdf(text)
+def test_a_mimic_of_a_joint_off_the_chain_is_refused():
+    # 'm' follows 'k', which moves another branch: the chain to 'd' cannot know where it is.
+    text = urdf_text(joint('j', 'continuous', 'a', 'b') + joint('k', 'continuous', 'a', 'c')
+                     + '<joint name="m" type="continuous"><parent link="b"/><child link="d"/>'
+                       '<mimic joint="k"/></joint>', links('a', 'b', 'c', 'd'))
+    with pytest.raises(UrdfError, match="joint 'm' mimics 'k', which is not between"):
+        KinematicChain.from_urdf(text, tip_link='d')
 
 
 def test_unknown_tags_are_tolerated(two_link_urdf_path):
