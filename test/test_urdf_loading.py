@@ -14,6 +14,8 @@
 
 """URDFs as real arms ship them: ROS extras, mimic and prismatic joints, several leaves."""
 
+import math
+from pathlib import Path
 import warnings
 
 from conftest import joint, links, urdf_text
@@ -24,6 +26,10 @@ from iknn_ros.kinematics import UrdfError
 import numpy as np
 import pytest
 from urdf_parser_py import urdf as urdf_model
+
+REPO = Path(__file__).resolve().parent.parent
+SIX = REPO / 'urdf' / 'six_dof_arm.urdf'
+SEVEN = REPO / 'urdf' / 'seven_dof_arm.urdf'
 
 LIMIT = '<limit lower="-2" upper="2" effort="1" velocity="1"/>'
 
@@ -517,3 +523,107 @@ def test_a_joint_loop_is_an_error_not_a_hang():
                      links('base', 'c', 'd'))
     with pytest.raises(UrdfError, match='no chain from base link'):
         KinematicChain.from_urdf(loop, 'base', 'd')
+
+
+# ---- our two real-size arms ---------------------------------------------------------------
+
+def rot_z(t):
+    c, s = np.cos(t), np.sin(t)
+    out = np.zeros(t.shape + (4, 4))
+    out[..., 0, 0], out[..., 0, 1], out[..., 1, 0], out[..., 1, 1] = c, -s, s, c
+    out[..., 2, 2] = out[..., 3, 3] = 1.0
+    return out
+
+
+def rot_x(t):
+    c, s = math.cos(t), math.sin(t)
+    return np.array([[1, 0, 0, 0], [0, c, -s, 0], [0, s, c, 0], [0, 0, 0, 1.0]])
+
+
+def move(x, y, z):
+    out = np.eye(4)
+    out[:3, 3] = x, y, z
+    return out
+
+
+def ur5e_dh(q):
+    """Return base-to-flange transforms from UR's published UR5e DH table (standard DH)."""
+    d = [0.1625, 0.0, 0.0, 0.1333, 0.0997, 0.0996]
+    a = [0.0, -0.425, -0.3922, 0.0, 0.0, 0.0]
+    alpha = [math.pi / 2, 0.0, 0.0, math.pi / 2, -math.pi / 2, 0.0]
+    out = np.broadcast_to(np.eye(4), q.shape[:-1] + (4, 4))
+    for i in range(6):
+        out = out @ rot_z(q[..., i]) @ move(0, 0, d[i]) @ move(a[i], 0, 0) @ rot_x(alpha[i])
+    return out
+
+
+def panda_dh(q):
+    """Return base-to-flange transforms from Franka's modified DH table (Craig)."""
+    rows = [(0.0, 0.333, 0.0), (0.0, 0.0, -math.pi / 2), (0.0, 0.316, math.pi / 2),
+            (0.0825, 0.0, math.pi / 2), (-0.0825, 0.384, -math.pi / 2), (0.0, 0.0, math.pi / 2),
+            (0.088, 0.0, math.pi / 2)]
+    out = np.broadcast_to(np.eye(4), q.shape[:-1] + (4, 4))
+    for i, (a, d, alpha) in enumerate(rows):
+        out = out @ rot_x(alpha) @ move(a, 0, 0) @ rot_z(q[..., i]) @ move(0, 0, d)
+    return out @ move(0, 0, 0.107)
+
+
+TWO_PI = 2 * math.pi
+ARMS = {
+    'six': {
+        'path': SIX, 'tip': 'tool0', 'dh': ur5e_dh,
+        'names': ('shoulder_pan_joint', 'shoulder_lift_joint', 'elbow_joint', 'wrist_1_joint',
+                  'wrist_2_joint', 'wrist_3_joint'),
+        'lower': [-TWO_PI, -TWO_PI, -math.pi, -TWO_PI, -TWO_PI, -TWO_PI],
+        'upper': [TWO_PI, TWO_PI, math.pi, TWO_PI, TWO_PI, TWO_PI],
+        'velocity': [3.14] * 6},
+    'seven': {
+        'path': SEVEN, 'tip': 'flange', 'dh': panda_dh,
+        'names': tuple(f'joint{i}' for i in range(1, 8)),
+        'lower': [-2.8973, -1.7628, -2.8973, -3.0718, -2.8973, -0.0175, -2.8973],
+        'upper': [2.8973, 1.7628, 2.8973, -0.0698, 2.8973, 3.7525, 2.8973],
+        'velocity': [2.175] * 4 + [2.61] * 3},
+}
+
+
+@pytest.mark.parametrize('arm', sorted(ARMS))
+def test_real_size_arm_has_the_published_joints_and_limits(arm):
+    spec = ARMS[arm]
+    chain = KinematicChain.from_urdf(spec['path'])
+    assert (chain.base_link, chain.tip_link) == ('base_link', spec['tip'])
+    assert chain.joint_names == spec['names']
+    assert {j.joint_type for j in chain.joints} == {'revolute'}
+    assert chain.followers == () and chain.planar is None
+    np.testing.assert_array_equal(chain.lower, spec['lower'])
+    np.testing.assert_array_equal(chain.upper, spec['upper'])
+    np.testing.assert_array_equal(chain.velocity_limits, spec['velocity'])
+    # The strict parser reads the whole file, visuals and inertials included.
+    robot = urdf_model.URDF.from_xml_string(spec['path'].read_text())
+    assert all(link.inertial is not None and link.inertial.mass > 0
+               for link in robot.links if link.visuals)
+    assert sum(1 for link in robot.links if link.visuals) == chain.n_joints + 1
+
+
+@pytest.mark.parametrize('arm', sorted(ARMS))
+def test_real_size_arm_fk_is_the_published_dh_and_ikpys(arm):
+    spec = ARMS[arm]
+    chain = KinematicChain.from_urdf(spec['path'])
+    q = chain.random_configurations(np.random.default_rng(6), 1000)
+    tip = chain.frames(q)[:, -1]
+    assert np.max(np.abs(tip - spec['dh'](q))) <= 1e-9
+    names, expected = ikpy_tip_frames(spec['path'], 'base_link', q[:200])
+    assert names == list(spec['names'])
+    assert np.max(np.abs(tip[:200] - expected)) <= 1e-9
+    assert np.max(np.abs(chain.jacobian(q[:50]) - finite_difference_jacobian(chain, q[:50]))) \
+        < 1e-8
+    assert np.all(np.linalg.norm(chain.fk(q) - chain.shoulder(), axis=-1) <= chain.reach)
+
+
+@pytest.mark.parametrize('arm', sorted(ARMS))
+def test_chain_info_describes_the_real_size_arm(arm, capsys):
+    spec = ARMS[arm]
+    assert chain_info.main(['--urdf', str(spec['path']), '--samples', '2']) == 0
+    out = capsys.readouterr().out
+    assert f"base_link -> {spec['tip']}, {len(spec['names'])} joints, spatial" in out
+    assert all(name in out for name in spec['names'])
+    assert out.count('  q = (') == 2
