@@ -91,7 +91,8 @@ def target_message(x: float, y: float) -> PoseStamped:
     return msg
 
 
-def feedback_to_command(samples: int, baseline: bool = False) -> dict:
+def feedback_to_command(samples: int, baseline: bool = False,
+                        node_executor: str = 'single_threaded') -> dict:
     """
     Time feedback -> command with the node ticking on feedback at 500 Hz.
 
@@ -104,7 +105,8 @@ def feedback_to_command(samples: int, baseline: bool = False) -> dict:
                                         env=child_environment())
     else:
         node_process = start('iknn_ros.ik_node', 'trigger:=feedback',
-                             'control_rate_hz:=500.0', 'feedback_timeout:=1.0')
+                             'control_rate_hz:=500.0', 'feedback_timeout:=1.0',
+                             f'executor:={node_executor}')
     node = rclpy.create_node('bench_servo')
     executor = SingleThreadedExecutor()
     executor.add_node(node)
@@ -154,7 +156,7 @@ def feedback_to_command(samples: int, baseline: bool = False) -> dict:
     ms = np.array(latencies) * 1e3
     return {'samples': int(ms.size), 'median_ms': float(np.median(ms)),
             'p99_ms': float(np.percentile(ms, 99)), 'max_ms': float(ms.max()),
-            'control_rate_hz': 500.0}
+            'control_rate_hz': 500.0, 'executor': 'echo' if baseline else node_executor}
 
 
 def cpu_at_100hz(seconds: float) -> dict:
@@ -193,7 +195,7 @@ def cpu_at_100hz(seconds: float) -> dict:
             'commands_per_second': rate}
 
 
-def start_to_first_command(repeats: int) -> dict:
+def start_to_first_command(repeats: int, node_executor: str = 'single_threaded') -> dict:
     """Return seconds from starting the node process to its first command."""
     sim = start('iknn_ros.sim_arm', 'initial_positions:=[0.0, 1.0]')
     node = rclpy.create_node('bench_start')
@@ -208,7 +210,7 @@ def start_to_first_command(repeats: int) -> dict:
         for _ in range(repeats):
             commands.clear()
             started = time.monotonic()
-            process = start('iknn_ros.ik_node')
+            process = start('iknn_ros.ik_node', f'executor:={node_executor}')
             # A target every 10 ms, as a teleoperation source would; no busy loop that
             # would take the CPU the starting node needs.
             while not commands and time.monotonic() - started < 30:
@@ -239,25 +241,34 @@ def main() -> int:
         results = {
             'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
             'feedback_to_command': feedback_to_command(500 if args.quick else 5000),
+            'feedback_to_command_events': feedback_to_command(500 if args.quick else 5000,
+                                                              node_executor='events'),
             'echo_baseline': feedback_to_command(500 if args.quick else 5000, baseline=True),
             'cpu_at_100hz': cpu_at_100hz(3.0 if args.quick else 15.0),
             'start_to_first_command': start_to_first_command(2 if args.quick else 5),
+            'start_to_first_command_events': start_to_first_command(2 if args.quick else 5,
+                                                                    'events'),
         }
     finally:
         rclpy.try_shutdown()
     from bench_ik import machine
     results['machine'] = machine()
-    f, e, c, s = (results['feedback_to_command'], results['echo_baseline'],
-                  results['cpu_at_100hz'], results['start_to_first_command'])
+    f, v, e, c, s, sv = (results['feedback_to_command'], results['feedback_to_command_events'],
+                         results['echo_baseline'], results['cpu_at_100hz'],
+                         results['start_to_first_command'],
+                         results['start_to_first_command_events'])
     text = '\n'.join([
-        f"feedback -> command at 500 Hz ({f['samples']} samples): median "
-        f"{f['median_ms']:.3f} ms, p99 {f['p99_ms']:.3f} ms, max {f['max_ms']:.3f} ms",
+        f"feedback -> command at 500 Hz ({f['samples']} samples), single_threaded executor: "
+        f"median {f['median_ms']:.3f} ms, p99 {f['p99_ms']:.3f} ms, max {f['max_ms']:.3f} ms",
+        f"  events executor: median {v['median_ms']:.3f} ms, p99 {v['p99_ms']:.3f} ms, max "
+        f"{v['max_ms']:.3f} ms",
         f"  rclpy echo baseline, same method: median {e['median_ms']:.3f} ms, p99 "
         f"{e['p99_ms']:.3f} ms (ik_node p99 / baseline p99 = {f['p99_ms'] / e['p99_ms']:.2f})",
         f"CPU at 100 Hz driving sim_arm: {c['cpu_percent_of_one_core']:.1f} % of one core "
         f"({c['commands_per_second']:.1f} commands/s over {c['seconds']:.1f} s)",
         f"start to first command: median {s['median_s']:.3f} s, max {s['max_s']:.3f} s "
-        f"({s['repeats']} starts)",
+        f"({s['repeats']} starts); events executor: median {sv['median_s']:.3f} s, max "
+        f"{sv['max_s']:.3f} s",
         f"machine: {results['machine']['cpu']}, {results['machine']['cores']} cores"])
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)

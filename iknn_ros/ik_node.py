@@ -48,6 +48,7 @@ from iknn_ros.kinematics import AnnulusWorkspace
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import UrdfError
 from iknn_ros.model_card import ModelMismatchError
+from iknn_ros.node_main import EXECUTORS
 from iknn_ros.node_main import spin_node
 from iknn_ros.resources import default_urdf_path
 from iknn_ros.resources import model_for
@@ -131,6 +132,9 @@ PARAMETERS = (
     ('trigger', 'timer', _descriptor("'timer': tick at the control rate; 'feedback': tick "
                                      'when joint feedback arrives (at most at the control '
                                      'rate), for the lowest latency')),
+    ('executor', 'single_threaded', _descriptor(
+        "rclpy executor: 'single_threaded', or 'events' (rclpy's EventsExecutor, Jazzy and "
+        'later; on an rclpy without it, single_threaded)', read_only=True)),
     ('refine_iterations', 1, _descriptor('damped Newton iterations after the network step '
                                          '(0: the network alone)', integer=(0, 20))),
     ('joint_limit_margin', 0.05, _descriptor('commands keep this far from the URDF limits '
@@ -178,6 +182,9 @@ class IKNode(Node):
             self.declare_parameter(name, default, descriptor)
         values = {name: self.get_parameter(name).value for name, _, _ in PARAMETERS}
         self._modes = parse_output_modes(values['output_mode'])
+        if values['executor'] not in EXECUTORS:
+            raise ConfigurationError(f"executor must be one of {list(EXECUTORS)}, got "
+                                     f"{values['executor']!r}")
         # Read on every message, so kept as attributes (get_parameter costs microseconds).
         self._trigger_on_feedback = values['trigger'] == 'feedback'
         self._period = 1.0 / values['control_rate_hz']

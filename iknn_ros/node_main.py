@@ -74,6 +74,30 @@ def _init_rclpy(args: Optional[Sequence[str]]) -> None:
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
 
 
+EXECUTORS = ('single_threaded', 'events')
+
+
+def make_executor(kind: str, log: Callable[[str], None] = print):
+    """
+    Return the rclpy executor named ``kind``.
+
+    ``events`` is rclpy's EventsExecutor (``rclpy.experimental``, Jazzy and later), whose
+    wait and dispatch run in C++; where it does not exist (Humble) the single-threaded
+    executor runs instead, and ``log`` says so.
+    """
+    from rclpy.executors import SingleThreadedExecutor
+    if kind not in EXECUTORS:
+        raise ValueError(f'executor must be one of {list(EXECUTORS)}, got {kind!r}')
+    if kind == 'events':
+        try:
+            from rclpy.experimental import EventsExecutor
+        except ImportError:
+            log('executor events: this rclpy has no EventsExecutor; using single_threaded')
+        else:
+            return EventsExecutor()
+    return SingleThreadedExecutor()
+
+
 def spin_node(name: str, make_node: Callable[[], 'Node'],
               startup_errors: tuple = (), args: Optional[Sequence[str]] = None) -> int:
     """
@@ -86,7 +110,6 @@ def spin_node(name: str, make_node: Callable[[], 'Node'],
     from rclpy.exceptions import NameValidationException
     from rclpy.exceptions import ParameterException
     from rclpy.executors import ExternalShutdownException
-    from rclpy.executors import SingleThreadedExecutor
     import rclpy
 
     stop = install_stop_handlers()
@@ -94,16 +117,20 @@ def spin_node(name: str, make_node: Callable[[], 'Node'],
         _ignore_stop_signals()
         return 0
     _init_rclpy(args)
-    executor = SingleThreadedExecutor()
+    executor = None
     node = None
     code = 0
     try:
         node = make_node()
+        # A node picks its executor with a read-only 'executor' parameter, if it has one.
+        kind = node.get_parameter('executor').value if node.has_parameter('executor') \
+            else 'single_threaded'
+        executor = make_executor(kind, node.get_logger().warning)
         executor.add_node(node)
         while not stop.is_set() and rclpy.ok():
             executor.spin_once(timeout_sec=STOP_POLL_S)
     except startup_errors + (ParameterException, NameValidationException) as err:
-        if node is None:
+        if executor is None:
             print(f'{name}: cannot start: {err}', file=sys.stderr)
             code = 1
         else:
@@ -111,7 +138,8 @@ def spin_node(name: str, make_node: Callable[[], 'Node'],
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        executor.shutdown()
+        if executor is not None:
+            executor.shutdown()
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()

@@ -34,8 +34,9 @@ import pytest
 ENTRY = 'import sys; from iknn_ros.node_main import {0}; sys.exit({0}())'
 
 
-def start(entry: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, '-c', ENTRY.format(entry)],
+def start(entry: str, *ros_args: str) -> subprocess.Popen:
+    ros_args = ('--ros-args', *ros_args) if ros_args else ()
+    return subprocess.Popen([sys.executable, '-c', ENTRY.format(entry), *ros_args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, 'RCUTILS_LOGGING_BUFFERED_STREAM': '0'})
 
@@ -62,11 +63,13 @@ def wait_ready(process: subprocess.Popen, word: str) -> None:
     assert word in output, output
 
 
-@pytest.mark.parametrize('entry, ready', [('sim_arm', 'simulating'), ('ik_node', 'ready')])
-def test_two_sigints_while_shutting_down_end_with_exit_0(entry, ready):
+@pytest.mark.parametrize('entry, ready, ros_args', [
+    ('sim_arm', 'simulating', ()), ('ik_node', 'ready', ()),
+    ('ik_node', 'ready', ('-p', 'executor:=events'))])
+def test_two_sigints_while_shutting_down_end_with_exit_0(entry, ready, ros_args):
     # Before: the second SIGINT, 5-100 ms after the first, killed sim_arm with -2 in 30/30.
     for gap_s in (0.0, 0.005, 0.02, 0.05, 0.1):
-        process = start(entry)
+        process = start(entry, *ros_args)
         wait_ready(process, ready)
         process.send_signal(signal.SIGINT)
         time.sleep(gap_s)
@@ -84,3 +87,12 @@ def test_signals_at_any_moment_of_start_up_end_with_exit_0(entry):
             process.send_signal(draw.choice([signal.SIGINT, signal.SIGTERM]))
             time.sleep(draw.uniform(0.0, 0.05))
         finish(process, f'{entry}, run {run}')
+
+
+def test_an_unknown_executor_is_one_line_and_exit_1():
+    done = subprocess.run([sys.executable, '-c', ENTRY.format('ik_node'), '--ros-args', '-p',
+                           'executor:=multi'], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "ik_node: cannot start: executor must be one of ['single_threaded', 'events']" \
+        in done.stderr
+    assert 'Traceback' not in done.stderr

@@ -75,8 +75,8 @@ def test_a_urdf_alone_starts_at_zero_clipped_to_the_limits(ros, tmp_path):
                                              ('three_link_arm', [0.0, 1.0, 0.5])])
 def test_a_namespaced_sim_arm_reads_the_shipped_parameter_file(ros, arm_name, start):
     # Before: files keyed 'sim_arm:' matched only /sim_arm, so under /arm1 they were ignored.
-    arm = SimArm(namespace='arm1', cli_args=['--ros-args',
-        '--params-file', str(REPO / 'config' / f'{arm_name}.yaml'),
+    arm = SimArm(namespace='arm1', cli_args=[
+        '--ros-args', '--params-file', str(REPO / 'config' / f'{arm_name}.yaml'),
         '-p', f"urdf_path:={REPO / 'urdf' / f'{arm_name}.urdf'}"])
     harness = Harness(arm)
     try:
