@@ -333,6 +333,13 @@ class IKSolver:
             raise ValueError('a network is required unless use_network is False')
         if network is not None:
             network.card.check_chain(chain)
+        unsupported = [j.name for j in chain.joints if j.is_prismatic] + \
+            [j.name for j in chain.followers]
+        if unsupported:
+            # The chain's FK and Jacobian handle them; the tick's float paths and the
+            # training model do not yet, and a wrong tick must not run.
+            raise ValueError(f'joint(s) {unsupported} are prismatic or mimic joints: the tick '
+                             'does not support them yet (only revolute and continuous)')
         missing = [j.name for j in chain.joints if not math.isfinite(j.velocity)]
         if missing:
             raise ValueError(f'joint(s) {missing} have no velocity limit in the URDF; iknn_ros '

@@ -627,3 +627,24 @@ def test_chain_info_describes_the_real_size_arm(arm, capsys):
     assert f"base_link -> {spec['tip']}, {len(spec['names'])} joints, spatial" in out
     assert all(name in out for name in spec['names'])
     assert out.count('  q = (') == 2
+
+
+def test_the_tick_refuses_what_it_does_not_support_yet():
+    # FK and the Jacobian handle prismatic and mimic joints; the tick and the trained model
+    # do not yet, and must refuse rather than run a wrong tick.
+    from iknn_ros.solver import IKSolver
+    from iknn_ros.solver import SolverConfig
+    chain = KinematicChain.from_urdf(SLIDE_TURN)
+    with pytest.raises(ValueError, match=r"\['slide'\] are prismatic or mimic"):
+        IKSolver(chain, None, SolverConfig(use_network=False))
+
+
+def test_training_refuses_a_prismatic_chain(tmp_path):
+    from iknn_ros.training.cli import load_chain
+    from iknn_ros.training.config import ConfigError
+    from iknn_ros.training.config import load_config
+    urdf = tmp_path / 'slide.urdf'
+    urdf.write_text(SLIDE_TURN)
+    with pytest.raises(ConfigError, match='training does not support them yet'):
+        load_chain(load_config('default', [f'robot.urdf={urdf}', 'robot.base_link=base',
+                                           'robot.tip_link=tip']))

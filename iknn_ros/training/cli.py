@@ -74,6 +74,11 @@ def load_chain(config: TrainConfig) -> KinematicChain:
     """Load the configured chain and check the design can be trained on it."""
     chain = KinematicChain.from_urdf(resolve_urdf(config.robot.urdf), config.robot.base_link,
                                      config.robot.tip_link)
+    unsupported = [j.name for j in chain.joints if j.is_prismatic] + \
+        [j.name for j in chain.followers]
+    if unsupported:
+        raise ConfigError(f'joint(s) {unsupported} are prismatic or mimic joints: training '
+                          'does not support them yet (only revolute and continuous)')
     if config.data.sampler == 'seed1_grid' or config.model.architecture == 'seed1':
         try:
             TwoLinkGeometry.of(chain)
