@@ -183,7 +183,7 @@ class IKNode(Node):
         values = {name: self.get_parameter(name).value for name, _, _ in PARAMETERS}
         self._modes = parse_output_modes(values['output_mode'])
         if values['executor'] not in EXECUTORS:
-            raise ConfigurationError(f"executor must be one of {list(EXECUTORS)}, got "
+            raise ConfigurationError(f'executor must be one of {list(EXECUTORS)}, got '
                                      f"{values['executor']!r}")
         # Read on every message, so kept as attributes (get_parameter costs microseconds).
         self._trigger_on_feedback = values['trigger'] == 'feedback'
