@@ -244,6 +244,8 @@ def parse_goal(text: str) -> Goal:
                            f'message too big: {size} bytes (limit {MAX_MESSAGE_BYTES})')
     try:
         data = json.loads(text, parse_constant=_no_constants)
+    except MessageError:
+        raise
     except (ValueError, RecursionError):
         raise MessageError(INVALID_PAYLOAD, 'malformed message: not JSON') from None
     if not isinstance(data, dict):

@@ -145,6 +145,8 @@ def test_goal_messages_are_validated():
             parse_goal(text)
         assert refused.value.code == web_access.INVALID_PAYLOAD, text
         assert refused.value.reason.startswith('malformed'), text
+    with pytest.raises(MessageError, match='NaN is not JSON'):
+        parse_goal('{"type": "goal", "x": NaN, "y": 0}')
     with pytest.raises(MessageError) as refused:
         parse_goal(json.dumps({'type': 'goal', 'x': 0, 'y': 0, 'pad': 'x' * 2000}))
     assert refused.value.code == web_access.MESSAGE_TOO_BIG
