@@ -17,28 +17,36 @@ The web view: serves the page and bridges it to the ROS graph over a WebSocket.
 
     ros2 run iknn_ros web                       # live: page + /joint_states, /diagnostics
     ros2 run iknn_ros web --ros-args -p port:=8080
+    ros2 run iknn_ros web --host 0.0.0.0        # from a tablet: the printed URL has a token
     python -m iknn_ros.web --standalone         # the page only, no ROS (in-browser model)
 
 The page (web/static) runs the shipped model with onnxruntime-web (served from the npm
 package, never a CDN) in the same control tick as the Python solver. In live mode this node
 streams the arm's joint states and the IK node's status to the page, and publishes the
 page's clicks as geometry_msgs/PoseStamped on /goal_pose, as RViz's tool does. Every
-response carries the cross-origin isolation headers the WASM runtime needs.
+response carries the cross-origin isolation headers the WASM runtime needs, and may not be
+framed by another page (which could otherwise trick the operator into clicking in it).
+
+The live socket admits only the page's own origin (or one in allow_origins) and, beyond
+loopback, the holder of the access token printed in the URL; each client's messages and
+all clients' goals together are rate-limited (web_access.py says why and how).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 from pathlib import Path
 import signal
+import socket
 import sys
 import threading
-from typing import Optional, Sequence
+import time
+from typing import Callable, Optional, Sequence
 
 from aiohttp import web
+from aiohttp import WSMsgType
 from iknn_ros.evaluate import default_start
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.resources import default_urdf_path
@@ -47,15 +55,41 @@ from iknn_ros.resources import share_directory
 from iknn_ros.solver import IKSolver
 from iknn_ros.solver import OnnxIKNetwork
 from iknn_ros.solver import SolverConfig
+from iknn_ros.web_access import AccessPolicy
+from iknn_ros.web_access import GoalQueue
+from iknn_ros.web_access import is_wildcard
+from iknn_ros.web_access import make_policy
+from iknn_ros.web_access import MESSAGE_BURST
+from iknn_ros.web_access import MESSAGE_RATE_HZ
+from iknn_ros.web_access import MessageError
+from iknn_ros.web_access import page_url
+from iknn_ros.web_access import parse_goal
+from iknn_ros.web_access import POLICY_VIOLATION
+from iknn_ros.web_access import ThrottledLog
+from iknn_ros.web_access import TokenBucket
+from iknn_ros.web_access import UNSUPPORTED_DATA
 import numpy as np
 
 ORT_FILES = ('ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm')
 ISOLATION_HEADERS = {'Cross-Origin-Opener-Policy': 'same-origin',
                      'Cross-Origin-Embedder-Policy': 'require-corp',
-                     'Cross-Origin-Resource-Policy': 'same-origin'}
+                     'Cross-Origin-Resource-Policy': 'same-origin',
+                     # Framed in a page of its own, the view would take that page's clicks.
+                     'Content-Security-Policy': "frame-ancestors 'none'",
+                     'X-Frame-Options': 'DENY',
+                     # The address may carry the access token.
+                     'Referrer-Policy': 'no-referrer',
+                     'X-Content-Type-Options': 'nosniff'}
 CONTENT_TYPES = {'.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm',
                  '.html': 'text/html', '.css': 'text/css', '.json': 'application/json',
                  '.onnx': 'application/octet-stream'}
+# aiohttp's own limit: bigger frames are refused unread (code 1009, no reason text); up to
+# it, parse_goal refuses anything over MAX_MESSAGE_BYTES with the reason.
+FRAME_LIMIT_BYTES = 64 * 1024
+# A client that takes this long to accept one stream message is cut off: it holds a
+# buffer and its own sender, never the others'.
+SEND_TIMEOUT_S = 5.0
+CLOSE_TIMEOUT_S = 2.0
 
 
 def web_directories() -> tuple:
@@ -91,7 +125,7 @@ def page_config(solver: IKSolver, start: Sequence[float], live: bool) -> dict:
 class Bridge:
     """The ROS side: latest joint state and IK status in, goals out (rclpy in a thread)."""
 
-    def __init__(self, node, chain: KinematicChain) -> None:
+    def __init__(self, node, chain: KinematicChain, read_only: bool = False) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import PoseStamped
         from rclpy.qos import qos_profile_sensor_data
@@ -105,7 +139,9 @@ class Bridge:
         self.points: Optional[list] = None
         self.diagnostics: Optional[dict] = None
         self.version = 0
-        self.goal_publisher = node.create_publisher(PoseStamped, '/goal_pose', 10)
+        # A read-only view has no way to move the arm: not even a publisher to misuse.
+        self.goal_publisher = (None if read_only else
+                               node.create_publisher(PoseStamped, '/goal_pose', 10))
         self.subscriptions = [
             node.create_subscription(JointState, 'joint_states', self._on_state,
                                      qos_profile_sensor_data),
@@ -147,6 +183,8 @@ class Bridge:
                 self.version += 1
 
     def publish_goal(self, x: float, y: float, z: Optional[float] = None) -> None:
+        if self.goal_publisher is None:
+            return
         msg = self.pose_type()
         msg.header.frame_id = self.chain.base_link
         msg.header.stamp = self.node.get_clock().now().to_msg()
@@ -163,11 +201,53 @@ class Bridge:
             return self.version, self.joints, self.points, self.diagnostics
 
 
+class Client:
+    """One live socket: the stream messages waiting for it, and its message budget."""
+
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
+        self.ws = ws
+        self.transport = request.transport
+        self.peer = request.remote or '?'
+        self.messages = TokenBucket(MESSAGE_RATE_HZ, MESSAGE_BURST, time.monotonic())
+        self.outbox: list = []
+        self.wake = asyncio.Event()
+        self.sender: Optional[asyncio.Task] = None
+
+    def post(self, messages: list) -> None:
+        """Replace what waits to be sent: a client that fell behind skips to the latest."""
+        self.outbox = messages
+        self.wake.set()
+
+
+def stream_messages(snapshot: tuple) -> list:
+    """Return the stream messages for a bridge snapshot."""
+    _, joints, points, diagnostics = snapshot
+    messages = []
+    if joints is not None:
+        messages.append({'type': 'state', 'joints': joints, 'points': points})
+    if diagnostics is not None:
+        messages.append(diagnostics)
+    return messages
+
+
 def build_app(config: dict, model_path: Path, bridge: Optional[Bridge],
-              stream_rate_hz: float) -> web.Application:
-    """Return the aiohttp application serving the page, the model and the WebSocket."""
+              stream_rate_hz: float, policy: Optional[AccessPolicy] = None,
+              goal_rate_hz: float = 10.0,
+              log: Optional[Callable[[str], None]] = None) -> web.Application:
+    """
+    Return the aiohttp application serving the page, the model and the WebSocket.
+
+    ``policy`` decides who may open the live socket (by default: the page's own origin on
+    loopback, no token); ``goal_rate_hz`` caps the goals all clients together publish;
+    refusals and cut-off clients are reported through ``log``, throttled.
+    """
+    policy = policy or AccessPolicy(None)
     static, vendor = web_directories()
     clients: set = set()
+    goals = GoalQueue()
+    goal_waiting = asyncio.Event()
+    report = ThrottledLog(log or (lambda text: print(f'web: {text}', file=sys.stderr,
+                                                     flush=True)))
 
     @web.middleware
     async def isolation(request: web.Request, handler):
@@ -203,27 +283,104 @@ def build_app(config: dict, model_path: Path, bridge: Optional[Bridge],
     async def config_json(request: web.Request) -> web.Response:
         return web.json_response(config, headers={'Cache-Control': 'no-store'})
 
-    async def socket(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=10.0)
+    def refusal(request: web.Request) -> tuple:
+        """Return (kind, reason) for a refused request, (None, None) for an admitted one."""
+        sockname = request.transport.get_extra_info('sockname') if request.transport else None
+        reason = policy.origin_refusal(request.headers.get('Origin'),
+                                       request.headers.get('Host'),
+                                       sockname[1] if sockname else None)
+        if reason is not None:
+            return 'origin', reason
+        reason = policy.token_refusal(request.query.get('token'))
+        return ('token', reason) if reason is not None else (None, None)
+
+    async def access(request: web.Request) -> web.Response:
+        # A browser cannot read why a WebSocket handshake failed; the page asks here.
+        _, reason = refusal(request)
+        body = ({'ok': False, 'reason': reason} if reason else
+                {'ok': True, 'read_only': policy.read_only, 'live': bridge is not None})
+        return web.json_response(body, status=403 if reason else 200,
+                                 headers={'Cache-Control': 'no-store'})
+
+    async def cut_off(client: Client, problem: MessageError) -> None:
+        goals.drop(client)
+        report(f'closed-{problem.code}', f'closed the live connection from {client.peer}: '
+               f'{problem.reason}')
+        await client.ws.close(code=problem.code, message=problem.reason.encode('utf-8'))
+
+    async def receive(client: Client) -> None:
+        async for message in client.ws:
+            problem = None
+            if not client.messages.take(time.monotonic()):
+                problem = MessageError(POLICY_VIOLATION, 'too many messages (more than '
+                                       f'{MESSAGE_RATE_HZ:g} per second)')
+            elif message.type == WSMsgType.TEXT:
+                try:
+                    goal = parse_goal(message.data)
+                except MessageError as err:
+                    problem = err
+                else:
+                    if not policy.token_matches(goal.token):
+                        problem = MessageError(POLICY_VIOLATION, 'goal without the right '
+                                               'access token')
+            elif message.type == WSMsgType.ERROR:
+                # aiohttp has closed the socket already (a frame over FRAME_LIMIT_BYTES).
+                report('closed-error', f'closed the live connection from {client.peer}: '
+                       f'{client.ws.exception()}')
+                return
+            else:
+                problem = MessageError(UNSUPPORTED_DATA, 'only JSON text messages are taken')
+            if problem is not None:
+                await cut_off(client, problem)
+                return
+            if policy.read_only:
+                await client.ws.send_json({'type': 'error', 'message':
+                                           'read-only view: goals are not accepted'})
+                continue
+            goals.offer(client, goal)
+            goal_waiting.set()
+
+    async def send(client: Client) -> None:
+        while True:
+            await client.wake.wait()
+            client.wake.clear()
+            for payload in client.outbox:
+                try:
+                    await asyncio.wait_for(client.ws.send_json(payload), SEND_TIMEOUT_S)
+                except asyncio.TimeoutError:
+                    report('slow', f'cut off {client.peer}: it stopped reading the stream')
+                    client.transport.abort()
+                    return
+                except ConnectionError:
+                    return
+
+    async def live_socket(request: web.Request) -> web.StreamResponse:
+        # Refused before the upgrade: a refused page never gets a socket to send on.
+        kind, reason = refusal(request)
+        if reason is not None:
+            report(f'refused-{kind}', f'refused a live connection from '
+                   f"{request.remote} (Origin: {request.headers.get('Origin', 'none')}): "
+                   f'{reason}')
+            raise web.HTTPForbidden(text=f'iknn_ros web: refused: {reason}\n')
+        # timeout: a client cut off gets this long to answer the close before its
+        # connection is dropped (a flooder that does not read would be read for longer).
+        ws = web.WebSocketResponse(heartbeat=10.0, timeout=CLOSE_TIMEOUT_S,
+                                   max_msg_size=FRAME_LIMIT_BYTES, compress=False)
         await ws.prepare(request)
         if bridge is None:
             await ws.close(message=b'live mode needs ROS')
             return ws
-        clients.add(ws)
+        client = Client(ws, request)
+        clients.add(client)
+        client.sender = asyncio.create_task(send(client))
         try:
-            async for message in ws:
-                try:
-                    data = json.loads(message.data)
-                    if data.get('type') == 'goal':
-                        x, y = float(data['x']), float(data['y'])
-                        z = float(data['z']) if data.get('z') is not None else None
-                        given = (x, y) if z is None else (x, y, z)
-                        if all(math.isfinite(v) for v in given):
-                            bridge.publish_goal(x, y, z)
-                except (ValueError, KeyError, TypeError, AttributeError):
-                    await ws.send_json({'type': 'error', 'message': 'bad goal message'})
+            await ws.send_json({'type': 'hello', 'goals': not policy.read_only})
+            client.post(stream_messages(bridge.snapshot()))
+            await receive(client)
         finally:
-            clients.discard(ws)
+            clients.discard(client)
+            goals.drop(client)
+            client.sender.cancel()
         return ws
 
     async def stream(app: web.Application) -> None:
@@ -231,36 +388,44 @@ def build_app(config: dict, model_path: Path, bridge: Optional[Bridge],
         period = 1.0 / stream_rate_hz
         while True:
             await asyncio.sleep(period)
-            version, joints, points, diagnostics = bridge.snapshot()
-            if version == last or not clients:
+            snapshot = bridge.snapshot()
+            if snapshot[0] == last or not clients:
                 continue
-            last = version
-            messages = []
-            if joints is not None:
-                messages.append({'type': 'state', 'joints': joints, 'points': points})
-            if diagnostics is not None:
-                messages.append(diagnostics)
-            for ws in list(clients):
-                for payload in messages:
-                    try:
-                        await ws.send_json(payload)
-                    except ConnectionError:
-                        clients.discard(ws)
+            last = snapshot[0]
+            messages = stream_messages(snapshot)
+            for client in list(clients):
+                client.post(messages)
+
+    async def publish_goals(app: web.Application) -> None:
+        # One goal per period, whoever sent it: /goal_pose never sees more than
+        # goal_rate_hz from this node, however many clients send how fast.
+        period = 1.0 / goal_rate_hz
+        while True:
+            await goal_waiting.wait()
+            item = goals.pop()
+            if item is None:
+                goal_waiting.clear()
+                continue
+            goal = item[1]
+            bridge.publish_goal(goal.x, goal.y, goal.z)
+            await asyncio.sleep(period)
 
     async def start_stream(app: web.Application) -> None:
         if bridge is not None:
             app['stream'] = asyncio.create_task(stream(app))
+            app['goals'] = asyncio.create_task(publish_goals(app))
 
     async def stop_stream(app: web.Application) -> None:
-        for ws in list(clients):
-            await ws.close()
-        task = app.get('stream')
-        if task is not None:
-            task.cancel()
+        await asyncio.gather(*(client.ws.close(message=b'web node stopping')
+                               for client in list(clients)), return_exceptions=True)
+        for task in (app.get('stream'), app.get('goals')):
+            if task is not None:
+                task.cancel()
 
     app = web.Application(middlewares=[isolation])
     app.add_routes([web.get('/', index), web.get('/config.json', config_json),
-                    web.get('/model.onnx', model), web.get('/ws', socket),
+                    web.get('/model.onnx', model), web.get('/ws', live_socket),
+                    web.get('/access', access),
                     web.get('/vendor/onnxruntime-web/{name}', vendor_file),
                     web.get('/{name}', static_file)])
     app.on_startup.append(start_stream)
@@ -268,14 +433,19 @@ def build_app(config: dict, model_path: Path, bridge: Optional[Bridge],
     return app
 
 
-async def serve(app: web.Application, host: str, port: int) -> None:
-    """Serve until SIGINT or SIGTERM; print the URL once listening."""
+async def serve(app: web.Application, host: str, port: int,
+                token: Optional[str] = None) -> None:
+    """Serve until SIGINT or SIGTERM; print the page's URL (with its token) once listening."""
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     bound = runner.addresses[0][1] if runner.addresses else port
-    print(f'iknn_ros web: serving http://{host}:{bound}/', flush=True)
+    print(f'iknn_ros web: serving {page_url(host, bound, token)}', flush=True)
+    if is_wildcard(host):
+        print(f'iknn_ros web: listening on every interface; from another machine open '
+              f'{page_url(socket.gethostname(), bound, token)} (or by its address)',
+              flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -284,20 +454,46 @@ async def serve(app: web.Application, host: str, port: int) -> None:
     await runner.cleanup()
 
 
+def _arguments(argv: list) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog='web', description='Serve the iknn_ros web view. The live node takes the same '
+        'settings as ROS parameters (--ros-args -p NAME:=VALUE), which win over these.')
+    parser.add_argument('--standalone', action='store_true',
+                        help='serve the page without ROS (in-browser model only)')
+    parser.add_argument('--host', default=None,
+                        help='listen address (default 127.0.0.1; any other requires the '
+                        'access token)')
+    parser.add_argument('--port', type=int, default=None, help='port (default 8080; 0: any)')
+    parser.add_argument('--token', default=None,
+                        help='access token (16+ characters of A-Z a-z 0-9 . _ ~ -); default: '
+                        'generated at start when the host is not loopback')
+    parser.add_argument('--allow-origin', action='append', default=None,
+                        metavar='ORIGIN', help='admit pages from this origin too, such as '
+                        'http://tablet.local:8080 (repeatable)')
+    parser.add_argument('--read-only', action='store_true', default=None,
+                        help='serve the view and its stream, accept no goals')
+    parser.add_argument('--goal-rate', type=float, default=None, metavar='HZ',
+                        help='goals per second published on /goal_pose, all clients '
+                        'together (default 10)')
+    parser.add_argument('--model', type=Path, default=None, help='standalone: ONNX model')
+    parser.add_argument('--urdf', type=Path, default=None, help='standalone: URDF')
+    from rclpy.utilities import remove_ros_args
+    return parser.parse_args(remove_ros_args(argv)[1:])
+
+
+def _or(value, default):
+    return default if value is None else value
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Serve the page; with ROS unless --standalone."""
     argv = list(sys.argv if argv is None else argv)
-    from rclpy.utilities import remove_ros_args
-    parser = argparse.ArgumentParser(prog='web', description='Serve the iknn_ros web view.')
-    parser.add_argument('--standalone', action='store_true',
-                        help='serve the page without ROS (in-browser model only)')
-    parser.add_argument('--host', default='127.0.0.1', help='standalone: listen address')
-    parser.add_argument('--port', type=int, default=8080, help='standalone: port (0: any)')
-    parser.add_argument('--model', type=Path, default=None, help='standalone: ONNX model')
-    parser.add_argument('--urdf', type=Path, default=None, help='standalone: URDF')
-    args = parser.parse_args(remove_ros_args(argv)[1:])
+    args = _arguments(argv)
     if args.standalone:
+        host, port = _or(args.host, '127.0.0.1'), _or(args.port, 8080)
         try:
+            policy = make_policy(host, _or(args.token, ''), args.allow_origin or (),
+                                 bool(args.read_only))
             urdf = args.urdf or default_urdf_path()
             model = args.model or model_for(KinematicChain.from_urdf(urdf))
             solver = IKSolver.from_files(model, urdf)
@@ -305,34 +501,76 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except Exception as err:  # noqa: B902 - any load error is reported the same way
             print(f'web: cannot start: {err}', file=sys.stderr)
             return 1
-        asyncio.run(serve(build_app(config, Path(model), None, 30.0), args.host, args.port))
+        app = build_app(config, Path(model), None, 30.0, policy)
+        asyncio.run(serve(app, host, port, policy.token))
         return 0
-    return _main_ros(argv)
+    return _main_ros(argv, args)
 
 
-def _main_ros(argv: list) -> int:
+def _main_ros(argv: list, args: argparse.Namespace) -> int:
+    from rcl_interfaces.msg import FloatingPointRange
+    from rcl_interfaces.msg import IntegerRange
+    from rcl_interfaces.msg import ParameterDescriptor
     import rclpy
     from rclpy.executors import ExternalShutdownException
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
     from rclpy.signals import SignalHandlerOptions
 
+    def describe(description: str, floating: Optional[tuple] = None,
+                 integer: Optional[tuple] = None) -> ParameterDescriptor:
+        # Read once at start: a later change would do nothing, so it is refused.
+        descriptor = ParameterDescriptor(description=description, read_only=True)
+        if floating is not None:
+            descriptor.floating_point_range = [FloatingPointRange(
+                from_value=floating[0], to_value=floating[1], step=0.0)]
+        if integer is not None:
+            descriptor.integer_range = [IntegerRange(from_value=integer[0],
+                                                     to_value=integer[1], step=1)]
+        return descriptor
+
+    parameters = (
+        ('host', _or(args.host, '127.0.0.1'), describe(
+            'listen address; loopback (127.0.0.1) needs no token, any other address (0.0.0.0: '
+            'every interface) requires the access token')),
+        ('port', _or(args.port, 8080), describe('port; 0: any free port', integer=(0, 65535))),
+        ('token', _or(args.token, ''), describe(
+            'access token the page and its goals must carry (16+ characters of A-Z a-z 0-9 '
+            '. _ ~ -); empty: generated at start when host is not loopback, printed in the '
+            'URL')),
+        ('allow_origins', ','.join(args.allow_origin or ()), describe(
+            "comma-separated origins admitted besides the page's own, such as "
+            'http://tablet.local:8080 (a proxy or another name for this machine)')),
+        ('read_only', bool(args.read_only), describe(
+            'serve the view and its stream but accept no goals (no /goal_pose publisher)')),
+        ('goal_rate_hz', float(_or(args.goal_rate, 10.0)), describe(
+            'goals per second published on /goal_pose, all clients together; meanwhile the '
+            'latest goal of each client waits its turn', floating=(0.1, 100.0))),
+        ('stream_rate_hz', 30.0, describe('joint states and status sent to the page per '
+                                          'second', floating=(1.0, 200.0))),
+        ('model_path', '', describe('ONNX model; empty: the shipped model for the URDF')),
+        ('robot_description', '', describe('URDF text; empty: read urdf_path')),
+        ('urdf_path', '', describe('URDF file; empty: the shipped arm')),
+        ('base_link', '', describe("chain base link; empty: the URDF's root link")),
+        ('tip_link', '', describe("chain tip link; empty: the URDF's only leaf link")))
+
     # asyncio owns SIGINT; rclpy is shut down when the server stops.
     rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node('web')
     executor = SingleThreadedExecutor()
     try:
-        p = {name: node.declare_parameter(name, default).value for name, default in (
-            ('host', '127.0.0.1'), ('port', 8080), ('model_path', ''),
-            ('robot_description', ''), ('urdf_path', ''), ('base_link', ''), ('tip_link', ''),
-            ('stream_rate_hz', 30.0))}
-        start = node.declare_parameter('initial_positions', Parameter.Type.DOUBLE_ARRAY).value
+        p = {name: node.declare_parameter(name, default, descriptor).value
+             for name, default, descriptor in parameters}
+        start = node.declare_parameter('initial_positions', Parameter.Type.DOUBLE_ARRAY,
+                                       describe('start pose drawn before the first joint '
+                                                'state (rad); unset: the default start')).value
+        policy = make_policy(p['host'], p['token'], p['allow_origins'], p['read_only'])
         urdf = p['robot_description'] or p['urdf_path'] or str(default_urdf_path())
         chain = KinematicChain.from_urdf(urdf, p['base_link'] or None, p['tip_link'] or None)
         model = Path(p['model_path'] or model_for(chain))
         solver = IKSolver(chain, OnnxIKNetwork(model), SolverConfig())
         config = page_config(solver, list(start) if start else list(default_start(chain)), True)
-        bridge = Bridge(node, chain)
+        bridge = Bridge(node, chain, read_only=policy.read_only)
     except Exception as err:  # noqa: B902 - any load error is reported the same way
         print(f'web: cannot start: {err}', file=sys.stderr)
         node.destroy_node()
@@ -348,9 +586,11 @@ def _main_ros(argv: list) -> int:
 
     thread = threading.Thread(target=spin, daemon=True)
     thread.start()
+    logger = node.get_logger()
     try:
-        asyncio.run(serve(build_app(config, model, bridge, p['stream_rate_hz']), p['host'],
-                          p['port']))
+        app = build_app(config, model, bridge, p['stream_rate_hz'], policy, p['goal_rate_hz'],
+                        logger.warning)
+        asyncio.run(serve(app, p['host'], p['port'], policy.token))
     finally:
         executor.shutdown()
         node.destroy_node()

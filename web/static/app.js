@@ -18,8 +18,11 @@
  * Standalone: the shipped ONNX model runs here with onnxruntime-web inside the same tick
  * as the Python solver (tick.js). Live: the page shows the running ROS graph through the
  * web node's WebSocket (joint states, target, diagnostics) and a click publishes
- * /goal_pose. Whatever fails (the model, the connection) is said on the page, which keeps
- * drawing what it last knew.
+ * /goal_pose. Whatever fails (the model, the connection, a refusal by the web node) is said
+ * on the page, which keeps drawing what it last knew.
+ *
+ * Beyond loopback the web node wants its access token: the address it prints carries it
+ * (?token=...), and the page passes it on with the socket and with every goal.
  */
 
 import {OrtNetwork, PlanarTick, Status} from './tick.js';
@@ -27,6 +30,10 @@ import {OrtNetwork, PlanarTick, Status} from './tick.js';
 const NUDGE_M = 0.02;
 const PATH_POINTS = 600;
 const DT = 1 / 60;
+// Close codes for a message the web node would not take (RFC 6455, 7.4.1).
+const REFUSED_MESSAGE = [1003, 1007, 1008, 1009];
+const TOKEN = new URLSearchParams(location.search).get('token');
+const TOKEN_QUERY = TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : '';
 
 const canvas = document.getElementById('view');
 const context = canvas.getContext('2d');
@@ -38,7 +45,8 @@ const view = {
   config: null, mode: null, joints: null, points: null, target: null, goal: null,
   targetZ: 0,
   status: 'WAITING', tipError: NaN, goalError: NaN, branch: null, path: [], tick: null,
-  socket: null, liveConnected: false, reconnecting: false, ticks: 0, tickWindowStart: performance.now(),
+  socket: null, liveConnected: false, reconnecting: false, readOnly: false, refused: null,
+  ticks: 0, tickWindowStart: performance.now(),
   ticksPerSecond: 0, firstFrameMs: null, busy: false,
 };
 
@@ -317,10 +325,12 @@ function frame() {
 let reconnectDelay = 500;
 
 function connectLive() {
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws${TOKEN_QUERY}`;
   const socket = new WebSocket(url);
+  let opened = false;
   view.socket = socket;
   socket.onopen = () => {
+    opened = true;
     view.liveConnected = true;
     reconnectDelay = 500;
     if (view.reconnecting || !errors.length) {
@@ -346,30 +356,79 @@ function connectLive() {
       if (msg.target) {
         view.target = msg.target;
       }
+    } else if (msg.type === 'hello') {
+      view.readOnly = msg.goals === false;
+      if (view.readOnly) {
+        say('Live, read-only: this view shows the ROS graph and sends no goals.');
+      }
+    } else if (msg.type === 'error') {
+      fail(`Live: ${msg.message}`);
     }
   };
-  socket.onclose = () => {
+  socket.onclose = async (event) => {
     view.liveConnected = false;
-    if (view.mode === 'live') {
-      view.reconnecting = true;
-      fail(`Live: connection to the web node lost; retrying in ${reconnectDelay / 1000} s. ` +
-           'The view shows the last known state.');
-      setTimeout(() => view.mode === 'live' && connectLive(), reconnectDelay);
-      reconnectDelay = Math.min(reconnectDelay * 2, 5000);
+    if (view.mode !== 'live' || view.socket !== socket) {
+      return;
     }
+    if (!opened) {
+      // A browser does not say why a handshake failed; the web node does, when asked.
+      const reason = await refusalReason();
+      if (reason) {
+        view.refused = reason;
+        fail(refusedMessage(reason));
+        return;
+      }
+    }
+    view.reconnecting = true;
+    const retry = `retrying in ${reconnectDelay / 1000} s. The view shows the last known state.`;
+    if (REFUSED_MESSAGE.includes(event.code)) {
+      fail(`Live: the web node closed the connection (${event.reason || event.code}); ${retry}`);
+    } else {
+      fail(`Live: connection to the web node lost; ${retry}`);
+    }
+    setTimeout(() => view.mode === 'live' && connectLive(), reconnectDelay);
+    reconnectDelay = Math.min(reconnectDelay * 2, 5000);
   };
+}
+
+function refusedMessage(reason) {
+  return `Live: the web node refused this page: ${reason}. No goal was sent.`;
+}
+
+/** Why the web node refuses this page's socket, or null (not refused, or unreachable). */
+async function refusalReason() {
+  try {
+    const response = await fetch(`access${TOKEN_QUERY}`, {cache: 'no-store'});
+    if (response.status === 403) {
+      return (await response.json()).reason || 'access refused';
+    }
+  } catch (error) {
+    // Unreachable: a lost connection, reported as such.
+  }
+  return null;
 }
 
 // ---- input ----------------------------------------------------------------------------------
 
 function setTarget(x, y) {
   const spatial = view.config.kind === 'spatial';
+  if (view.mode === 'live' && view.refused) {
+    fail(refusedMessage(view.refused));
+    return;
+  }
+  if (view.mode === 'live' && view.readOnly) {
+    say('Live, read-only: this view sends no goals.', 'hint');
+    return;
+  }
   view.target = spatial ? [x, y, view.targetZ] : [x, y];
   view.status = view.mode === 'standalone' ? Status.MOVING : view.status;
   if (view.mode === 'live') {
     if (view.socket && view.socket.readyState === WebSocket.OPEN) {
-      view.socket.send(JSON.stringify(spatial ? {type: 'goal', x, y, z: view.targetZ}
-        : {type: 'goal', x, y}));
+      const goal = spatial ? {type: 'goal', x, y, z: view.targetZ} : {type: 'goal', x, y};
+      if (TOKEN) {
+        goal.token = TOKEN;
+      }
+      view.socket.send(JSON.stringify(goal));
     } else {
       fail('Live: not connected; the goal was not sent.');
     }
@@ -513,7 +572,7 @@ window.iknn = {
   state: () => ({
     mode: view.mode, joints: view.joints, target: view.target, goal: view.goal,
     status: view.status, tipError: view.tipError, goalError: view.goalError,
-    live: view.liveConnected,
+    live: view.liveConnected, readOnly: view.readOnly, refused: view.refused,
     ticksPerSecond: view.ticksPerSecond, firstFrameMs: view.firstFrameMs,
     message: messageBox.hidden ? '' : messageBox.textContent,
   }),

@@ -22,11 +22,48 @@
  * through the in-browser tick), error (load and report the visible message), outside
  * (click outside the canvas), lost (connect live, wait for "GO" on stdin, then wait for the
  * page to report the lost connection), bench (first frame, animation rate, tick
- * throughput; bench/bench_web.py).
+ * throughput; bench/bench_web.py), send (live: wait until connected, or until refused
+ * with {waitFor: 'refused'}, click a world point, report), attack (open a page of another
+ * origin that tries the live socket itself and frames the view; wait for its
+ * window.attack.done, click where the framed view is, report what got through).
  */
 
 import {chromium} from 'playwright-core';
 import {createInterface} from 'node:readline';
+
+/** Ends a scenario that reports through `result` without the page's own checks. */
+class Done extends Error {}
+
+/**
+ * The attacker's page (`url`, another origin) runs its own attempt on the live socket and
+ * sets window.attack; meanwhile the operator, fooled, clicks where the framed view is.
+ */
+async function attack(page, options) {
+  await page.goto(url);
+  await page.waitForFunction(() => window.attack && window.attack.done, null,
+                             {timeout: 20000});
+  // Give a framed view time to load, connect and draw before the clicks land on it.
+  await page.waitForTimeout(options.frameWait || 3000);
+  const frame = await page.$('iframe');
+  if (frame) {
+    const box = await frame.boundingBox();
+    for (const [fx, fy] of [[0.3, 0.3], [0.5, 0.6], [0.7, 0.4]]) {
+      await page.mouse.click(box.x + fx * box.width, box.y + fy * box.height);
+      await page.waitForTimeout(300);
+    }
+  }
+  result.attack = await page.evaluate(() => window.attack);
+  result.frames = [];
+  for (const child of page.frames().slice(1)) {
+    let framedView = false;
+    try {
+      framedView = await child.evaluate(() => Boolean(window.iknn && window.iknn.ready));
+    } catch (error) {
+      // A frame the browser refused to render holds an error page with no scripts.
+    }
+    result.frames.push({url: child.url(), framedView});
+  }
+}
 
 const [scenario, url, argument = '{}', screenshot = ''] = process.argv.slice(2);
 const options = JSON.parse(argument);
@@ -50,6 +87,10 @@ try {
     await page.route('**/model.onnx', (route) => route.fulfill({
       status: 200, contentType: 'application/octet-stream', body: 'not an onnx model',
       headers: {'Cross-Origin-Resource-Policy': 'same-origin'}}));
+  }
+  if (scenario === 'attack') {
+    await attack(page, options);
+    throw new Done();
   }
   const started = Date.now();
   await page.goto(url);
@@ -109,6 +150,16 @@ try {
       const seconds = (performance.now() - start) / 1000;
       return {ticks: count, seconds, ticksPerSecond: count / seconds};
     }, options.ticks || 2000);
+  } else if (scenario === 'send') {
+    const waitFor = options.waitFor || 'live';
+    await page.waitForFunction(
+      (w) => (w === 'live' ? window.iknn.state().live : window.iknn.state().refused !== null),
+      waitFor, {timeout: 20000});
+    const [px, py] = await page.evaluate(([x, y]) => window.iknn.worldToPage(x, y),
+                                         options.target);
+    await page.mouse.click(px, py);
+    await page.waitForTimeout(options.settle || 500);
+    result.state = await page.evaluate(() => window.iknn.state());
   } else if (scenario !== 'error') {
     throw new Error(`unknown scenario ${scenario}`);
   }
@@ -128,7 +179,9 @@ try {
     result.screenshot = screenshot;
   }
 } catch (error) {
-  result.error = String(error && error.stack ? error.stack : error);
+  if (!(error instanceof Done)) {
+    result.error = String(error && error.stack ? error.stack : error);
+  }
 } finally {
   await browser.close();
 }
