@@ -51,6 +51,7 @@ from iknn_ros.model_card import ModelMismatchError
 from iknn_ros.node_main import EXECUTORS
 from iknn_ros.node_main import spin_node
 from iknn_ros.resources import default_urdf_path
+from iknn_ros.resources import is_no_model
 from iknn_ros.resources import model_for
 from iknn_ros.solver import IKSolver
 from iknn_ros.solver import ModelLoadError
@@ -121,7 +122,8 @@ def _descriptor(description: str, *, floating: Optional[tuple] = None,
 
 
 PARAMETERS = (
-    ('model_path', '', _descriptor('ONNX model; empty: the shipped model trained for the URDF')),
+    ('model_path', '', _descriptor("ONNX model; empty: the shipped model trained for the URDF; "
+                                   "'none': no network, damped least squares alone")),
     ('robot_description', '', _descriptor('URDF text (as robot_state_publisher takes it); '
                                           'empty: read urdf_path')),
     ('urdf_path', '', _descriptor('URDF file when robot_description is empty; empty: the '
@@ -234,10 +236,14 @@ class IKNode(Node):
                 urdf = values['urdf_path'] or str(default_urdf_path())
             chain = KinematicChain.from_urdf(urdf, values['base_link'] or None,
                                              values['tip_link'] or None)
-            model = str(values['model_path'] or model_for(chain))
-            network = OnnxIKNetwork(model)
-            network.card.check_chain(chain, f"model '{model}'")
+            if is_no_model(values['model_path']):
+                network, source = None, 'none (damped least squares, no network)'
+            else:
+                model = str(values['model_path'] or model_for(chain))
+                network, source = OnnxIKNetwork(model), Path(model).name
+                network.card.check_chain(chain, f"model '{model}'")
             config = SolverConfig(refine_iterations=int(values['refine_iterations']),
+                                  use_network=network is not None,
                                   limit_margin_rad=float(values['joint_limit_margin']),
                                   goal_tolerance_m=float(values['goal_tolerance']),
                                   max_cartesian_speed=float(values['max_cartesian_speed']),
@@ -245,7 +251,7 @@ class IKNode(Node):
             solver = IKSolver(chain, network, config)
         except (UrdfError, ModelLoadError, ModelMismatchError, ValueError, OSError) as err:
             raise ConfigurationError(str(err)) from err
-        self._model_source = Path(model).name
+        self._model_source = source
         base_frame = self.get_parameter('base_frame').value or chain.base_link
         return IKController(solver, base_frame, float(values['feedback_timeout']),
                             float(values['max_tracking_error']))
@@ -426,6 +432,11 @@ class IKNode(Node):
             values['tick_latency_us_p99'] = f'{ordered[int(0.99 * (len(ordered) - 1))] * 1e6:.1f}'
         values.update({k: str(v) for k, v in controller.counters.items()})
         values['output_mode'] = ','.join(self._modes)
+        values['model'] = self._model_source
+        if controller.solver.network is None:
+            # A user bringing up a new arm before training should see it in every view.
+            level = max(level, DiagnosticStatus.WARN)
+            message += ' (no model: damped least squares alone)'
         chain = controller.solver.chain
         return DiagnosticStatus(level=level, name='iknn_ros: ik_node', message=message,
                                 hardware_id=chain.robot_name,

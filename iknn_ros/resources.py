@@ -32,6 +32,13 @@ if TYPE_CHECKING:
 PACKAGE_NAME = 'iknn_ros'
 DEFAULT_URDF = Path('urdf') / 'two_link_arm.urdf'
 DEFAULT_MODEL = Path('models') / 'two_link_arm_default' / 'model.onnx'
+# model_path that asks for no network: the same tick runs on damped least squares alone.
+NO_MODEL = 'none'
+
+
+def is_no_model(model_path: str) -> bool:
+    """Return whether a model_path value asks to run without a network."""
+    return str(model_path).strip().lower() == NO_MODEL
 
 
 def _from_ament_index() -> Optional[Path]:
@@ -108,5 +115,6 @@ def model_for(chain: 'KinematicChain') -> Path:
     if model is None:
         raise ValueError(f'no shipped model is trained for {chain.robot_name} '
                          f'{list(chain.joint_names)}; train one '
-                         '(python -m iknn_ros.training --config ...) and pass its model.onnx')
+                         '(python -m iknn_ros.training --urdf ...) and pass its model.onnx, '
+                         f'or run without one: model_path {NO_MODEL} (damped least squares)')
     return model

@@ -16,6 +16,7 @@
 
 import math
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
@@ -401,3 +402,38 @@ def test_a_1khz_target_stream_logs_a_few_lines_and_counts_every_target(ros):
     assert 1 <= len(accepted_lines) <= 3, accepted_lines
     assert 1 <= len(refused_lines) <= 3, refused_lines
     assert any(' in the last ' in t for t in accepted_lines), accepted_lines
+
+
+@pytest.mark.parametrize('arm, start', [('two_link_arm', [0.0, 1.0]),
+                                        ('seven_dof_arm', [0.0, 0.0, 0.0, -1.5, 0.0, 1.5, 0.0])])
+def test_no_model_yet_is_a_mode_that_says_so(ros, arm, start):
+    # A new arm comes up before it has a model: the same tick on damped least squares.
+    urdf = str(Path(__file__).resolve().parent.parent / 'urdf' / f'{arm}.urdf')
+    chain = KinematicChain.from_urdf(urdf)
+    ik = ik_node(urdf_path=urdf, model_path='none')
+    sim = sim_arm(start, urdf_path=urdf)
+    harness = Harness(ik, sim)
+    try:
+        states = harness.record(JointState, 'joint_states')
+        diagnostics = harness.record(DiagnosticArray, '/diagnostics')
+        goals = harness.publisher(PoseStamped, '/goal_pose')
+        assert harness.spin_until(lambda: len(states) > 5)
+        q = np.array(start) + 0.4
+        assert chain.within_limits(q)
+        goal = chain.fk(q)
+        goals.publish(pose(*goal[:2], z=float(goal[2]) if len(goal) > 2 else 0.0))
+
+        def tip_error():
+            positions = dict(zip(states[-1].name, states[-1].position))
+            return np.linalg.norm(chain.fk(np.array([positions[n] for n in chain.joint_names]))
+                                  - goal)
+        assert harness.spin_until(lambda: tip_error() < 1e-4, 20.0), tip_error()
+        assert harness.spin_until(
+            lambda: diagnostics and last_diagnostic(diagnostics)[1].get('status') == 'REACHED')
+        status, values = last_diagnostic(diagnostics)
+        assert status.level == DiagnosticStatus.WARN
+        assert 'no model' in status.message and values['model'].startswith('none')
+    finally:
+        harness.close()
+        ik.destroy_node()
+        sim.destroy_node()

@@ -179,3 +179,15 @@ def test_the_ik_launch_plans_one_node_with_the_generic_parameters(installed):
     assert file == str(REPO / 'config' / 'iknn.yaml')
     assert overrides['output_mode'] == 'joint_trajectory'
     assert KinematicChain.from_urdf(overrides['robot_description']).n_joints == 4
+
+
+def test_an_arm_without_a_model_needs_model_none(installed):
+    installed('iknn_ros')
+    urdf = str(REPO / 'urdf' / 'seven_dof_arm.urdf')
+    with pytest.raises(LaunchArgumentError, match=r'no shipped model.*model_path none'):
+        plan_ik(REPO, urdf=urdf)
+    plan = plan_ik(REPO, urdf=urdf, model='none')
+    assert plan[0].parameters[1]['model_path'] == 'none'
+    demo = plan_demo(REPO, urdf=urdf, model='none', use_rviz=False, use_rsp=False)
+    assert sim_parameters(demo)['initial_positions'] == [0.0, 0.0, 0.0, -0.0698, 0.0, 0.0,
+                                                         0.0]
