@@ -139,7 +139,9 @@ def test_package_xml_is_format_3_with_the_runtime_dependencies():
 
 
 def test_installing_puts_every_shared_file_in_place(tmp_path):
+    # --ignore-installed: without it pip uninstalls the venv's own (editable) iknn_ros first.
     done = subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '--no-cache-dir',
+                           '--ignore-installed',
                            '--quiet', '--prefix', str(tmp_path), str(REPO)],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
