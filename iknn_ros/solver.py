@@ -622,6 +622,8 @@ class Tracker:
     def __init__(self, solver: 'IKSolver', stall_ticks: int = 25) -> None:
         self.solver = solver
         self.stall_ticks = stall_ticks
+        # Progress below this is no progress; chain.reach is computed on every read.
+        self._progress_floor = 1e-9 * solver.chain.reach
         self.branch: Optional[float] = None
         self._target: Optional[tuple] = None
         self._best = math.inf
@@ -689,7 +691,7 @@ class Tracker:
         if self._window_ticks > CRAWL_WINDOW_STALLS * self.stall_ticks:
             held |= _crept(self._window_from, error, creep_per_tick * self._window_ticks)
             self._window_ticks = 0
-        if error < self._best - 1e-9 * self.solver.chain.reach:
+        if error < self._best - self._progress_floor:
             self._best = error
             self._since_best = 0
         else:
