@@ -334,8 +334,11 @@ def build_app(config: dict, model_path: Path, bridge: Optional[Bridge],
                 await cut_off(client, problem)
                 return
             if policy.read_only:
-                await client.ws.send_json({'type': 'error', 'message':
-                                           'read-only view: goals are not accepted'})
+                try:
+                    await client.ws.send_json({'type': 'error', 'message':
+                                               'read-only view: goals are not accepted'})
+                except ConnectionError:
+                    return
                 continue
             goals.offer(client, goal)
             goal_waiting.set()
@@ -379,7 +382,7 @@ def build_app(config: dict, model_path: Path, bridge: Optional[Bridge],
             await receive(client)
         finally:
             clients.discard(client)
-            goals.drop(client)
+            goals.leave(client)
             client.sender.cancel()
         return ws
 
@@ -407,7 +410,11 @@ def build_app(config: dict, model_path: Path, bridge: Optional[Bridge],
                 goal_waiting.clear()
                 continue
             goal = item[1]
-            bridge.publish_goal(goal.x, goal.y, goal.z)
+            try:
+                bridge.publish_goal(goal.x, goal.y, goal.z)
+            except RuntimeError as err:
+                # rclpy shutting down under us: this goal is lost, the task lives on.
+                report('publish', f'could not publish a goal: {err}')
             await asyncio.sleep(period)
 
     async def start_stream(app: web.Application) -> None:

@@ -287,6 +287,8 @@ class GoalQueue:
     one that floods cannot push the others' goals back.
     """
 
+    LEFT = object()
+
     def __init__(self) -> None:
         self._waiting: dict = {}
 
@@ -294,9 +296,21 @@ class GoalQueue:
         """Make ``goal`` the one ``client`` waits to have published."""
         self._waiting[client] = goal
 
-    def drop(self, client) -> None:
-        """Forget a client's waiting goal (it left, or was cut off)."""
-        self._waiting.pop(client, None)
+    def drop(self, client):
+        """Forget a client's waiting goal (it was cut off, say); return it, or None."""
+        return self._waiting.pop(client, None)
+
+    def leave(self, client) -> None:
+        """
+        Keep the waiting goal of a client that closed its socket, without the client.
+
+        A script sends a goal and closes at once; its goal should still go out. The goals
+        of every client that left share one place, the latest kept, so clients that come
+        and go cannot pile up goals to be published long after.
+        """
+        goal = self.drop(client)
+        if goal is not None:
+            self._waiting[GoalQueue.LEFT] = goal
 
     def pop(self) -> Optional[tuple]:
         """Return (client, goal) for the client waiting longest, or None."""

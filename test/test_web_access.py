@@ -175,8 +175,20 @@ def test_goal_queue_keeps_each_clients_latest_and_takes_turns():
     queue.offer('flooder', 100)
     queue.offer('operator', 'again')
     queue.offer('flooder', 101)
-    queue.drop('flooder')
+    assert queue.drop('flooder') == 101 and queue.drop('flooder') is None
     assert queue.pop() == ('operator', 'again') and queue.pop() is None
+
+
+def test_goals_of_clients_that_left_still_go_out_but_do_not_pile_up():
+    queue = GoalQueue()
+    queue.offer('operator', 'click')
+    for i in range(100):
+        queue.offer(f'script {i}', i)
+        queue.leave(f'script {i}')
+    queue.leave('nobody')
+    assert len(queue) == 2
+    assert queue.pop() == ('operator', 'click')
+    assert queue.pop() == (GoalQueue.LEFT, 99) and queue.pop() is None
 
 
 def test_throttled_log_counts_what_it_holds_back():
