@@ -122,7 +122,7 @@ def _descriptor(description: str, *, floating: Optional[tuple] = None,
 
 
 PARAMETERS = (
-    ('model_path', '', _descriptor("ONNX model; empty: the shipped model trained for the URDF; "
+    ('model_path', '', _descriptor('ONNX model; empty: the shipped model trained for the URDF; '
                                    "'none': no network, damped least squares alone")),
     ('robot_description', '', _descriptor('URDF text (as robot_state_publisher takes it); '
                                           'empty: read urdf_path')),
