@@ -437,3 +437,33 @@ def test_no_model_yet_is_a_mode_that_says_so(ros, arm, start):
         harness.close()
         ik.destroy_node()
         sim.destroy_node()
+
+
+def test_feedback_ticks_never_outrun_the_velocity_limit_in_wall_clock_time(ros):
+    # A servo loop with jitter: feedback every 1.85 ms at a 500 Hz control rate. Before, a
+    # tick 1.85 ms after the last still stepped a full 2 ms of velocity (8 % too fast), and
+    # feedback sooner than 1.8 ms was dropped without a tick.
+    # A fast tip speed, so the joint velocity limits are what bounds the steps.
+    ik = ik_node(trigger='feedback', control_rate_hz=500.0, max_cartesian_speed=10.0)
+    try:
+        ik._on_pose(pose(-0.6, -0.5))
+        v = CHAIN.velocity_limits
+        q, last_q, last_t = [0.0, 1.0], None, None
+        ticks = worst = 0
+        for k in range(600):
+            before = ik._last_tick
+            ik._on_joint_state(joint_state(CHAIN.joint_names, q))
+            if ik._last_tick == before:
+                continue
+            ticks += 1
+            command = np.array(ik._joint_state_command.position)
+            if last_q is not None:
+                allowed = v * (ik._last_tick - last_t)
+                worst = max(worst, float(np.max(np.abs(command - last_q) / allowed)))
+            last_q, last_t, q = command, ik._last_tick, list(command)
+            time.sleep(max(0.0, ik._last_tick + 1.85e-3 - time.perf_counter()))
+        assert ticks >= 590
+        assert worst <= 1.0 + 1e-6, worst
+        assert worst > 0.9  # the arm moved at its limits: the bound was tested
+    finally:
+        ik.destroy_node()
