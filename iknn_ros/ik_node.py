@@ -136,9 +136,9 @@ PARAMETERS = (
     ('trigger', 'timer', _descriptor("'timer': tick at the control rate; 'feedback': tick "
                                      'when joint feedback arrives (at most at the control '
                                      'rate), for the lowest latency')),
-    ('executor', 'single_threaded', _descriptor(
-        "rclpy executor: 'single_threaded', or 'events' (rclpy's EventsExecutor, Jazzy and "
-        'later; on an rclpy without it, single_threaded)', read_only=True)),
+    ('executor', 'events', _descriptor(
+        "rclpy executor: 'events' (rclpy's EventsExecutor, Jazzy and later; on an rclpy "
+        "without it, single_threaded) or 'single_threaded'", read_only=True)),
     ('refine_iterations', 1, _descriptor('damped Newton iterations after the network step '
                                          '(0: the network alone)', integer=(0, 20))),
     ('joint_limit_margin', 0.05, _descriptor('commands keep this far from the URDF limits '
