@@ -198,6 +198,7 @@ class IKNode(Node):
         self._last_status = None
         self._last_marker_key = None
         self._tf_buffer = self._make_tf_buffer()
+        self._said_orientation_ignored = False
         self._accepted_log = LogSummary(THROTTLE_S)
         self._refused_log = LogSummary(THROTTLE_S)
 
@@ -299,7 +300,14 @@ class IKNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_pose(self, msg: PoseStamped) -> None:
-        p = msg.pose.position
+        p, o = msg.pose.position, msg.pose.orientation
+        if not self._said_orientation_ignored and \
+                (o.x, o.y, o.z) != (0.0, 0.0, 0.0) and abs(o.w) != 1.0:
+            # Position targets only, today: say so once rather than drop it silently.
+            self._said_orientation_ignored = True
+            self.get_logger().warning(
+                f'target orientation ({o.x:.3g}, {o.y:.3g}, {o.z:.3g}, {o.w:.3g}) ignored: '
+                'iknn_ros solves tip positions for this arm (said once)')
         self._accept_target((p.x, p.y, p.z), msg.header)
 
     def _on_point(self, msg: PointStamped) -> None:

@@ -467,3 +467,20 @@ def test_feedback_ticks_never_outrun_the_velocity_limit_in_wall_clock_time(ros):
         assert worst > 0.9  # the arm moved at its limits: the bound was tested
     finally:
         ik.destroy_node()
+
+
+def test_a_target_orientation_is_reported_once_not_dropped_silently(ros, capfd):
+    ik = ik_node()
+    try:
+        turned = pose(0.5, 0.5)
+        turned.pose.orientation.z, turned.pose.orientation.w = math.sin(0.4), math.cos(0.4)
+        for _ in range(3):
+            ik._on_pose(pose(0.5, 0.5))  # identity: nothing to say
+        for _ in range(5):
+            ik._on_pose(turned)
+        assert ik.controller.target == (0.5, 0.5)
+    finally:
+        ik.destroy_node()
+    err = capfd.readouterr().err
+    assert err.count('orientation') == 1, err
+    assert 'ignored: iknn_ros solves tip positions' in err
