@@ -24,13 +24,13 @@ REPO = Path(__file__).resolve().parent.parent
 URDF = str(REPO / 'urdf' / 'three_link_arm.urdf')
 
 
-@pytest.mark.parametrize('flags', [['--base-link', 'base_link', '--tip-link', 'link2'],
-                                   ['--base', 'base_link', '--tip', 'link2']])
+@pytest.mark.parametrize('flags', [['--base-link', 'link1', '--tip-link', 'tool0'],
+                                   ['--base', 'link1', '--tip', 'tool0']])
 def test_chain_info_takes_base_link_and_tip_link_and_the_old_spelling(capsys, flags):
     assert chain_info.main(['--urdf', URDF, *flags, '--samples', '1']) == 0
     report = capsys.readouterr().out
-    assert 'base_link -> link2' in report
-    assert 'joint3' not in report  # the chain ends at link2: two joints
+    assert 'link1 -> tool0' in report
+    assert 'joint1' not in report  # the chain starts after joint1: two joints
 
 
 def test_chain_info_names_a_tip_link_that_is_not_there(capsys):
