@@ -22,7 +22,6 @@ sourced (.github/workflows/ros.yml); skipped elsewhere, saying so.
 """
 
 import os
-from pathlib import Path
 import shutil
 import signal
 import subprocess
@@ -36,20 +35,10 @@ if shutil.which('ros2') is None:
     pytest.skip('no ros2 command on PATH (ROS 2 not sourced)', allow_module_level=True)
 
 from ament_index_python.packages import get_package_prefix  # noqa: E402, I100
-from ament_index_python.packages import get_package_share_directory  # noqa: E402
-from ament_index_python.packages import PackageNotFoundError  # noqa: E402
+from launch_checks import installed  # noqa: E402
+from launch_checks import share  # noqa: E402
 
-SHARE = Path(get_package_share_directory('iknn_ros'))
-
-
-def installed(package: str) -> bool:
-    try:
-        get_package_prefix(package)
-    except PackageNotFoundError:
-        return False
-    return True
-
-
+SHARE = share()
 # robot_state_publisher only publishes TF here; where it is not installed (a launch stack
 # built from source) the demo runs without it, one process fewer.
 RSP = installed('robot_state_publisher')
