@@ -72,7 +72,7 @@ setup(
             'ik_node = iknn_ros.node_main:ik_node',
             'sim_arm = iknn_ros.node_main:sim_arm',
             'train = iknn_ros.training.cli:main',
-            'web = iknn_ros.web:main',
+            'web = iknn_ros.node_main:web',
         ],
     },
 )

@@ -54,7 +54,13 @@ def install_stop_handlers() -> threading.Event:
     return _stop
 
 
-def _ignore_stop_signals() -> None:
+def stop_requested() -> bool:
+    """Return whether a stop signal has arrived since the handlers were installed."""
+    return _stop.is_set()
+
+
+def ignore_stop_signals() -> None:
+    """Ignore SIGINT and SIGTERM: for the last moments of a process that is stopping."""
     # Python resets handlers it installed to the default disposition while it finalizes;
     # an ignored signal stays ignored, so a late SIGINT cannot turn exit 0 into -2.
     for signum in STOP_SIGNALS:
@@ -115,7 +121,7 @@ def spin_node(name: str, make_node: Callable[[], 'Node'],
 
     stop = install_stop_handlers()
     if stop.is_set():  # stopped while Python was still importing
-        _ignore_stop_signals()
+        ignore_stop_signals()
         return 0
     _init_rclpy(args)
     executor = None
@@ -148,7 +154,7 @@ def spin_node(name: str, make_node: Callable[[], 'Node'],
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
-        _ignore_stop_signals()
+        ignore_stop_signals()
     return code
 
 
@@ -169,3 +175,8 @@ def ik_node() -> int:
 def sim_arm() -> int:
     """Console script ``sim_arm``."""
     return _run('iknn_ros.sim_arm')
+
+
+def web() -> int:
+    """Console script ``web``."""
+    return _run('iknn_ros.web')

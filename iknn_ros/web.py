@@ -49,6 +49,9 @@ from aiohttp import web
 from aiohttp import WSMsgType
 from iknn_ros.evaluate import default_start
 from iknn_ros.kinematics import KinematicChain
+from iknn_ros.node_main import ignore_stop_signals
+from iknn_ros.node_main import install_stop_handlers
+from iknn_ros.node_main import stop_requested
 from iknn_ros.resources import default_urdf_path
 from iknn_ros.resources import model_for
 from iknn_ros.resources import share_directory
@@ -457,6 +460,8 @@ async def serve(app: web.Application, host: str, port: int,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if stop_requested():  # a signal came while the process was still starting
+        stop.set()
     await stop.wait()
     await runner.cleanup()
 
@@ -510,6 +515,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 1
         app = build_app(config, Path(model), None, 30.0, policy)
         asyncio.run(serve(app, host, port, policy.token))
+        ignore_stop_signals()  # asyncio left SIGINT/SIGTERM at their defaults
         return 0
     return _main_ros(argv, args)
 
@@ -599,10 +605,14 @@ def _main_ros(argv: list, args: argparse.Namespace) -> int:
                         logger.warning)
         asyncio.run(serve(app, p['host'], p['port'], policy.token))
     finally:
+        # asyncio leaves SIGINT/SIGTERM at their defaults when it closes: a late signal
+        # during the teardown below would kill the process with -2 or -15.
+        install_stop_handlers()
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
         thread.join(timeout=5)
+        ignore_stop_signals()
     return 0
 
 

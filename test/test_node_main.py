@@ -77,12 +77,14 @@ def test_two_sigints_while_shutting_down_end_with_exit_0(entry, ready, ros_args)
         finish(process, f'{entry}, second SIGINT after {gap_s * 1e3:.0f} ms')
 
 
-@pytest.mark.parametrize('entry', ['sim_arm', 'ik_node'])
+@pytest.mark.parametrize('entry', ['sim_arm', 'ik_node', 'web'])
 def test_signals_at_any_moment_of_start_up_end_with_exit_0(entry):
+    # Before, the web node died with -2 or -15 in 4 of 6 such runs: signals during its
+    # imports, and after asyncio had put SIGINT/SIGTERM back to their defaults.
     draw = random.Random(20261201)
     for run in range(6):
         process = start(entry)
-        time.sleep(draw.uniform(0.0, 1.2))  # from interpreter start to spinning
+        time.sleep(draw.uniform(0.0, 1.5))  # from interpreter start to spinning
         for _ in range(draw.randint(1, 4)):
             process.send_signal(draw.choice([signal.SIGINT, signal.SIGTERM]))
             time.sleep(draw.uniform(0.0, 0.05))
