@@ -40,6 +40,7 @@ import dataclasses
 import math
 from typing import Optional, Sequence
 
+from iknn_ros.log_throttle import LogThrottle
 from iknn_ros.solver import IKSolver
 from iknn_ros.solver import Status
 from iknn_ros.solver import TickResult
@@ -69,19 +70,15 @@ class LogSummary:
     """
 
     def __init__(self, period_s: float) -> None:
-        self.period_s = period_s
-        self._said_at = -math.inf
-        self._unsaid = 0
+        self._throttle = LogThrottle(period_s)
 
     def record(self, now: float, text: str) -> Optional[str]:
         """Count one event at ``now`` (s); return the line to log now, or None."""
-        if now - self._said_at < self.period_s:
-            self._unsaid += 1
+        out = self._throttle.event(now)
+        if out is None:
             return None
-        line = text if self._unsaid == 0 else \
-            f'{text} ({self._unsaid + 1} in the last {now - self._said_at:.1f} s)'
-        self._said_at, self._unsaid = now, 0
-        return line
+        return text if out.held_back == 0 else \
+            f'{text} ({out.held_back + 1} in the last {out.since_s:.1f} s)'
 
 
 @dataclasses.dataclass(frozen=True)

@@ -46,6 +46,8 @@ from typing import Callable, Iterable, NamedTuple, Optional, Union
 from urllib.parse import quote
 from urllib.parse import urlsplit
 
+from iknn_ros.log_throttle import LogThrottle
+
 # WebSocket close codes (RFC 6455, 7.4.1).
 UNSUPPORTED_DATA = 1003
 INVALID_PAYLOAD = 1007
@@ -337,15 +339,14 @@ class ThrottledLog:
         self.write = write
         self.period = period
         self.clock = clock
-        self._last: dict = {}
+        self._kinds: dict = {}
 
     def __call__(self, kind: str, text: str) -> bool:
         """Log ``text`` unless a line of this kind went out recently; return whether it did."""
-        now = self.clock()
-        last, skipped = self._last.get(kind, (-math.inf, 0))
-        if now - last < self.period:
-            self._last[kind] = (last, skipped + 1)
+        throttle = self._kinds.setdefault(kind, LogThrottle(self.period))
+        out = throttle.event(self.clock())
+        if out is None:
             return False
-        self.write(text + (f' ({skipped} more like it not logged)' if skipped else ''))
-        self._last[kind] = (now, 0)
+        held = out.held_back
+        self.write(text + (f' ({held} more like it not logged)' if held else ''))
         return True
