@@ -40,12 +40,12 @@ import dataclasses
 import math
 from typing import Optional, Sequence
 
+from iknn_ros.angles import wrap_scalar
 from iknn_ros.log_throttle import LogThrottle
 from iknn_ros.solver import IKSolver
 from iknn_ros.solver import Status
 from iknn_ros.solver import TickResult
 from iknn_ros.solver import Tracker
-from iknn_ros.solver import wrap_scalar
 
 
 @dataclasses.dataclass(frozen=True)

@@ -40,6 +40,8 @@ from pathlib import Path
 from typing import Iterator, Optional, Sequence, Union
 import xml.etree.ElementTree as ElementTree
 
+from iknn_ros.angles import TWO_PI
+from iknn_ros.angles import wrap_to_pi  # noqa: F401 (part of the kinematics API)
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from urdf_parser_py import urdf as urdf_model
@@ -48,7 +50,6 @@ from urdf_parser_py.xml_reflection import core as urdf_reflection
 FloatArray = NDArray[np.float64]
 
 SUPPORTED_JOINT_TYPES = ('revolute', 'continuous', 'prismatic')
-TWO_PI = 2.0 * math.pi
 
 
 class UrdfError(ValueError):
@@ -58,12 +59,6 @@ class UrdfError(ValueError):
 # --------------------------------------------------------------------------------------
 # Small geometry helpers
 # --------------------------------------------------------------------------------------
-
-def wrap_to_pi(angles: ArrayLike) -> FloatArray:
-    """Return angles wrapped to ``[-pi, pi)``."""
-    a = np.asarray(angles, dtype=np.float64)
-    return (a + math.pi) % TWO_PI - math.pi
-
 
 def rpy_to_matrix(roll: float, pitch: float, yaw: float) -> FloatArray:
     """Return the rotation matrix of URDF fixed-axis roll, pitch, yaw (``Rz @ Ry @ Rx``)."""
@@ -300,6 +295,16 @@ class KinematicChain:
     def joint_names(self) -> tuple[str, ...]:
         """Return the actuated joint names, base to tip."""
         return tuple(j.name for j in self.joints)
+
+    @property
+    def motions(self) -> tuple[JointSpec, ...]:
+        """Return every moving joint base to tip, followers among the actuated joints."""
+        return self._motions
+
+    @property
+    def drivers(self) -> tuple[int, ...]:
+        """Return, per entry of :attr:`motions`, the joint vector entry that drives it."""
+        return self._drivers
 
     @property
     def prismatic(self) -> NDArray[np.bool_]:

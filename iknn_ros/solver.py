@@ -37,13 +37,13 @@ Python floats for a 1 kHz loop (its equality with the batched path is tested).
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import math
 import os
 from pathlib import Path
-from typing import NamedTuple, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
+from iknn_ros.angles import TWO_PI
+from iknn_ros.angles import wrap_scalar  # noqa: F401 (part of the solver's API)
 from iknn_ros.kinematics import AnnulusWorkspace
 from iknn_ros.kinematics import EXACT_GAP_M
 from iknn_ros.kinematics import KinematicChain
@@ -59,30 +59,35 @@ from iknn_ros.model_card import INPUT_TARGET
 from iknn_ros.model_card import ModelCard
 from iknn_ros.model_card import ModelCardError
 from iknn_ros.model_card import OUTPUT_DELTA
+from iknn_ros.routes import DISK_TOUCH_TOLERANCE_M
+from iknn_ros.routes import route_disk
+from iknn_ros.routes import route_length  # noqa: F401 (part of the solver's API)
+from iknn_ros.routes import route_waypoint
+from iknn_ros.routes import scalar_polar_waypoint
+from iknn_ros.routes import scalar_segment_enters_ball
+from iknn_ros.routes import scalar_segment_enters_disk
+from iknn_ros.routes import scalar_spherical_waypoint
+from iknn_ros.tick_types import BatchTickResult
+from iknn_ros.tick_types import DAMPING_FLOOR_FRACTION
+from iknn_ros.tick_types import FALLBACK_ITERATIONS
+from iknn_ros.tick_types import ModelLoadError
+from iknn_ros.tick_types import QUICK_REACH_ITERATIONS
+from iknn_ros.tick_types import SolverConfig
+from iknn_ros.tick_types import STATE_LIMIT_TOLERANCE
+from iknn_ros.tick_types import Status
+from iknn_ros.tick_types import STATUS_MESSAGES  # noqa: F401 (part of the solver's API)
+from iknn_ros.tick_types import TickResult
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 import onnxruntime
 
 FloatArray = NDArray[np.float64]
-TWO_PI = 2.0 * math.pi
-# A state this far outside the URDF limits is bad feedback, not rounding.
-STATE_LIMIT_TOLERANCE = 1e-6
+
 # The tracker calls an arm crawling, and searches, when its way left creeps for this many
 # stall windows in a row, at a limit or not.
 CRAWL_WINDOW_STALLS = 4
 # The elbow counts as decided when it is at least this far from stretched or folded.
 BRANCH_HYSTERESIS_RAD = 0.05
-# A path that only touches the inner hole's rim (a goal on it) does not go around it.
-DISK_TOUCH_TOLERANCE_M = 1e-9
-# Levenberg-Marquardt damping never falls below this share of the reach squared: far above
-# the rounding of J J^T (so a singular arm gives a finite step) and far below anything that
-# slows convergence (a factor 1e-12 / sigma^2 per iteration).
-DAMPING_FLOOR_FRACTION = 1e-12
-# Numerical iterations taken from the current state when the network's answer is rejected.
-FALLBACK_ITERATIONS = 3
-# A new spatial target reached from the current joints in this many bounded Newton steps
-# is its own goal, without the numeric projection (a moving target converges in one or two).
-QUICK_REACH_ITERATIONS = 8
 # A trapped arm without numerical help looks for a way out by rolling the network out from
 # fixed poses (a fixed seed, so the same trap always gets the same answer), each also
 # approached a quarter and half of the way from the current joints, for at most this many
@@ -92,141 +97,10 @@ DETOUR_POSE_SEED = 0
 DETOUR_BLENDS = (0.25, 0.5, 1.0)
 DETOUR_ROLLOUT_STEPS = 80
 
-
-class Status(enum.IntEnum):
-    """What a tick did; the lower the value, the better the news."""
-
-    REACHED = 0
-    MOVING = 1
-    JOINT_LIMIT = 2
-    FALLBACK = 3
-    RECONFIGURING = 4
-    OUT_OF_REACH = 5
-    INVALID_TARGET = 6
-    INVALID_STATE = 7
-
-
-STATUS_MESSAGES = {
-    Status.REACHED: 'goal reached',
-    Status.MOVING: 'moving toward the goal',
-    Status.JOINT_LIMIT: 'a joint is held at its limit (less the margin)',
-    Status.FALLBACK: "the network's step was poor; a numerical step was used instead",
-    Status.RECONFIGURING: 'stuck in a local minimum (joint limits): moving in joint space to '
-                          'a solution that reaches the goal',
-    Status.OUT_OF_REACH: 'target out of reach: moving to the nearest reachable point',
-    Status.INVALID_TARGET: 'target is not finite: holding position',
-    Status.INVALID_STATE: 'joint state is not finite or is outside the URDF limits: no command',
-}
-
-
-class ModelLoadError(RuntimeError):
-    """A model file that is missing, corrupt or not an iknn_ros model."""
-
-
-@dataclasses.dataclass(frozen=True)
-class SolverConfig:
-    """How the solver turns the network into commands."""
-
-    # Damped Newton iterations after the network step (0: the network alone).
-    refine_iterations: int = 1
-    # Limited joints are commanded no closer than this to their URDF limits (rad).
-    limit_margin_rad: float = 0.05
-    # A tick whose command puts the tip within this of the goal reports REACHED (m).
-    goal_tolerance_m: float = 1e-4
-    # Cartesian speed of the waypoint toward the goal (m/s); the trained step caps it too.
-    max_cartesian_speed: float = 0.5
-    # The network's answer is rejected when its tip lands farther from the waypoint than
-    # this share of the step plus fallback_floor_m.
-    fallback_ratio: float = 0.5
-    fallback_floor_m: float = 1e-4
-    # Use the network at all (False: damped least squares alone, for comparison).
-    use_network: bool = True
-    # Replace a poor network answer by a numerical step (False: measure the network alone;
-    # a non-finite answer still becomes "hold position", never a NaN command).
-    fallback: bool = True
-    # A redundant arm's path goes around the disk (sphere) of this share of its reach about
-    # the shoulder, or the workspace's own hole where larger (0: the hole alone). Sweeping
-    # the tip through the base folds such an arm through poses from which no local step
-    # leads out (curled against its limits); every arm's path goes around its hole.
-    keep_out_fraction: float = 0.25
-
-    def validate(self) -> 'SolverConfig':
-        """Raise ValueError naming the first invalid field; return self."""
-        checks = [
-            (isinstance(self.refine_iterations, int) and 0 <= self.refine_iterations <= 50,
-             f'refine_iterations must be an integer in [0, 50], got {self.refine_iterations}'),
-            (math.isfinite(self.limit_margin_rad) and 0.0 <= self.limit_margin_rad < 0.5,
-             f'limit_margin_rad must be in [0, 0.5), got {self.limit_margin_rad}'),
-            (math.isfinite(self.goal_tolerance_m) and self.goal_tolerance_m > 0.0,
-             f'goal_tolerance_m must be > 0, got {self.goal_tolerance_m}'),
-            (math.isfinite(self.max_cartesian_speed) and self.max_cartesian_speed > 0.0,
-             f'max_cartesian_speed must be > 0, got {self.max_cartesian_speed}'),
-            (math.isfinite(self.fallback_ratio) and 0.0 < self.fallback_ratio <= 1.0,
-             f'fallback_ratio must be in (0, 1], got {self.fallback_ratio}'),
-            (math.isfinite(self.fallback_floor_m) and self.fallback_floor_m >= 0.0,
-             f'fallback_floor_m must be >= 0, got {self.fallback_floor_m}'),
-            (math.isfinite(self.keep_out_fraction) and 0.0 <= self.keep_out_fraction < 1.0,
-             f'keep_out_fraction must be in [0, 1), got {self.keep_out_fraction}'),
-            (self.use_network or self.refine_iterations > 0,
-             'without the network at least one refine iteration is needed'),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
-        return self
-
-
-class TickResult(NamedTuple):
-    """One tick's command and what happened, for one arm."""
-
-    # The next joint positions; None when the state is invalid (publish nothing).
-    command: Optional[tuple]
-    status: Status
-    # Where the arm is heading: the target, or its nearest reachable point.
-    goal: tuple
-    goal_error_m: float
-    target_error_m: float
-    projected: bool
-    fallback: bool
-    position_limited: bool
-    velocity_limited: bool
-    # The elbow branch to pass to the next tick.
-    branch: float
-    network_error_m: float
-    # The command puts the tip within the goal tolerance of the goal (the projection of an
-    # unreachable target, which the status then still reports as OUT_OF_REACH).
-    reached: bool
-    # The command is a tick of a joint-space detour out of a trap (Tracker); the last one
-    # may report REACHED, and a detour within one tick has no RECONFIGURING tick at all.
-    detour: bool = False
-
-    @property
-    def message(self) -> str:
-        """Return a sentence saying what the status means."""
-        return STATUS_MESSAGES[self.status]
-
-
-@dataclasses.dataclass(frozen=True)
-class BatchTickResult:
-    """One tick for many arms: arrays with a leading batch axis."""
-
-    command: FloatArray
-    status: NDArray[np.int64]
-    goal: FloatArray
-    goal_error_m: FloatArray
-    target_error_m: FloatArray
-    projected: NDArray[np.bool_]
-    fallback: NDArray[np.bool_]
-    position_limited: NDArray[np.bool_]
-    velocity_limited: NDArray[np.bool_]
-    branch: FloatArray
-    network_error_m: FloatArray
-    reached: NDArray[np.bool_]
-
-
 # --------------------------------------------------------------------------------------
 # The network
 # --------------------------------------------------------------------------------------
+
 
 class OnnxIKNetwork:
     """An iknn_ros ONNX model in one onnxruntime session, created once."""
@@ -774,103 +648,6 @@ def _lm_step(chain: KinematicChain, joints: FloatArray, goal: FloatArray,
     return joints + step
 
 
-def route_disk(chain: KinematicChain, workspace: Workspace, keep_out_fraction: float) -> tuple:
-    """
-    Return the centre and radius of the disk (sphere) paths go around (radius 0: none).
-
-    It is the workspace's hole about the shoulder, widened for a redundant chain to
-    ``keep_out_fraction`` of its reach (see SolverConfig.keep_out_fraction).
-    """
-    if isinstance(workspace, AnnulusWorkspace):
-        center, hole = workspace.center.copy(), float(workspace.r_min)
-    else:
-        # The hole about the shoulder a spatial arm cannot fold its tip into.
-        center = chain.shoulder()
-        hole = float(workspace.solve(center)[1])
-    if chain.n_joints > chain.target_dim:
-        return center, max(hole, keep_out_fraction * chain.reach)
-    return center, hole
-
-
-def route_waypoint(tip: FloatArray, goal: FloatArray, max_step: ArrayLike,
-                   center: FloatArray, radius: float) -> FloatArray:
-    """
-    Return the point at most ``max_step`` from each tip on the way to its goal.
-
-    The way is straight unless it would pass inside the disk (sphere) of ``radius`` about
-    ``center``; then it spirals around the centre, radius and angle changing together,
-    which also reaches goals inside the disk without crossing the centre.
-    """
-    d = goal - tip
-    dist = np.linalg.norm(d, axis=-1)
-    ratio = np.where(dist > max_step, max_step / np.where(dist > 0.0, dist, 1.0), 1.0)
-    straight = tip + d * ratio[..., None]
-    if radius <= 0.0:
-        return straight
-    around = _segment_enters_disk(tip - center, goal - center, radius) & (dist > max_step)
-    if not around.any():
-        return straight
-    a = tip - center
-    spiral = _polar_point if center.shape[-1] == 2 else _spherical_point
-    # The chord of an arc is shorter than the arc, so scale onto the step if it overshoots.
-    chord = spiral(a, goal - center, max_step) - a
-    chord_len = np.linalg.norm(chord, axis=-1)
-    fit = np.where(chord_len > max_step, max_step / np.where(chord_len > 0, chord_len, 1), 1.0)
-    return np.where(around[..., None], tip + chord * fit[..., None], straight)
-
-
-def route_length(tip: FloatArray, goal: FloatArray, center: FloatArray,
-                 radius: float) -> FloatArray:
-    """Return the length of the way :func:`route_waypoint` takes from each tip to its goal."""
-    straight = np.linalg.norm(goal - tip, axis=-1)
-    if radius <= 0.0:
-        return straight
-    a, b = tip - center, goal - center
-    ra, rb = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)
-    cos_sweep = np.sum(a * b, axis=-1) / np.maximum(ra * rb, 1e-24)
-    spiral = np.hypot(rb - ra, 0.5 * (ra + rb) * np.arccos(np.clip(cos_sweep, -1.0, 1.0)))
-    return np.where(_segment_enters_disk(a, b, radius), spiral, straight)
-
-
-def _segment_enters_disk(a: FloatArray, b: FloatArray, radius: float) -> NDArray[np.bool_]:
-    """Return whether the segment a-b (centre-relative) passes inside the disk."""
-    ab = b - a
-    length2 = np.sum(ab * ab, axis=-1)
-    t = np.clip(-np.sum(a * ab, axis=-1) / np.where(length2 > 0.0, length2, 1.0), 0.0, 1.0)
-    closest = a + ab * t[..., None]
-    return np.linalg.norm(closest, axis=-1) < radius - DISK_TOUCH_TOLERANCE_M
-
-
-def _polar_point(a: FloatArray, b: FloatArray, max_step: FloatArray) -> FloatArray:
-    """Return the point ``max_step`` along the spiral from a to b (centre-relative)."""
-    ra, rb = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)
-    ta, tb = np.arctan2(a[..., 1], a[..., 0]), np.arctan2(b[..., 1], b[..., 0])
-    sweep = wrap_to_pi(tb - ta)
-    length = np.hypot(rb - ra, 0.5 * (ra + rb) * sweep)
-    s = np.clip(max_step / np.where(length > 0.0, length, 1.0), 0.0, 1.0)
-    r = ra + s * (rb - ra)
-    theta = ta + s * sweep
-    return np.stack([r * np.cos(theta), r * np.sin(theta)], axis=-1)
-
-
-def _spherical_point(a: FloatArray, b: FloatArray, max_step: FloatArray) -> FloatArray:
-    """Return the point ``max_step`` along the spiral from a to b about the origin (3D)."""
-    ra, rb = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)
-    ua = a / np.maximum(ra, 1e-12)[..., None]
-    ub = b / np.maximum(rb, 1e-12)[..., None]
-    sweep = np.arccos(np.clip(np.sum(ua * ub, axis=-1), -1.0, 1.0))
-    # The unit vector orthogonal to ua toward ub; for opposite directions, over the top.
-    side = ub - ua * np.sum(ua * ub, axis=-1, keepdims=True)
-    over = np.array([0.0, 0.0, 1.0]) - ua * ua[..., 2:3]
-    side = np.where(np.linalg.norm(side, axis=-1, keepdims=True) > 1e-9, side, over)
-    side /= np.maximum(np.linalg.norm(side, axis=-1, keepdims=True), 1e-12)
-    length = np.hypot(rb - ra, 0.5 * (ra + rb) * sweep)
-    s = np.clip(max_step / np.where(length > 0.0, length, 1.0), 0.0, 1.0)
-    r = ra + s * (rb - ra)
-    angle = s * sweep
-    return r[..., None] * (np.cos(angle)[..., None] * ua + np.sin(angle)[..., None] * side)
-
-
 class _ScalarTick:
     """
     What the float ticks of one arm share: the limits, the bounded step and the safety.
@@ -1214,8 +991,8 @@ class _ScalarPlanarTick(_ScalarTick):
             bx, by = gx - self.route_x, gy - self.route_y
             # |a + t (b - a)| >= |a| - |b - a|: far enough out, the path cannot enter.
             if math.hypot(ax, ay) - dist < self.route_radius and \
-                    _scalar_segment_enters_disk(ax, ay, bx, by, self.route_radius):
-                px, py = _scalar_polar_waypoint(ax, ay, bx, by, max_step)
+                    scalar_segment_enters_disk(ax, ay, bx, by, self.route_radius):
+                px, py = scalar_polar_waypoint(ax, ay, bx, by, max_step)
                 return px + self.route_x, py + self.route_y
         ratio = max_step / dist
         return tip_x + dx * ratio, tip_y + dy * ratio
@@ -1227,7 +1004,7 @@ class _ScalarPlanarTick(_ScalarTick):
         if self.route_radius > 0.0:
             ax, ay = tip_x - self.route_x, tip_y - self.route_y
             bx, by = gx - self.route_x, gy - self.route_y
-            if _scalar_segment_enters_disk(ax, ay, bx, by, self.route_radius):
+            if scalar_segment_enters_disk(ax, ay, bx, by, self.route_radius):
                 ra, rb = math.hypot(ax, ay), math.hypot(bx, by)
                 sweep = wrap_scalar(math.atan2(by, bx) - math.atan2(ay, ax))
                 return math.hypot(rb - ra, 0.5 * (ra + rb) * sweep)
@@ -1406,8 +1183,8 @@ class _ScalarSpatialTick(_ScalarTick):
             b = tuple(v - c for v, c in zip(goal, self.route_center))
             # |a + t (b - a)| >= |a| - |b - a|: far enough out, the path cannot enter.
             if math.hypot(*a) - dist < self.route_radius and \
-                    _scalar_segment_enters_ball(a, b, self.route_radius):
-                point = _scalar_spherical_waypoint(a, b, max_step)
+                    scalar_segment_enters_ball(a, b, self.route_radius):
+                point = scalar_spherical_waypoint(a, b, max_step)
                 return tuple(p + c for p, c in zip(point, self.route_center))
         ratio = max_step / dist
         return tuple(v + (g - v) * ratio for v, g in zip(tip, goal))
@@ -1418,42 +1195,12 @@ class _ScalarSpatialTick(_ScalarTick):
         if self.route_radius > 0.0:
             a = tuple(v - c for v, c in zip(tip, self.route_center))
             b = tuple(v - c for v, c in zip(goal, self.route_center))
-            if _scalar_segment_enters_ball(a, b, self.route_radius):
+            if scalar_segment_enters_ball(a, b, self.route_radius):
                 ra, rb = math.hypot(*a), math.hypot(*b)
                 cos_sweep = sum(u * v for u, v in zip(a, b)) / max(ra * rb, 1e-24)
                 sweep = math.acos(min(max(cos_sweep, -1.0), 1.0))
                 return math.hypot(rb - ra, 0.5 * (ra + rb) * sweep)
         return math.dist(tip, goal)
-
-
-def wrap_scalar(angle: float) -> float:
-    """Return ``angle`` wrapped to [-pi, pi) (the float twin of kinematics.wrap_to_pi)."""
-    return (angle + math.pi) % TWO_PI - math.pi
-
-
-def _scalar_segment_enters_disk(ax: float, ay: float, bx: float, by: float,
-                                radius: float) -> bool:
-    abx, aby = bx - ax, by - ay
-    length2 = abx * abx + aby * aby
-    t = -(ax * abx + ay * aby) / length2 if length2 > 0.0 else 0.0
-    t = min(max(t, 0.0), 1.0)
-    return math.hypot(ax + abx * t, ay + aby * t) < radius - DISK_TOUCH_TOLERANCE_M
-
-
-def _scalar_polar_waypoint(ax: float, ay: float, bx: float, by: float,
-                           max_step: float) -> tuple:
-    ra, rb = math.hypot(ax, ay), math.hypot(bx, by)
-    ta, tb = math.atan2(ay, ax), math.atan2(by, bx)
-    sweep = wrap_scalar(tb - ta)
-    length = math.hypot(rb - ra, 0.5 * (ra + rb) * sweep)
-    s = min(max(max_step / length if length > 0.0 else 1.0, 0.0), 1.0)
-    r = ra + s * (rb - ra)
-    theta = ta + s * sweep
-    px, py = r * math.cos(theta), r * math.sin(theta)
-    cx, cy = px - ax, py - ay
-    chord = math.hypot(cx, cy)
-    fit = max_step / chord if chord > max_step else 1.0
-    return ax + cx * fit, ay + cy * fit
 
 
 def _invalid_state_result(target: Sequence[float]) -> TickResult:
@@ -1463,33 +1210,3 @@ def _invalid_state_result(target: Sequence[float]) -> TickResult:
                       target_error_m=nan, projected=False, fallback=False,
                       position_limited=False, velocity_limited=False, branch=1.0,
                       network_error_m=nan, reached=False)
-
-
-def _scalar_segment_enters_ball(a: tuple, b: tuple, radius: float) -> bool:
-    ab = [v - u for u, v in zip(a, b)]
-    length2 = sum(v * v for v in ab)
-    t = -sum(u * v for u, v in zip(a, ab)) / length2 if length2 > 0.0 else 0.0
-    t = min(max(t, 0.0), 1.0)
-    return math.hypot(*(u + v * t for u, v in zip(a, ab))) < radius - DISK_TOUCH_TOLERANCE_M
-
-
-def _scalar_spherical_waypoint(a: tuple, b: tuple, max_step: float) -> tuple:
-    """Return the float twin of :func:`_spherical_point`, fitted onto the step."""
-    ra, rb = math.hypot(*a), math.hypot(*b)
-    ua = [v / max(ra, 1e-12) for v in a]
-    ub = [v / max(rb, 1e-12) for v in b]
-    cos_sweep = sum(u * v for u, v in zip(ua, ub))
-    sweep = math.acos(min(max(cos_sweep, -1.0), 1.0))
-    side = [v - u * cos_sweep for u, v in zip(ua, ub)]
-    if math.hypot(*side) <= 1e-9:
-        side = [-ua[0] * ua[2], -ua[1] * ua[2], 1.0 - ua[2] * ua[2]]
-    norm = max(math.hypot(*side), 1e-12)
-    side = [v / norm for v in side]
-    length = math.hypot(rb - ra, 0.5 * (ra + rb) * sweep)
-    s = min(max(max_step / length if length > 0.0 else 1.0, 0.0), 1.0)
-    r = ra + s * (rb - ra)
-    c, sn = math.cos(s * sweep), math.sin(s * sweep)
-    chord = [r * (c * u + sn * w) - v for u, w, v in zip(ua, side, a)]
-    length_chord = math.hypot(*chord)
-    fit = max_step / length_chord if length_chord > max_step else 1.0
-    return tuple(v + d * fit for v, d in zip(a, chord))
