@@ -96,7 +96,7 @@ class RigidBodyModel:
         if self.drive is not None:
             jac = jac @ self.drive
         tip = self.data.oMf[self.tip_frame]
-        return tip.translation, tip.rotation, jac
+        return tip.translation.copy(), tip.rotation.copy(), jac
 
 
 def _se3(transform: FloatArray) -> pinocchio.SE3:
