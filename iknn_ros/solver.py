@@ -45,7 +45,6 @@ from typing import Optional, Sequence, Union
 from iknn_ros.angles import TWO_PI
 from iknn_ros.angles import wrap_scalar  # noqa: F401 (part of the solver's API)
 from iknn_ros.kinematics import AnnulusWorkspace
-from iknn_ros.kinematics import EXACT_GAP_M
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import nearest_keeping_elbows
 from iknn_ros.kinematics import NumericWorkspace
@@ -59,19 +58,20 @@ from iknn_ros.model_card import INPUT_TARGET
 from iknn_ros.model_card import ModelCard
 from iknn_ros.model_card import ModelCardError
 from iknn_ros.model_card import OUTPUT_DELTA
+from iknn_ros.pose_tick import PoseTick
+from iknn_ros.pose_tick import SolveResult
 from iknn_ros.routes import DISK_TOUCH_TOLERANCE_M
 from iknn_ros.routes import route_disk
 from iknn_ros.routes import route_length  # noqa: F401 (part of the solver's API)
 from iknn_ros.routes import route_waypoint
 from iknn_ros.routes import scalar_polar_waypoint
-from iknn_ros.routes import scalar_segment_enters_ball
 from iknn_ros.routes import scalar_segment_enters_disk
-from iknn_ros.routes import scalar_spherical_waypoint
+from iknn_ros.targets import check_mode
+from iknn_ros.targets import TargetMode
 from iknn_ros.tick_types import BatchTickResult
 from iknn_ros.tick_types import DAMPING_FLOOR_FRACTION
 from iknn_ros.tick_types import FALLBACK_ITERATIONS
 from iknn_ros.tick_types import ModelLoadError
-from iknn_ros.tick_types import QUICK_REACH_ITERATIONS
 from iknn_ros.tick_types import SolverConfig
 from iknn_ros.tick_types import STATE_LIMIT_TOLERANCE
 from iknn_ros.tick_types import Status
@@ -207,13 +207,18 @@ class IKSolver:
             raise ValueError('a network is required unless use_network is False')
         if network is not None:
             network.card.check_chain(chain)
+        mode = check_mode(chain, config.target_mode)
         unsupported = [j.name for j in chain.joints if j.is_prismatic] + \
             [j.name for j in chain.followers]
-        if unsupported:
-            # The chain's FK and Jacobian handle them; the tick's float paths and the
-            # training model do not yet, and a wrong tick must not run.
-            raise ValueError(f'joint(s) {unsupported} are prismatic or mimic joints: the tick '
-                             'does not support them yet (only revolute and continuous)')
+        if unsupported and network is not None and config.use_network:
+            # The chain's kinematics and the general tick handle them; training does not
+            # yet, so no network fits such a chain.
+            raise ValueError(f'joint(s) {unsupported} are prismatic or mimic joints: networks '
+                             'support revolute and continuous joints only; run without a '
+                             'model (use_network=False, model_path: none)')
+        if network is not None and config.use_network and mode is not TargetMode.POSITION:
+            raise ValueError(f"the model takes position targets; target_mode '{mode.value}' "
+                             'needs a pose model or none (use_network=False, model_path: none)')
         missing = [j.name for j in chain.joints if not math.isfinite(j.velocity)]
         if missing:
             raise ValueError(f'joint(s) {missing} have no velocity limit in the URDF; iknn_ros '
@@ -229,8 +234,13 @@ class IKSolver:
             self._two_link: Optional[TwoLinkGeometry] = TwoLinkGeometry.of(chain)
         except ValueError:
             self._two_link = None
-        self._scalar: Union[_ScalarPlanarTick, _ScalarSpatialTick] = \
-            _ScalarPlanarTick(self) if chain.planar is not None else _ScalarSpatialTick(self)
+        self.target_mode = mode
+        # Planar position targets keep their float tick (the browser runs its port); every
+        # other chain and mode runs the general tick.
+        self._scalar: Union[_ScalarPlanarTick, PoseTick] = \
+            _ScalarPlanarTick(self) if chain.planar is not None and \
+            mode is TargetMode.POSITION else self._general_tick()
+        self._solver_tick: Optional[PoseTick] = None
         self._projection_cache: dict = {}
         self._numeric: Optional[NumericWorkspace] = None
         self._detour_poses: Optional[FloatArray] = None
@@ -246,6 +256,30 @@ class IKSolver:
         if network is not None:
             network.card.check_chain(chain, f"model '{model}'")
         return cls(chain, network, config)
+
+    def _general_tick(self) -> PoseTick:
+        def project(target: tuple, joints: FloatArray) -> FloatArray:
+            return self.project(np.array([target]), seeds=np.array([joints]))[0]
+
+        return PoseTick(self.chain, self.safe_chain, self.config, self.network, self.step_m,
+                        self.route_center, self.route_radius, project)
+
+    def solve(self, target: Sequence[float], seed: Optional[Sequence[float]] = None
+              ) -> SolveResult:
+        """
+        Return joints within the limits (less the margin) that reach ``target`` now.
+
+        No velocity bound and no network: bounded Levenberg-Marquardt from ``seed`` (or
+        the middle of the limits), then from fixed starting poses until one is exact
+        (PoseTick.solve); an unreachable target gives its nearest reachable one's joints,
+        status OUT_OF_REACH, and which part is out of reach.
+        """
+        general = self._scalar if isinstance(self._scalar, PoseTick) else None
+        if general is None:
+            if self._solver_tick is None:
+                self._solver_tick = self._general_tick()
+            general = self._solver_tick
+        return general.solve(target, seed)
 
     def planar_constants(self) -> Optional[dict]:
         """
@@ -289,6 +323,8 @@ class IKSolver:
 
     def nearest_solution(self, goal: FloatArray, joints: FloatArray) -> Optional[FloatArray]:
         """Return the joints reaching ``goal`` (within the margin) nearest to ``joints``."""
+        if self.target_mode is not TargetMode.POSITION:
+            return self._scalar.nearest_solution(goal, joints)
         numeric = self.workspace if isinstance(self.workspace, NumericWorkspace) else \
             self._numeric_workspace()
         return numeric.nearest_solution(goal, joints)
@@ -376,6 +412,21 @@ class IKSolver:
     def waypoint(self, tip: FloatArray, goal: FloatArray, max_step: FloatArray) -> FloatArray:
         """Return the point at most ``max_step`` from the tip on the way to the goal."""
         return route_waypoint(tip, goal, max_step, self.route_center, self.route_radius)
+
+    def describe(self, joints: FloatArray, target: Sequence[float]) -> tuple:
+        """
+        Return the goal of ``target`` and how far the tool at ``joints`` is from both.
+
+        (goal, goal error m, target error m, goal error rad, target error rad, projected)
+        """
+        if isinstance(self._scalar, PoseTick):
+            return self._scalar.describe(joints, target)
+        target = np.asarray(target, dtype=np.float64)
+        goal = np.asarray(self.project(target[None, :], seeds=joints[None, :]))[0]
+        tip = self.chain.fk(joints)
+        return (tuple(goal.tolist()), float(np.linalg.norm(tip - goal)),
+                float(np.linalg.norm(tip - target)), math.nan, math.nan,
+                bool(np.linalg.norm(goal - target) > 1e-12))
 
     def way_left(self, joints: Sequence[float], goal: Sequence[float]) -> float:
         """Return the length of the way from the tip at ``joints`` to ``goal`` (m)."""
@@ -591,25 +642,23 @@ class Tracker:
         lo, hi = solver.safe_chain.lower, solver.safe_chain.upper
         command = np.where(solver.chain.continuous, command, np.clip(command, lo, hi))
         # Where the goal is and how far the detour leaves the tip from it, for the report.
-        goal = np.asarray(solver.project(np.asarray(target)[None, :], seeds=command[None, :]))[0]
-        tip = solver.chain.fk(command)
-        goal_error = float(np.linalg.norm(tip - goal))
-        projected = bool(np.linalg.norm(goal - np.asarray(target)) > 1e-12)
+        goal, goal_error, target_error, goal_angle, target_angle, projected = \
+            solver.describe(command, target)
         status = Status.RECONFIGURING
         if biggest <= 1.0:
             self._detour = None
             self.reset()
             # Ended on the goal: report it as an ordinary tick there would.
-            if goal_error <= solver.config.goal_tolerance_m:
+            if goal_error <= solver.config.goal_tolerance_m and \
+                    not goal_angle > solver.config.goal_tolerance_rad:
                 status = Status.OUT_OF_REACH if projected else Status.REACHED
         return TickResult(
-            command=tuple(command.tolist()), status=status,
-            goal=tuple(goal.tolist()), goal_error_m=goal_error,
-            target_error_m=float(np.linalg.norm(tip - np.asarray(target))),
-            projected=projected, fallback=False,
-            position_limited=False, velocity_limited=biggest > 1.0,
+            command=tuple(command.tolist()), status=status, goal=goal,
+            goal_error_m=goal_error, target_error_m=target_error, projected=projected,
+            fallback=False, position_limited=False, velocity_limited=biggest > 1.0,
             branch=float(solver.branch_of(command, self.branch)), network_error_m=math.nan,
-            reached=status != Status.RECONFIGURING, detour=True)
+            reached=status != Status.RECONFIGURING, detour=True, goal_error_rad=goal_angle,
+            target_error_rad=target_angle)
 
 
 def _crept(start: float, error: float, allowance: float) -> bool:
@@ -1009,198 +1058,6 @@ class _ScalarPlanarTick(_ScalarTick):
                 sweep = wrap_scalar(math.atan2(by, bx) - math.atan2(ay, ax))
                 return math.hypot(rb - ra, 0.5 * (ra + rb) * sweep)
         return math.hypot(gx - tip_x, gy - tip_y)
-
-
-class _ScalarSpatialTick(_ScalarTick):
-    """
-    The tick of :meth:`IKSolver.tick_batch` for one spatial chain (3D targets), in floats.
-
-    A frame's rotation is kept as its three columns. A joint turns them by its origin's
-    rotation, then about its axis ``a`` (``w`` in base coordinates) by ``q``: column ``c``
-    becomes ``cos(q) c + sin(q) w x c + (1 - cos(q)) (a . e_c) w`` (Rodrigues), which for
-    an axis along x, y or z is a plain rotation of the other two columns.
-    """
-
-    def __init__(self, solver: IKSolver) -> None:
-        super().__init__(solver)
-        chain = solver.chain
-        self.links = []
-        for joint in chain.joints:
-            rotation = joint.origin[:3, :3]
-            turned = None if np.allclose(rotation, np.eye(3), rtol=0.0, atol=1e-15) else \
-                tuple(tuple(float(v) for v in column) for column in rotation.T)
-            along = np.flatnonzero(np.abs(joint.axis) == 1.0)
-            # Along a coordinate axis k: columns i, j turn, by sign * q.
-            plain = (int(along[0]), float(joint.axis[along[0]])) if along.size == 1 else None
-            self.links.append((tuple(float(v) for v in joint.origin[:3, 3]), turned,
-                               tuple(float(v) for v in joint.axis), plain))
-        self.tip_offset = tuple(float(v) for v in chain.tip_offset[:3, 3])
-        self.route_center = tuple(float(v) for v in solver.route_center)
-        # The goal of the last target: a stream of ticks toward one target projects once.
-        self._last_target: Optional[tuple] = None
-        self._last_goal: tuple = ()
-
-    # -- kinematics in floats --
-
-    def _frames(self, q: list) -> tuple:
-        """Return the tip and, per joint, its position and its axis in base coordinates."""
-        cos, sin = math.cos, math.sin
-        cols = [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)]
-        px = py = pz = 0.0
-        joints = []
-        for ((tx, ty, tz), turned, axis, plain), angle in zip(self.links, q):
-            (x0, y0, z0), (x1, y1, z1), (x2, y2, z2) = cols
-            px += tx * x0 + ty * x1 + tz * x2
-            py += tx * y0 + ty * y1 + tz * y2
-            pz += tx * z0 + ty * z1 + tz * z2
-            if turned is not None:
-                cols = [(a * x0 + b * x1 + c * x2, a * y0 + b * y1 + c * y2,
-                         a * z0 + b * z1 + c * z2) for a, b, c in turned]
-            c = cos(angle)
-            if plain is not None:
-                k, sign = plain
-                s = sign * sin(angle)
-                i, j = (k + 1) % 3, (k + 2) % 3
-                (xi, yi, zi), (xj, yj, zj), (wx, wy, wz) = cols[i], cols[j], cols[k]
-                joints.append((px, py, pz, sign * wx, sign * wy, sign * wz))
-                cols[i] = (c * xi + s * xj, c * yi + s * yj, c * zi + s * zj)
-                cols[j] = (c * xj - s * xi, c * yj - s * yi, c * zj - s * zi)
-                continue
-            s, v = sin(angle), 1.0 - c
-            (x0, y0, z0), (x1, y1, z1), (x2, y2, z2) = cols
-            a0, a1, a2 = axis
-            wx, wy, wz = a0 * x0 + a1 * x1 + a2 * x2, a0 * y0 + a1 * y1 + a2 * y2, \
-                a0 * z0 + a1 * z1 + a2 * z2
-            joints.append((px, py, pz, wx, wy, wz))
-            cols = [(c * x + s * (wy * z - wz * y) + v * am * wx,
-                     c * y + s * (wz * x - wx * z) + v * am * wy,
-                     c * z + s * (wx * y - wy * x) + v * am * wz)
-                    for (x, y, z), am in zip(cols, axis)]
-        (x0, y0, z0), (x1, y1, z1), (x2, y2, z2) = cols
-        tx, ty, tz = self.tip_offset
-        return (px + tx * x0 + ty * x1 + tz * x2, py + tx * y0 + ty * y1 + tz * y2,
-                pz + tx * z0 + ty * z1 + tz * z2), joints
-
-    def fk(self, q: list) -> tuple:
-        return self._frames(q)[0]
-
-    def lm_step(self, q: list, gx: float, gy: float, gz: float) -> tuple:
-        """Return one damped Newton step toward (gx, gy, gz) and the tip error before it."""
-        (x, y, z), joints = self._frames(q)
-        # Jacobian columns: axis x (tip - joint).
-        cols = [(wy * (z - jz) - wz * (y - jy), wz * (x - jx) - wx * (z - jz),
-                 wx * (y - jy) - wy * (x - jx)) for jx, jy, jz, wx, wy, wz in joints]
-        ex, ey, ez = gx - x, gy - y, gz - z
-        error2 = ex * ex + ey * ey + ez * ez
-        return self._bounded_step(q, cols, (ex, ey, ez), error2 + self.damping_floor), \
-            math.sqrt(error2)
-
-    @staticmethod
-    def _least_norm(cols: list, error: tuple, damping: float) -> list:
-        a00 = a11 = a22 = damping
-        a01 = a02 = a12 = 0.0
-        for jx, jy, jz in cols:
-            a00 += jx * jx
-            a01 += jx * jy
-            a02 += jx * jz
-            a11 += jy * jy
-            a12 += jy * jz
-            a22 += jz * jz
-        # (J J^T + damping I) u = error by the adjugate of the symmetric 3 x 3.
-        c00, c01, c02 = a11 * a22 - a12 * a12, a02 * a12 - a01 * a22, a01 * a12 - a02 * a11
-        c11, c12, c22 = a00 * a22 - a02 * a02, a01 * a02 - a00 * a12, a00 * a11 - a01 * a01
-        det = a00 * c00 + a01 * c01 + a02 * c02
-        ex, ey, ez = error
-        ux = (c00 * ex + c01 * ey + c02 * ez) / det
-        uy = (c01 * ex + c11 * ey + c12 * ez) / det
-        uz = (c02 * ex + c12 * ey + c22 * ez) / det
-        return [jx * ux + jy * uy + jz * uz for jx, jy, jz in cols]
-
-    # -- the tick --
-
-    def tick(self, joints: Sequence[float], target: Sequence[float], dt: float,
-             branch: Optional[float]) -> TickResult:
-        if len(target) != 3:
-            raise ValueError(f'expected a 3D target (x, y, z) for this arm, got '
-                             f'{len(target)} values')
-        q = self._joints_if_valid(joints, dt)
-        if q is None:
-            return _invalid_state_result(target)
-        t = (float(target[0]), float(target[1]), float(target[2]))
-        valid_target = all(abs(v) < math.inf for v in t)
-        # The network is told the branch it is given; chains without an elbow report +1
-        # (IKSolver.branch_of).
-        br = 1.0 if branch is None or branch >= 0.0 else -1.0
-        tip = self.fk(q)
-        if not valid_target:
-            t = tip
-        goal, projected = self.project(t, q)
-        projected = valid_target and projected
-        max_step = min(self.solver.step_m, self.max_speed * dt)
-        waypoint = self.waypoint(tip, goal, max_step)
-
-        solution, fallback, network_error = self._network_and_refinement(
-            q, waypoint, br, math.dist(waypoint, tip))
-        command, position_limited, velocity_limited = self.safety(q, solution, dt,
-                                                                  valid_target)
-        reached_tip = self.fk(command)
-        goal_error = math.dist(reached_tip, goal)
-        status = self._status(valid_target, projected, fallback, position_limited, goal_error)
-        return TickResult(
-            tuple(command), status, goal, goal_error,
-            math.dist(reached_tip, t) if valid_target else math.nan, projected, fallback,
-            position_limited, velocity_limited, 1.0, network_error,
-            valid_target and goal_error <= self.goal_tolerance)
-
-    def project(self, target: tuple, q: list) -> tuple:
-        """Return the goal for ``target`` (its nearest reachable point) and if it moved."""
-        if target != self._last_target:
-            # A target the arm can reach from here within the margin is its own goal
-            # (NumericWorkspace.project's rule): a moving target costs a few Newton steps.
-            if self._reaches(q, target):
-                goal = target
-            else:
-                goal = tuple(float(v) for v in self.solver.project(
-                    np.array([target]), seeds=np.array([q]))[0])
-            self._last_target, self._last_goal = target, goal
-        goal = self._last_goal
-        return goal, math.dist(goal, target) > 1e-12
-
-    def _reaches(self, q: list, target: tuple) -> bool:
-        q = [min(max(v, low), high) for v, low, high in zip(q, self.lo, self.hi)]
-        for _ in range(QUICK_REACH_ITERATIONS):
-            q, error = self.lm_step(q, *target)
-            if error <= EXACT_GAP_M:
-                return True
-        return math.dist(self.fk(q), target) <= EXACT_GAP_M
-
-    def waypoint(self, tip: tuple, goal: tuple, max_step: float) -> tuple:
-        dist = math.dist(tip, goal)
-        if dist <= max_step:
-            return goal
-        if self.route_radius > 0.0:
-            a = tuple(v - c for v, c in zip(tip, self.route_center))
-            b = tuple(v - c for v, c in zip(goal, self.route_center))
-            # |a + t (b - a)| >= |a| - |b - a|: far enough out, the path cannot enter.
-            if math.hypot(*a) - dist < self.route_radius and \
-                    scalar_segment_enters_ball(a, b, self.route_radius):
-                point = scalar_spherical_waypoint(a, b, max_step)
-                return tuple(p + c for p, c in zip(point, self.route_center))
-        ratio = max_step / dist
-        return tuple(v + (g - v) * ratio for v, g in zip(tip, goal))
-
-    def way_left(self, q: Sequence[float], goal: Sequence[float]) -> float:
-        """Return :func:`route_length` from the tip at ``q`` to ``goal``, in floats."""
-        tip = self.fk(q)
-        if self.route_radius > 0.0:
-            a = tuple(v - c for v, c in zip(tip, self.route_center))
-            b = tuple(v - c for v, c in zip(goal, self.route_center))
-            if scalar_segment_enters_ball(a, b, self.route_radius):
-                ra, rb = math.hypot(*a), math.hypot(*b)
-                cos_sweep = sum(u * v for u, v in zip(a, b)) / max(ra * rb, 1e-24)
-                sweep = math.acos(min(max(cos_sweep, -1.0), 1.0))
-                return math.hypot(rb - ra, 0.5 * (ra + rb) * sweep)
-        return math.dist(tip, goal)
 
 
 def _invalid_state_result(target: Sequence[float]) -> TickResult:

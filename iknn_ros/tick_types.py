@@ -95,6 +95,18 @@ class SolverConfig:
     # the tip through the base folds such an arm through poses from which no local step
     # leads out (curled against its limits); every arm's path goes around its hole.
     keep_out_fraction: float = 0.25
+    # What a target holds (iknn_ros.targets.TargetMode): 'position', 'pose' (position and
+    # orientation) or 'planar_pose' (x, y and yaw).
+    target_mode: str = 'position'
+    # A tick whose command turns the tool within this of the goal's orientation (and within
+    # goal_tolerance_m of its position) reports REACHED (rad).
+    goal_tolerance_rad: float = 1e-4
+    # Angular speed of the waypoint's orientation toward the goal's (rad/s).
+    max_angular_speed: float = 1.0
+    # Metres one radian of orientation error weighs against position error, wherever the
+    # two are summed: the least-squares rows, the nearest reachable pose (pick_ik's
+    # rotation_scale, 0.5 m/rad, is the same idea).
+    orientation_weight_m_per_rad: float = 0.5
 
     def validate(self) -> 'SolverConfig':
         """Raise ValueError naming the first invalid field; return self."""
@@ -113,6 +125,17 @@ class SolverConfig:
              f'fallback_floor_m must be >= 0, got {self.fallback_floor_m}'),
             (math.isfinite(self.keep_out_fraction) and 0.0 <= self.keep_out_fraction < 1.0,
              f'keep_out_fraction must be in [0, 1), got {self.keep_out_fraction}'),
+            (self.target_mode in ('position', 'pose', 'planar_pose'),
+             f"target_mode must be 'position', 'pose' or 'planar_pose', got "
+             f'{self.target_mode!r}'),
+            (math.isfinite(self.goal_tolerance_rad) and self.goal_tolerance_rad > 0.0,
+             f'goal_tolerance_rad must be > 0, got {self.goal_tolerance_rad}'),
+            (math.isfinite(self.max_angular_speed) and self.max_angular_speed > 0.0,
+             f'max_angular_speed must be > 0, got {self.max_angular_speed}'),
+            (math.isfinite(self.orientation_weight_m_per_rad) and
+             self.orientation_weight_m_per_rad > 0.0,
+             f'orientation_weight_m_per_rad must be > 0, got '
+             f'{self.orientation_weight_m_per_rad}'),
             (self.use_network or self.refine_iterations > 0,
              'without the network at least one refine iteration is needed'),
         ]
@@ -145,6 +168,12 @@ class TickResult(NamedTuple):
     # The command is a tick of a joint-space detour out of a trap (Tracker); the last one
     # may report REACHED, and a detour within one tick has no RECONFIGURING tick at all.
     detour: bool = False
+    # The orientation parts of goal_error_m and target_error_m (rad; NaN for positions).
+    goal_error_rad: float = math.nan
+    target_error_rad: float = math.nan
+    # Which part of an out-of-reach target cannot be held: 'position' or 'orientation'
+    # (the position alone is reachable); '' when the target is reachable.
+    unreachable: str = ''
 
     @property
     def message(self) -> str:

@@ -1,0 +1,623 @@
+# Copyright 2026 The iknn_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The tick for any serial chain and any target mode, and the cold solve beside it.
+
+The same algorithm as :meth:`IKSolver.tick_batch` (validate, goal, waypoint, network,
+bounded damped least squares, safety) for one arm whose target is a position, a pose or
+a planar pose. The kinematics come from Pinocchio (:mod:`iknn_ros.rigid_body`) and the
+small linear solves from Eigen (eigenpy, which Pinocchio brings), because at one arm per
+call numpy's per-call overhead, not arithmetic, is the cost.
+
+The residual a least-squares step drives to zero is ``(p_goal - p, w * log(R_goal R^T))``
+restricted to the mode's rows (x, y, z and the rotation vector; x, y and yaw for planar
+poses), with ``w = orientation_weight_m_per_rad``. Refinement runs up to
+``refine_iterations`` steps and stops once the tool is exact (REFINED_GAP).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import NamedTuple, Optional, Sequence
+
+import eigenpy
+from iknn_ros.angles import TWO_PI
+from iknn_ros.angles import wrap_scalar
+from iknn_ros.kinematics import EXACT_GAP_M
+from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics import nearest_keeping_elbows
+from iknn_ros.rigid_body import RigidBodyModel
+from iknn_ros.routes import scalar_segment_enters_ball
+from iknn_ros.routes import scalar_spherical_waypoint
+from iknn_ros.targets import Aim
+from iknn_ros.targets import check_mode
+from iknn_ros.targets import format_target
+from iknn_ros.targets import heading
+from iknn_ros.targets import parse_target
+from iknn_ros.targets import TargetMode
+from iknn_ros.tick_types import DAMPING_FLOOR_FRACTION
+from iknn_ros.tick_types import FALLBACK_ITERATIONS
+from iknn_ros.tick_types import QUICK_REACH_ITERATIONS
+from iknn_ros.tick_types import SolverConfig
+from iknn_ros.tick_types import STATE_LIMIT_TOLERANCE
+from iknn_ros.tick_types import Status
+from iknn_ros.tick_types import TickResult
+import numpy as np
+from numpy.typing import NDArray
+import pinocchio
+
+FloatArray = NDArray[np.float64]
+
+# Refinement stops once the tool is this close to the waypoint (m, and rad): rounding.
+REFINED_GAP = 1e-12
+# A step toward a goal within reach that cuts the error to this share of what it was is
+# converging (quadratically, near a solution) and the goal is taken as reachable.
+CONVERGING = 1e-2
+# Fixed starting poses for the nearest reachable pose and for cold solves (a fixed seed:
+# the same target always gets the same answer).
+START_POSES = 64
+START_POSE_SEED = 0
+# Iterations of the minimiser per start, and its damping schedule (Levenberg's).
+SOLVE_ITERATIONS = 100
+INITIAL_DAMPING = 1e-3
+MAX_DAMPING = 1e6
+
+
+@dataclasses.dataclass(frozen=True)
+class SolveResult:
+    """What a cold solve found."""
+
+    joints: tuple
+    # REACHED, or OUT_OF_REACH with the nearest reachable target's joints.
+    status: Status
+    position_error_m: float
+    orientation_error_rad: float
+    # '' when reached; else 'position' or 'orientation' (the position alone is reachable).
+    unreachable: str
+    iterations: int
+    starts: int
+
+    @property
+    def reached(self) -> bool:
+        """Return whether the joints reach the target."""
+        return self.status is Status.REACHED
+
+
+class Task(NamedTuple):
+    """The rows of the residual a least-squares step works on."""
+
+    mode: TargetMode
+    rows: NDArray[np.int64]
+    row_scale: FloatArray
+    eye: FloatArray
+
+
+def make_task(mode: TargetMode, position_rows: int, weight: float) -> Task:
+    """Return the task of ``mode``: x, y (and z), then the rotation rows it holds."""
+    rotation_rows = {TargetMode.POSITION: [], TargetMode.POSE: [3, 4, 5],
+                     TargetMode.PLANAR_POSE: [5]}[mode]
+    rows = np.array(list(range(position_rows)) + rotation_rows)
+    return Task(mode, rows, np.array([1.0] * position_rows + [weight] * len(rotation_rows)),
+                np.eye(len(rows)))
+
+
+class PoseTick:
+    """One arm's tick and cold solve for the solver's chain, config and network."""
+
+    def __init__(self, chain: KinematicChain, safe_chain: KinematicChain,
+                 config: SolverConfig, network, step_m: float,
+                 route_center: FloatArray, route_radius: float, project=None) -> None:
+        """
+        Set the tick up for ``chain`` (``safe_chain``: its limits less the margin).
+
+        ``project(target, q)`` returns the nearest reachable position for position targets
+        (the solver's workspace); pose targets are projected here.
+        """
+        self.chain = chain
+        self.config = config
+        self.mode = check_mode(chain, config.target_mode)
+        self.body = RigidBodyModel(chain)
+        self.network = network
+        self.step_m = step_m
+        planar = chain.planar is not None
+        self.position_rows = 2 if planar else 3
+        self.weight = config.orientation_weight_m_per_rad
+        self.task = make_task(self.mode, self.position_rows, self.weight)
+        # Where the whole target cannot be held, can its position?
+        self.position_task = make_task(TargetMode.POSITION, self.position_rows, self.weight)
+        self.n = chain.n_joints
+        self.continuous = chain.continuous
+        self.any_continuous = bool(self.continuous.any())
+        self.lo, self.hi = safe_chain.lower, safe_chain.upper
+        self.hard_lo = chain.lower - STATE_LIMIT_TOLERANCE
+        self.hard_hi = chain.upper + STATE_LIMIT_TOLERANCE
+        self.velocity = chain.velocity_limits
+        self._hard_lo, self._hard_hi = self.hard_lo.tolist(), self.hard_hi.tolist()
+        self._limits = list(zip(self.lo.tolist(), self.hi.tolist(), self.velocity.tolist(),
+                                self.continuous.tolist()))
+        self.damping_floor = DAMPING_FLOOR_FRACTION * chain.reach ** 2
+        self.route_center = tuple(float(v) for v in route_center)
+        self.route_radius = float(route_radius)
+        self.project_position = project
+        self._safe_chain = safe_chain
+        self._starts: Optional[FloatArray] = None
+        # The goal of the last target, and whether it is known to be reachable.
+        self._last_target: Optional[tuple] = None
+        self._goal: Optional[Aim] = None
+        self._goal_tuple: tuple = ()
+        self._projected = False
+        self._unreachable = ''
+        self._verified = False
+
+    # ---- residuals -----------------------------------------------------------------------
+
+    def residual(self, position: FloatArray, rotation: FloatArray, aim: Aim,
+                 task: Optional[Task] = None) -> tuple:
+        """Return the weighted residual toward ``aim``, its position and angle parts."""
+        mode = (task or self.task).mode
+        k = self.position_rows
+        dp = aim.position[:k] - position[:k]
+        position_error = math.sqrt(float(dp @ dp))
+        if mode is TargetMode.POSITION:
+            return dp, position_error, math.nan
+        if mode is TargetMode.POSE:
+            turn = pinocchio.log3(aim.rotation @ rotation.T)
+            angle = math.sqrt(float(turn @ turn))
+            residual = np.empty(6)
+            residual[:3] = dp
+            residual[3:] = self.weight * turn
+            return residual, position_error, angle
+        turn = wrap_scalar(aim.yaw - heading(rotation))
+        return np.append(dp, self.weight * turn), position_error, abs(turn)
+
+    def errors(self, q: FloatArray, aim: Aim) -> tuple[float, float]:
+        """Return the tool's position (m) and orientation (rad) error at ``q``."""
+        position, rotation = self.body.placement(q)
+        return self.residual(position, rotation, aim)[1:]
+
+    def _exact(self, position_error: float, angle: float, gap: float) -> bool:
+        return position_error <= gap and not angle > gap
+
+    @staticmethod
+    def _least_norm(jac: FloatArray, residual: FloatArray, damping: float,
+                    task: Task) -> FloatArray:
+        normal = jac @ jac.T
+        # The diagonal, in place: one small array fewer per step.
+        normal.flat[::len(normal) + 1] += damping
+        return jac.T @ eigenpy.LDLT(normal).solve(residual)
+
+    @staticmethod
+    def _task_jacobian(jac6: FloatArray, task: Task) -> FloatArray:
+        if task.mode is TargetMode.POSE:
+            jac = jac6.copy()
+            jac[3:] *= task.row_scale[3]
+            return jac
+        if task.mode is TargetMode.POSITION:
+            return jac6[:len(task.rows)]
+        return jac6[task.rows] * task.row_scale[:, None]
+
+    def lm_step(self, q: FloatArray, aim: Aim, evaluated: Optional[tuple] = None,
+                stop_gap: float = -1.0) -> tuple:
+        """
+        Return one bounded damped Newton step toward ``aim`` and the errors before it.
+
+        Damping is the squared residual (Newton as it vanishes). A joint the step would
+        carry past its limit stops there and the others take up the rest (one active-set
+        pass), as in the batched tick. ``evaluated`` is ``placement_and_jacobian(q)``; no
+        step is taken when both errors are within ``stop_gap`` already.
+        """
+        task = self.task
+        position, rotation, jac6 = evaluated or self.body.placement_and_jacobian(q)
+        residual, position_error, angle = self.residual(position, rotation, aim)
+        if self._exact(position_error, angle, stop_gap):
+            return q, position_error, angle
+        jac = self._task_jacobian(jac6, task)
+        damping = float(residual @ residual) + self.damping_floor
+        step = self._least_norm(jac, residual, damping, task)
+        trial = q + step
+        over, under = trial > self.hi, trial < self.lo
+        fixed = over | under
+        if fixed.any():
+            fixed_step = np.where(over, self.hi - q, np.where(under, self.lo - q, 0.0))
+            rest = residual - jac @ fixed_step
+            free = self._least_norm(np.where(fixed, 0.0, jac), rest, damping, task)
+            step = np.where(fixed, fixed_step, free)
+        return q + step, position_error, angle
+
+    # ---- goals ---------------------------------------------------------------------------
+
+    def _start_poses(self) -> FloatArray:
+        if self._starts is None:
+            self._starts = self._safe_chain.random_configurations(
+                np.random.default_rng(START_POSE_SEED), START_POSES)
+        return self._starts
+
+    def minimise(self, q: FloatArray, aim: Aim, iterations: int = SOLVE_ITERATIONS,
+                 gap: float = REFINED_GAP, task: Optional[Task] = None) -> tuple:
+        """
+        Return joints within the margin that bring the tool nearest ``aim`` from ``q``.
+
+        Levenberg-Marquardt with accepted and rejected steps; joints pressed against a
+        limit leave the step. Returns (joints, position error, angle, iterations used).
+        """
+        task = task or self.task
+        q = np.minimum(np.maximum(q, self.lo), self.hi)
+        position, rotation, jac6 = self.body.placement_and_jacobian(q)
+        residual, position_error, angle = self.residual(position, rotation, aim, task)
+        cost = float(residual @ residual)
+        damping = INITIAL_DAMPING
+        used = 0
+        for used in range(1, iterations + 1):
+            if self._exact(position_error, angle, gap):
+                used -= 1
+                break
+            jac = self._task_jacobian(jac6, task)
+            step = self._least_norm(jac, residual, damping, task)
+            blocked = ((q <= self.lo) & (step < 0.0)) | ((q >= self.hi) & (step > 0.0))
+            if blocked.any():
+                step = np.where(blocked, 0.0, self._least_norm(np.where(blocked, 0.0, jac),
+                                                               residual, damping, task))
+            trial = np.minimum(np.maximum(q + step, self.lo), self.hi)
+            t_position, t_rotation, t_jac6 = self.body.placement_and_jacobian(trial)
+            t_residual, t_position_error, t_angle = self.residual(t_position, t_rotation, aim,
+                                                                  task)
+            t_cost = float(t_residual @ t_residual)
+            if t_cost < cost:
+                q, jac6, residual, cost = trial, t_jac6, t_residual, t_cost
+                position_error, angle = t_position_error, t_angle
+                damping = max(damping * 0.3, 1e-12)
+            else:
+                if damping >= MAX_DAMPING:
+                    # The same step would be tried again: the answer is final.
+                    break
+                damping = min(damping * 10.0, MAX_DAMPING)
+        return q, position_error, angle, used
+
+    def solve(self, target: Sequence[float], seed: Optional[Sequence[float]] = None,
+              max_starts: int = START_POSES) -> SolveResult:
+        """
+        Return joints within the margin that reach ``target``, with no velocity bound.
+
+        From ``seed`` (default: the middle of the limits), then from fixed starting poses
+        until one reaches the target to REFINED_GAP; at most ``max_starts + 1`` starts of
+        SOLVE_ITERATIONS each, so it always ends. An unreachable target gives the nearest
+        reachable one's joints and says which part is out of reach.
+        """
+        aim = parse_target(self.chain, self.mode, target)
+        if aim is None:
+            raise ValueError(f'target {tuple(target)} is not finite (or its quaternion is zero)')
+        if seed is None:
+            start = 0.5 * (np.where(self.continuous, 0.0, self.lo)
+                           + np.where(self.continuous, 0.0, self.hi))
+        else:
+            start = np.asarray(seed, dtype=np.float64)
+            if start.shape != (self.n,) or not np.all(np.isfinite(start)):
+                raise ValueError(f'seed must be {self.n} finite joint positions, got {seed}')
+        starts = [start] + list(self._start_poses()[:max(0, max_starts)])
+        best, best_cost, total = None, math.inf, 0
+        for count, q0 in enumerate(starts, start=1):
+            q, position_error, angle, used = self.minimise(q0, aim)
+            total += used
+            if self._exact(position_error, angle, REFINED_GAP):
+                return SolveResult(self._report_joints(q), Status.REACHED, position_error,
+                                   angle, '', total, count)
+            cost = position_error ** 2 + (0.0 if math.isnan(angle) else
+                                          (self.weight * angle) ** 2)
+            if cost < best_cost:
+                best, best_cost, best_errors = q, cost, (position_error, angle)
+        return SolveResult(self._report_joints(best), Status.OUT_OF_REACH, *best_errors,
+                           self._unreachable_part(aim, best), total, len(starts))
+
+    def _report_joints(self, q: FloatArray) -> tuple:
+        q = np.where(self.continuous, (q + math.pi) % TWO_PI - math.pi, q)
+        return tuple(float(v) for v in q)
+
+    def _unreachable_part(self, aim: Aim, q: FloatArray) -> str:
+        """Return 'orientation' when the position alone can be reached, else 'position'."""
+        if self.mode is TargetMode.POSITION:
+            return 'position'
+        for q0 in [q] + list(self._start_poses()[:8]):
+            if self.minimise(q0, aim, task=self.position_task)[1] <= EXACT_GAP_M:
+                return 'orientation'
+        return 'position'
+
+    def nearest_solution(self, goal: Sequence[float], joints: Sequence[float]
+                         ) -> Optional[FloatArray]:
+        """Return the joints reaching ``goal`` nearest ``joints`` (None: none found)."""
+        aim = parse_target(self.chain, self.mode, goal)
+        q = np.asarray(joints, dtype=np.float64)
+        reached = []
+        for q0 in [q] + list(self._start_poses()):
+            solution, position_error, angle, _ = self.minimise(q0, aim)
+            if self._exact(position_error, angle, EXACT_GAP_M):
+                reached.append(solution)
+        if not reached:
+            return None
+        return nearest_keeping_elbows(self.chain, np.array(reached), q)
+
+    def _new_goal(self, target: tuple, aim: Aim) -> None:
+        """Make ``target`` its own goal until a step shows otherwise (:meth:`_verify`)."""
+        self._last_target = target
+        self._goal, self._goal_tuple = aim, target
+        self._projected, self._unreachable, self._verified = False, '', False
+
+    def _verify(self, q: FloatArray) -> None:
+        """Check that the goal is reachable from near ``q``; project it where it is not."""
+        aim = self._goal
+        self._verified = True
+        trial = np.minimum(np.maximum(q, self.lo), self.hi)
+        for _ in range(QUICK_REACH_ITERATIONS):
+            trial, position_error, angle = self.lm_step(trial, aim)
+            if self._exact(position_error, angle, EXACT_GAP_M):
+                return
+        if self._exact(*self.errors(trial, aim), EXACT_GAP_M):
+            return
+        if self.mode is TargetMode.POSITION and self.project_position is not None:
+            # Position targets keep the solver's workspace (the batched tick's projection).
+            goal = tuple(float(v) for v in self.project_position(self._goal_tuple, q))
+            if math.dist(goal, self._goal_tuple) <= 1e-12:
+                return
+            joints = None
+        else:
+            result = self.solve(self._goal_tuple, seed=np.minimum(np.maximum(q, self.lo),
+                                                                  self.hi), max_starts=16)
+            if result.reached:
+                return
+            joints = np.asarray(result.joints)
+            position, rotation = self.body.placement(joints)
+            goal = format_target(self.chain, self.mode, position, rotation)
+        self._goal, self._goal_tuple = parse_target(self.chain, self.mode, goal), goal
+        self._projected = True
+        self._unreachable = 'position' if joints is None else \
+            self._unreachable_part(aim, joints)
+
+    # ---- waypoints -----------------------------------------------------------------------
+
+    def waypoint(self, position: FloatArray, rotation: FloatArray, goal: Aim,
+                 dt: float) -> tuple[Aim, bool]:
+        """
+        Return the aim of this tick and whether it is the goal itself.
+
+        Position and orientation move together, the same share of the way each, so that
+        neither exceeds its speed (position around the keep-out ball, as positions do).
+        """
+        k = self.position_rows
+        max_step = min(self.step_m, self.config.max_cartesian_speed * dt)
+        max_turn = self.config.max_angular_speed * dt
+        distance = math.dist(position[:k], goal.position[:k])
+        share = 1.0 if distance <= max_step else max_step / distance
+        turn = None
+        if self.mode is TargetMode.POSE:
+            turn = pinocchio.log3(goal.rotation @ rotation.T)
+            angle = math.sqrt(float(turn @ turn))
+        elif self.mode is TargetMode.PLANAR_POSE:
+            angle = abs(wrap_scalar(goal.yaw - heading(rotation)))
+        else:
+            angle = 0.0
+        if angle > max_turn:
+            share = min(share, max_turn / angle)
+        if share >= 1.0:
+            return goal, True
+        aim_position = self._position_waypoint(position, goal.position, share * distance) \
+            if distance > 0.0 else goal.position
+        if self.mode is TargetMode.POSE:
+            return Aim(aim_position, pinocchio.exp3(share * turn) @ rotation, math.nan), False
+        if self.mode is TargetMode.PLANAR_POSE:
+            yaw = heading(rotation)
+            return Aim(aim_position, None, yaw + share * wrap_scalar(goal.yaw - yaw)), False
+        return Aim(aim_position, None, math.nan), False
+
+    def _position_waypoint(self, tip: FloatArray, goal: FloatArray, max_step: float
+                           ) -> FloatArray:
+        dist = math.dist(tip, goal)
+        if dist <= max_step:
+            return goal
+        if self.route_radius > 0.0 and self.position_rows == 3:
+            center = self.route_center
+            a = tuple(float(v) - c for v, c in zip(tip, center))
+            b = tuple(float(v) - c for v, c in zip(goal, center))
+            if math.hypot(*a) - dist < self.route_radius and \
+                    scalar_segment_enters_ball(a, b, self.route_radius):
+                point = scalar_spherical_waypoint(a, b, max_step)
+                return np.array([p + c for p, c in zip(point, center)])
+        return tip + (goal - tip) * (max_step / dist)
+
+    def way_left(self, joints: Sequence[float], goal: Sequence[float]) -> float:
+        """
+        Return how far the tool is from ``goal``: metres plus weighted radians.
+
+        The position part is the length of the way the waypoints take (around the
+        keep-out ball: the straight-line distance first grows).
+        """
+        aim = parse_target(self.chain, self.mode, goal)
+        position, rotation = self.body.placement(np.asarray(joints, dtype=np.float64))
+        _, position_error, angle = self.residual(position, rotation, aim)
+        if self.route_radius > 0.0 and self.position_rows == 3:
+            a = tuple(float(v) - c for v, c in zip(position, self.route_center))
+            b = tuple(float(v) - c for v, c in zip(aim.position, self.route_center))
+            if scalar_segment_enters_ball(a, b, self.route_radius):
+                ra, rb = math.hypot(*a), math.hypot(*b)
+                cos_sweep = sum(u * v for u, v in zip(a, b)) / max(ra * rb, 1e-24)
+                sweep = math.acos(min(max(cos_sweep, -1.0), 1.0))
+                position_error = math.hypot(rb - ra, 0.5 * (ra + rb) * sweep)
+        return position_error + (0.0 if math.isnan(angle) else self.weight * angle)
+
+    def describe(self, joints: FloatArray, target: Sequence[float]) -> tuple:
+        """Return :meth:`IKSolver.describe` for ``target`` (its goal as the tick has it)."""
+        key = tuple(float(v) for v in target)
+        aim = parse_target(self.chain, self.mode, key)
+        if key != self._last_target:
+            self._new_goal(key, aim)
+            self._verify(np.asarray(joints, dtype=np.float64))
+        goal_error, goal_angle = self.errors(joints, self._goal)
+        target_error, target_angle = self.errors(joints, aim)
+        return (self._goal_tuple, goal_error, target_error, goal_angle, target_angle,
+                self._projected)
+
+    # ---- the tick ------------------------------------------------------------------------
+
+    def _joints_if_valid(self, joints: Sequence[float], dt: float) -> Optional[FloatArray]:
+        if not (dt > 0.0 and dt < math.inf):
+            raise ValueError(f'tick duration must be a finite number > 0, got {dt!r}')
+        if len(joints) != self.n:
+            raise ValueError(f'expected {self.n} joint positions, got {len(joints)}')
+        q = list(map(float, joints))
+        # Plain floats: at seven joints, numpy's per-call cost is the cost.
+        for v, low, high in zip(q, self._hard_lo, self._hard_hi):
+            # NaN fails every comparison; continuous joints have infinite limits.
+            if not (low <= v <= high) or v in (math.inf, -math.inf):
+                return None
+        return np.array(q)
+
+    def _refine(self, q: FloatArray, aim: Aim, branch: float, step_length: float,
+                evaluated: tuple) -> tuple:
+        """Return the network's step refined (or least squares alone), fell back, error."""
+        cfg = self.config
+        iterations = cfg.refine_iterations
+        fallback, network_error = False, math.nan
+        solution = q
+        if self.network is not None:
+            k = self.position_rows
+            delta = self.network.step_one(q.tolist(), tuple(aim.position[:k].tolist())
+                                          + (branch,))
+            solution = q + np.asarray(delta)
+            evaluated = self.body.placement_and_jacobian(solution)
+            network_error = math.dist(evaluated[0][:k], aim.position[:k])
+            limit = cfg.fallback_ratio * step_length + cfg.fallback_floor_m \
+                if cfg.fallback else math.inf
+            if not network_error <= limit:
+                fallback, solution, evaluated = True, q, None
+                if cfg.fallback:
+                    iterations = max(iterations, FALLBACK_ITERATIONS)
+        first, final = math.nan, None
+        for k in range(iterations):
+            previous = solution
+            solution, position_error, angle = self.lm_step(solution, aim, evaluated,
+                                                           REFINED_GAP)
+            evaluated = None
+            if k == 0:
+                first = position_error + (0.0 if math.isnan(angle) else self.weight * angle)
+            if solution is previous:
+                # Exact already: these are the errors of the answer itself.
+                final = (position_error, angle)
+                break
+        return solution, fallback, network_error, first, final
+
+    def _safety(self, q: FloatArray, solution: FloatArray, dt: float) -> tuple:
+        """Return the command: wrapped increments, position and velocity limits."""
+        position_limited = False
+        moves = []
+        biggest = 0.0
+        for v, target, (low, high, vmax, cont) in zip(q.tolist(), solution.tolist(),
+                                                      self._limits):
+            if cont:
+                move = (target - v + math.pi) % TWO_PI - math.pi
+            elif target > high or target < low:
+                bounded = high if target > high else low
+                if abs(bounded - target) > 1e-12:
+                    position_limited = True
+                move = bounded - v
+            else:
+                move = target - v
+            moves.append(move)
+            ratio = abs(move) / (vmax * dt)
+            if ratio > biggest:
+                biggest = ratio
+        scale = 1.0 / biggest if biggest > 1.0 else 1.0
+        command = np.array([v + m * scale for v, m in zip(q.tolist(), moves)])
+        return command, position_limited, biggest > 1.0
+
+    def hold(self, q: FloatArray, dt: float) -> FloatArray:
+        """Return the command that holds ``q``, back inside the margin no faster than allowed."""
+        allowance = self.velocity * dt
+        return q + np.clip(np.minimum(np.maximum(q, self.lo), self.hi) - q,
+                           -allowance, allowance)
+
+    def tick(self, joints: Sequence[float], target: Sequence[float], dt: float,
+             branch: Optional[float]) -> TickResult:
+        """Return the next command toward ``target`` for one arm."""
+        q = self._joints_if_valid(joints, dt)
+        key = tuple(float(v) for v in target)
+        aim = parse_target(self.chain, self.mode, key)
+        if q is None:
+            return TickResult(None, Status.INVALID_STATE, key, math.nan, math.nan, False,
+                              False, False, False, 1.0, math.nan, False)
+        # The network is told the branch it is given; chains without an elbow report +1
+        # (IKSolver.branch_of).
+        br = 1.0 if branch is None or branch >= 0.0 else -1.0
+        evaluated = self.body.placement_and_jacobian(q)
+        if aim is None:
+            # Hold; the goal is where the tool is.
+            command = self.hold(q, dt)
+            here = format_target(self.chain, self.mode, evaluated[0], evaluated[1])
+            goal_error, goal_angle = self.errors(command, parse_target(self.chain, self.mode,
+                                                                       here))
+            return TickResult(tuple(command.tolist()), Status.INVALID_TARGET, here,
+                              goal_error, math.nan, False, False, False, False, 1.0, math.nan,
+                              False, False, goal_angle, math.nan)
+        if key != self._last_target:
+            self._new_goal(key, aim)
+        position, rotation = evaluated[0], evaluated[1]
+        aim_now, at_goal = self.waypoint(position, rotation, self._goal, dt)
+        if not self._verified and not at_goal:
+            # A far target is checked before the first step, so the path heads for the
+            # right goal; a target within one step is checked by the step itself.
+            self._verify(q)
+            aim_now, at_goal = self.waypoint(position, rotation, self._goal, dt)
+        while True:
+            step_length = math.dist(aim_now.position[:self.position_rows],
+                                    position[:self.position_rows])
+            solution, fallback, network_error, before, final = self._refine(
+                q, aim_now, br, step_length, evaluated)
+            command, position_limited, velocity_limited = self._safety(q, solution, dt)
+            if at_goal and final is not None and not (position_limited or velocity_limited):
+                goal_position_error, goal_angle = final
+            else:
+                goal_position_error, goal_angle = self.errors(command, self._goal)
+            if self._verified or self._exact(goal_position_error, goal_angle, EXACT_GAP_M):
+                self._verified = True
+                break
+            after = goal_position_error + (0.0 if math.isnan(goal_angle) else
+                                           self.weight * goal_angle)
+            if at_goal and not velocity_limited and after <= CONVERGING * before:
+                # Newton is converging on it (outside the reachable set the error would
+                # stall at the gap): reachable, for now; the next tick looks again.
+                break
+            self._verify(solution)
+            if not self._projected:
+                break
+            aim_now, at_goal = self.waypoint(position, rotation, self._goal, dt)
+        if self._projected:
+            target_position_error, target_angle = self.errors(command, aim)
+        else:
+            target_position_error, target_angle = goal_position_error, goal_angle
+        reached = goal_position_error <= self.config.goal_tolerance_m and \
+            not goal_angle > self.config.goal_tolerance_rad
+        if self._projected:
+            status = Status.OUT_OF_REACH
+        elif fallback:
+            status = Status.FALLBACK
+        elif position_limited:
+            status = Status.JOINT_LIMIT
+        elif reached:
+            status = Status.REACHED
+        else:
+            status = Status.MOVING
+        return TickResult(
+            tuple(command.tolist()), status, self._goal_tuple, goal_position_error,
+            target_position_error, self._projected, fallback, position_limited,
+            velocity_limited, 1.0, network_error, reached, False, goal_angle, target_angle,
+            self._unreachable)

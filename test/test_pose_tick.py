@@ -1,0 +1,297 @@
+# Copyright 2026 The iknn_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The general tick: any serial chain, position and pose targets, the cold solve."""
+
+import math
+from pathlib import Path
+
+from conftest import joint, links, urdf_text
+from iknn_ros.kinematics import KinematicChain
+from iknn_ros.resources import shipped_model_for
+from iknn_ros.rigid_body import RigidBodyModel
+from iknn_ros.solver import IKSolver
+from iknn_ros.solver import OnnxIKNetwork
+from iknn_ros.solver import SolverConfig
+from iknn_ros.solver import Status
+from iknn_ros.solver import Tracker
+from iknn_ros.targets import check_mode
+from iknn_ros.targets import format_target
+from iknn_ros.targets import matrix_to_quaternion
+from iknn_ros.targets import parse_target
+from iknn_ros.targets import quaternion_to_matrix
+from iknn_ros.targets import TargetMode
+import numpy as np
+import pinocchio
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+URDFS = sorted((REPO / 'urdf').glob('*.urdf'))
+SIX = REPO / 'urdf' / 'six_dof_arm.urdf'
+SEVEN = REPO / 'urdf' / 'seven_dof_arm.urdf'
+LIMIT = '<limit lower="-2" upper="2" effort="1" velocity="1"/>'
+SLIDE_LIMIT = '<limit lower="0" upper="0.4" effort="1" velocity="0.5"/>'
+# A spatial arm with a slide in the middle and a mimic follower at the wrist.
+SLIDE_AND_FOLLOWER = urdf_text(
+    joint('j1', 'revolute', 'base', 'l1', xyz='0 0 0.2', axis='0 0 1', limit=LIMIT)
+    + joint('s1', 'prismatic', 'l1', 'l2', xyz='0.1 0 0.3', rpy='0.3 -0.2 0.5',
+            axis='0.6 0 0.8', limit=SLIDE_LIMIT)
+    + joint('j2', 'revolute', 'l2', 'l3', xyz='0 0.2 0', rpy='0 0.7 0', axis='0 1 0',
+            limit=LIMIT)
+    + joint('m', 'revolute', 'l3', 'l4', xyz='0.2 0 0', axis='1 0 0', limit=LIMIT).replace(
+        '</joint>', '<mimic joint="j2" multiplier="-0.5" offset="0.1"/></joint>')
+    + joint('tip_joint', 'fixed', 'l4', 'tip', xyz='0.05 0 0.15', rpy='0.1 0.2 0.3'),
+    links('base', 'l1', 'l2', 'l3', 'l4', 'tip'))
+
+
+def pose_solver(path, mode='pose', refine=3, **config):
+    chain = KinematicChain.from_urdf(path)
+    return chain, IKSolver(chain, None, SolverConfig(use_network=False, refine_iterations=refine,
+                                                     target_mode=mode, **config))
+
+
+def reachable_poses(chain, solver, count, seed):
+    """Return joint vectors inside the margin and their tool poses as pose targets."""
+    q = solver.safe_chain.random_configurations(np.random.default_rng(seed), count)
+    body = RigidBodyModel(chain)
+    return q, [format_target(chain, solver.target_mode, *body.placement(v)) for v in q]
+
+
+def angle_between(r1, r2):
+    return float(np.linalg.norm(pinocchio.log3(r1 @ r2.T)))
+
+
+# ---- kinematics ------------------------------------------------------------------------
+
+@pytest.mark.parametrize('source', URDFS + [SLIDE_AND_FOLLOWER], ids=lambda s: getattr(
+    s, 'stem', 'slide_and_follower'))
+def test_pinocchio_model_is_the_chain(source):
+    chain = KinematicChain.from_urdf(source)
+    body = RigidBodyModel(chain)
+    rng = np.random.default_rng(3)
+    for q in chain.random_configurations(rng, 50):
+        position, rotation, jac = body.placement_and_jacobian(q)
+        frame = chain.frames(q)[-1]
+        np.testing.assert_allclose(position, frame[:3, 3], atol=1e-12)
+        np.testing.assert_allclose(rotation, frame[:3, :3], atol=1e-12)
+        if chain.planar is None:
+            np.testing.assert_allclose(jac[:3], chain.jacobian(q), atol=1e-12)
+        # The angular rows against finite differences of the rotation.
+        eps = 1e-7
+        for i in range(chain.n_joints):
+            dq = np.zeros(chain.n_joints)
+            dq[i] = eps
+            turned = body.placement(q + dq)[1]
+            np.testing.assert_allclose(pinocchio.log3(turned @ rotation.T) / eps, jac[3:, i],
+                                       atol=1e-6)
+
+
+def test_quaternions_round_trip_and_normalise():
+    rng = np.random.default_rng(0)
+    for quaternion in rng.normal(size=(200, 4)):
+        rotation = quaternion_to_matrix(*quaternion)
+        np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
+        back = np.array(matrix_to_quaternion(rotation))
+        expected = quaternion / np.linalg.norm(quaternion) * np.sign(quaternion[3])
+        np.testing.assert_allclose(back, expected, atol=1e-12)
+
+
+def test_each_chain_takes_the_modes_it_can_hold():
+    assert check_mode(KinematicChain.from_urdf(SEVEN), 'pose') is TargetMode.POSE
+    three = KinematicChain.from_urdf(REPO / 'urdf' / 'three_link_arm.urdf')
+    assert check_mode(three, 'planar_pose') is TargetMode.PLANAR_POSE
+    with pytest.raises(ValueError, match='six joints or more'):
+        check_mode(KinematicChain.from_urdf(REPO / 'urdf' / 'spatial_arm.urdf'), 'pose')
+    with pytest.raises(ValueError, match='three joints or more'):
+        check_mode(KinematicChain.from_urdf(REPO / 'urdf' / 'two_link_arm.urdf'),
+                   'planar_pose')
+    with pytest.raises(ValueError, match="one of \\['position', 'pose', 'planar_pose'\\]"):
+        check_mode(three, 'orientation')
+
+
+def test_a_position_model_refuses_pose_targets():
+    chain = KinematicChain.from_urdf(REPO / 'urdf' / 'spatial_arm.urdf')
+    network = OnnxIKNetwork(shipped_model_for(chain.fingerprint()))
+    with pytest.raises(ValueError, match='six joints or more'):
+        IKSolver(chain, network, SolverConfig(target_mode='pose'))
+
+
+# ---- the tick --------------------------------------------------------------------------
+
+def assert_safe(chain, solver, previous, command, dt):
+    command = np.asarray(command)
+    assert np.all(np.isfinite(command))
+    assert np.all(command >= chain.lower - 1e-12) and np.all(command <= chain.upper + 1e-12)
+    move = command - np.asarray(previous)
+    move = np.where(chain.continuous, (move + math.pi) % (2 * math.pi) - math.pi, move)
+    assert np.all(np.abs(move) <= chain.velocity_limits * dt * (1 + 1e-9))
+
+
+@pytest.mark.parametrize('path', [SIX, SEVEN], ids=lambda p: p.stem)
+def test_pose_targets_are_reached_exactly_within_the_limits(path):
+    chain, solver = pose_solver(path)
+    starts, _ = reachable_poses(chain, solver, 10, seed=1)
+    _, targets = reachable_poses(chain, solver, 10, seed=2)
+    dt = 0.01
+    for start, target in zip(starts, targets):
+        tracker = Tracker(solver)
+        q = tuple(start)
+        for _ in range(1500):
+            result = tracker.tick(q, target, dt)
+            assert_safe(chain, solver, q, result.command, dt)
+            q = result.command
+            if result.status is Status.REACHED and result.goal_error_m <= 1e-9 and \
+                    result.goal_error_rad <= 1e-9:
+                break
+        assert result.status is Status.REACHED, (start, target, result)
+        position, rotation = RigidBodyModel(chain).placement(np.array(q))
+        aim = parse_target(chain, TargetMode.POSE, target)
+        assert np.linalg.norm(position - aim.position) <= 1e-9
+        assert angle_between(rotation, aim.rotation) <= 1e-9
+
+
+def test_streaming_poses_are_exact_in_one_tick():
+    chain, solver = pose_solver(SEVEN)
+    body = RigidBodyModel(chain)
+    start = 0.5 * (solver.safe_chain.lower + solver.safe_chain.upper)
+    # Within the speed limits of a 100 Hz tick (0.5 m/s, 1 rad/s): every point is a goal.
+    t = np.linspace(0.0, 1.0, 1000)[:, None]
+    path = start + 0.4 * np.sin(2 * math.pi * t * np.arange(1, 8) / 7.0)
+    q = tuple(path[0])
+    for joints in path[1:]:
+        target = format_target(chain, TargetMode.POSE, *body.placement(joints))
+        result = solver.tick(q, target, 0.01)
+        assert_safe(chain, solver, q, result.command, 0.01)
+        assert result.status is Status.REACHED
+        assert result.goal_error_m <= 1e-9 and result.goal_error_rad <= 1e-9
+        q = result.command
+
+
+def test_a_position_out_of_reach_says_so_and_goes_to_the_nearest_pose():
+    chain, solver = pose_solver(SEVEN)
+    _, (target,) = reachable_poses(chain, solver, 1, seed=5)
+    far = (5.0, 0.0, 0.3) + target[3:]
+    result = solver.tick(tuple(0.5 * (solver.safe_chain.lower + solver.safe_chain.upper)),
+                         far, 0.01)
+    assert result.status is Status.OUT_OF_REACH and result.unreachable == 'position'
+    assert solver.solve(result.goal).reached
+    assert result.target_error_m > 4.0
+
+
+def test_an_orientation_out_of_reach_says_which_part():
+    chain, solver = pose_solver(SEVEN)
+    body = RigidBodyModel(chain)
+    # Stretched straight up, the flange is at the top of the reach: there it can only
+    # point up, so pointing it down is an orientation the position does not allow.
+    stretched = np.clip(np.zeros(7), solver.safe_chain.lower, solver.safe_chain.upper)
+    position, rotation = body.placement(stretched)
+    flipped = rotation @ np.diag([1.0, -1.0, -1.0])
+    target = tuple(position.tolist()) + matrix_to_quaternion(flipped)
+    result = solver.tick(tuple(stretched), target, 0.01)
+    assert result.status is Status.OUT_OF_REACH
+    assert result.unreachable == 'orientation'
+    solved = solver.solve(target)
+    assert solved.status is Status.OUT_OF_REACH and solved.unreachable == 'orientation'
+
+
+def test_bad_input_holds_or_refuses():
+    chain, solver = pose_solver(SEVEN)
+    q = tuple(0.5 * (solver.safe_chain.lower + solver.safe_chain.upper))
+    for target in [(math.nan,) * 7, (0.3, 0.0, 0.5, 0.0, 0.0, 0.0, 0.0),
+                   (0.3, math.inf, 0.5, 0.0, 0.0, 0.0, 1.0)]:
+        result = solver.tick(q, target, 0.01)
+        assert result.status is Status.INVALID_TARGET
+        np.testing.assert_allclose(result.command, q, atol=0)
+    assert solver.tick((math.nan,) * 7, (0.3, 0, 0.5, 0, 0, 0, 1), 0.01).command is None
+    with pytest.raises(ValueError, match='7 values'):
+        solver.tick(q, (0.3, 0.0, 0.5), 0.01)
+
+
+def test_hostile_pose_ticks_never_leave_the_limits():
+    chain, solver = pose_solver(SEVEN, refine=1)
+    rng = np.random.default_rng(11)
+    q = tuple(0.5 * (solver.safe_chain.lower + solver.safe_chain.upper))
+    for _ in range(300):
+        target = tuple(rng.normal(0.0, 2.0, 7) * rng.choice([0.1, 1.0, 10.0]))
+        dt = float(rng.choice([1e-4, 0.01, 0.5]))
+        result = solver.tick(q, target, dt)
+        assert_safe(chain, solver, q, result.command, dt)
+        q = result.command
+
+
+def test_planar_pose_reaches_x_y_and_yaw():
+    chain, solver = pose_solver(REPO / 'urdf' / 'three_link_arm.urdf', mode='planar_pose')
+    _, targets = reachable_poses(chain, solver, 5, seed=4)
+    tracker = Tracker(solver)
+    q = tuple(np.where(chain.continuous, 0.0, solver.safe_chain.lower))
+    for target in targets:
+        for _ in range(2000):
+            result = tracker.tick(q, target, 0.01)
+            q = result.command
+            if result.reached:
+                break
+        assert result.reached and result.goal_error_rad <= 1e-4, (target, result)
+
+
+def test_a_slide_and_a_follower_are_tracked():
+    chain, solver = pose_solver(SLIDE_AND_FOLLOWER, mode='position', refine=1)
+    _, targets = reachable_poses(chain, solver, 5, seed=6)
+    q = (0.0, 0.2, 0.0)
+    for target in targets:
+        tracker = Tracker(solver)
+        for _ in range(2000):
+            result = tracker.tick(q, target, 0.01)
+            assert_safe(chain, solver, q, result.command, 0.01)
+            q = result.command
+            if result.reached:
+                break
+        assert result.reached, (target, result)
+
+
+# ---- the cold solve --------------------------------------------------------------------
+
+@pytest.mark.parametrize('path', [SIX, SEVEN], ids=lambda p: p.stem)
+def test_cold_solves_are_exact_and_inside_the_limits(path):
+    chain, solver = pose_solver(path)
+    _, targets = reachable_poses(chain, solver, 100, seed=9)
+    body = RigidBodyModel(chain)
+    for target in targets:
+        result = solver.solve(target)
+        assert result.reached, (target, result)
+        q = np.array(result.joints)
+        assert np.all(q >= solver.safe_chain.lower - 1e-12)
+        assert np.all(q <= solver.safe_chain.upper + 1e-12)
+        position, rotation = body.placement(q)
+        aim = parse_target(chain, TargetMode.POSE, target)
+        assert np.linalg.norm(position - aim.position) <= 1e-9
+        assert angle_between(rotation, aim.rotation) <= 1e-9
+
+
+def test_a_cold_solve_of_the_unreachable_ends():
+    chain, solver = pose_solver(SEVEN)
+    result = solver.solve((3.0, 3.0, 3.0, 0.0, 0.0, 0.0, 1.0))
+    assert result.status is Status.OUT_OF_REACH and result.unreachable == 'position'
+    assert result.starts == 65
+    with pytest.raises(ValueError, match='not finite'):
+        solver.solve((math.nan,) * 7)
+    with pytest.raises(ValueError, match='seed must be 7'):
+        solver.solve((0.3, 0.0, 0.5, 0.0, 0.0, 0.0, 1.0), seed=(0.0,))
+
+
+def test_planar_position_solvers_solve_too():
+    chain = KinematicChain.from_urdf(REPO / 'urdf' / 'two_link_arm.urdf')
+    solver = IKSolver(chain, None, SolverConfig(use_network=False))
+    result = solver.solve((0.5, 0.4))
+    assert result.reached
+    np.testing.assert_allclose(chain.fk(np.array(result.joints)), (0.5, 0.4), atol=1e-9)
