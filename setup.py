@@ -71,6 +71,7 @@ setup(
             'evaluate = iknn_ros.evaluate:main',
             'ik_node = iknn_ros.node_main:ik_node',
             'sim_arm = iknn_ros.node_main:sim_arm',
+            'solve = iknn_ros.solve:main',
             'train = iknn_ros.training.cli:main',
             'web = iknn_ros.node_main:web',
         ],
