@@ -46,6 +46,9 @@ from iknn_ros.solver import IKSolver
 from iknn_ros.solver import Status
 from iknn_ros.solver import TickResult
 from iknn_ros.solver import Tracker
+from iknn_ros.targets import MIN_QUATERNION_NORM
+from iknn_ros.targets import target_length
+from iknn_ros.targets import TargetMode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,17 +117,31 @@ class IKController:
 
     # ---- inputs ------------------------------------------------------------------------
 
-    def set_target(self, position: Sequence[float], frame_id: str, now: float) -> Decision:
-        """Accept a target position (x, y, z) in ``frame_id``, or say why not."""
+    def set_target(self, target: Sequence[float], frame_id: str, now: float) -> Decision:
+        """
+        Accept a target in ``frame_id``, or say why not.
+
+        A position target is (x, y, z) (z is dropped for planar arms); a pose target
+        (x, y, z, qx, qy, qz, qw); a planar pose (x, y, yaw) (iknn_ros.targets).
+        """
         frame = frame_id.lstrip('/')
         if frame and frame != self.base_frame:
             return self._refuse_target(
                 f"target in frame '{frame_id}' refused: targets must be in the base frame "
                 f"'{self.base_frame}' (no transform available)")
-        values = tuple(float(v) for v in position)
+        values = tuple(float(v) for v in target)
         if not all(math.isfinite(v) for v in values):
             return self._refuse_target(f'target {values} refused: not finite')
-        self.target = values[:self.solver.chain.target_dim]
+        mode = self.solver.target_mode
+        if mode is TargetMode.POSE and \
+                math.sqrt(sum(v * v for v in values[3:7])) < MIN_QUATERNION_NORM:
+            return self._refuse_target(f'target {values} refused: its quaternion is zero, not '
+                                       'a rotation')
+        length = target_length(self.solver.chain, mode)
+        if len(values) < length:
+            return self._refuse_target(f'target {values} refused: a {mode.value} target has '
+                                       f'{length} values')
+        self.target = values[:length]
         self.target_time = now
         self.counters['targets_accepted'] += 1
         return ACCEPTED

@@ -58,6 +58,8 @@ from iknn_ros.solver import ModelLoadError
 from iknn_ros.solver import OnnxIKNetwork
 from iknn_ros.solver import SolverConfig
 from iknn_ros.solver import Status
+from iknn_ros.targets import modes_for
+from iknn_ros.targets import TargetMode
 from rcl_interfaces.msg import FloatingPointRange
 from rcl_interfaces.msg import IntegerRange
 from rcl_interfaces.msg import ParameterDescriptor
@@ -79,7 +81,8 @@ OUTPUT_MODES = ('joint_state', 'forward_position', 'joint_trajectory')
 # Parameters that change the solver: a new value is tried on a new solver first.
 SOLVER_PARAMETERS = ('model_path', 'robot_description', 'urdf_path', 'base_link', 'tip_link',
                      'refine_iterations', 'joint_limit_margin', 'goal_tolerance',
-                     'max_cartesian_speed', 'keep_out_fraction')
+                     'max_cartesian_speed', 'keep_out_fraction', 'target_mode',
+                     'goal_tolerance_rad', 'max_angular_speed', 'orientation_weight')
 DIAGNOSTIC_PERIOD_S = 0.1
 # trigger: feedback ticks no sooner than this share of the control period after the last.
 FEEDBACK_TICK_MIN_FRACTION = 0.5
@@ -98,6 +101,19 @@ def parse_output_modes(text: str) -> tuple:
         raise ValueError(f'output_mode must be one or more of {list(OUTPUT_MODES)} '
                          f'(comma-separated), got {text!r}')
     return modes
+
+
+def compose_quaternions(a: tuple, b: tuple) -> tuple:
+    """Return the rotation ``a`` then-applied-to ``b`` (``a * b``), quaternions x, y, z, w."""
+    ax, ay, az, aw = a
+    bx, by, bz, bw = b
+    return (aw * bx + ax * bw + ay * bz - az * by, aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw, aw * bw - ax * bx - ay * by - az * bz)
+
+
+def yaw_of_quaternion(x: float, y: float, z: float, w: float) -> float:
+    """Return the heading of the rotated x axis in the xy plane."""
+    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 
 def transform_point(translation: tuple, rotation: tuple, point: tuple) -> tuple:
@@ -143,8 +159,19 @@ PARAMETERS = (
                                          '(0: the network alone)', integer=(0, 20))),
     ('joint_limit_margin', 0.05, _descriptor('commands keep this far from the URDF limits '
                                              '(rad)', floating=(0.0, 0.5))),
+    ('target_mode', 'position', _descriptor(
+        "what a target sets: 'position' (the tool's position; orientations are ignored, "
+        "said once), 'pose' (position and orientation; 6+ joints) or 'planar_pose' (x, y "
+        'and yaw; planar arms of 3+ joints)')),
     ('goal_tolerance', 1e-4, _descriptor('tip distance to the goal that counts as reached (m)',
                                          floating=(1e-12, 0.1))),
+    ('goal_tolerance_rad', 1e-4, _descriptor(
+        'tool orientation error that counts as reached (rad)', floating=(1e-12, 0.5))),
+    ('max_angular_speed', 1.0, _descriptor('turn rate of the tool toward the goal (rad/s)',
+                                           floating=(1e-3, 20.0))),
+    ('orientation_weight', 0.5, _descriptor(
+        'metres one radian of orientation error weighs against position error (nearest '
+        'reachable pose, least squares)', floating=(1e-3, 10.0))),
     ('max_cartesian_speed', 0.5, _descriptor('speed of the tip toward the goal (m/s)',
                                              floating=(1e-3, 10.0))),
     ('keep_out_fraction', 0.25, _descriptor(
@@ -250,7 +277,12 @@ class IKNode(Node):
                                   limit_margin_rad=float(values['joint_limit_margin']),
                                   goal_tolerance_m=float(values['goal_tolerance']),
                                   max_cartesian_speed=float(values['max_cartesian_speed']),
-                                  keep_out_fraction=float(values['keep_out_fraction']))
+                                  keep_out_fraction=float(values['keep_out_fraction']),
+                                  target_mode=str(values['target_mode']),
+                                  goal_tolerance_rad=float(values['goal_tolerance_rad']),
+                                  max_angular_speed=float(values['max_angular_speed']),
+                                  orientation_weight_m_per_rad=float(
+                                      values['orientation_weight']))
             solver = IKSolver(chain, network, config)
         except (UrdfError, ModelLoadError, ModelMismatchError, ValueError, OSError) as err:
             raise ConfigurationError(str(err)) from err
@@ -301,21 +333,30 @@ class IKNode(Node):
 
     def _on_pose(self, msg: PoseStamped) -> None:
         p, o = msg.pose.position, msg.pose.orientation
-        if not self._said_orientation_ignored and \
+        mode = self.controller.solver.target_mode
+        if mode is TargetMode.POSITION and not self._said_orientation_ignored and \
                 (o.x, o.y, o.z) != (0.0, 0.0, 0.0) and abs(o.w) != 1.0:
-            # Position targets only, today: say so once rather than drop it silently.
+            # Say once that it is dropped, and how to use it, rather than drop it silently.
             self._said_orientation_ignored = True
+            modes = [m.value for m in modes_for(self.controller.solver.chain)]
             self.get_logger().warning(
                 f'target orientation ({o.x:.3g}, {o.y:.3g}, {o.z:.3g}, {o.w:.3g}) ignored: '
-                'iknn_ros solves tip positions for this arm (said once)')
-        self._accept_target((p.x, p.y, p.z), msg.header)
+                f"target_mode is 'position' (this arm takes {modes}; said once)")
+        self._accept_target((p.x, p.y, p.z), msg.header, (o.x, o.y, o.z, o.w))
 
     def _on_point(self, msg: PointStamped) -> None:
         self._accept_target((msg.point.x, msg.point.y, msg.point.z), msg.header)
 
-    def _accept_target(self, position: tuple, header) -> None:
+    def _accept_target(self, position: tuple, header,
+                       orientation: Optional[tuple] = None) -> None:
         frame = header.frame_id.lstrip('/')
         controller = self.controller
+        mode = controller.solver.target_mode
+        if mode is not TargetMode.POSITION and orientation is None:
+            controller.counters['targets_refused'] += 1
+            self._log_refused(f"a point target has no orientation: target_mode '{mode.value}' "
+                              'takes PoseStamped targets')
+            return
         if frame and frame != controller.base_frame and self._tf_buffer is not None:
             try:
                 t = self._tf_buffer.lookup_transform(controller.base_frame, frame, Time())
@@ -325,14 +366,22 @@ class IKNode(Node):
                                   f"'{controller.base_frame}': {err}")
                 return
             tr, rot = t.transform.translation, t.transform.rotation
-            position = transform_point((tr.x, tr.y, tr.z), (rot.x, rot.y, rot.z, rot.w),
-                                       position)
+            turn = (rot.x, rot.y, rot.z, rot.w)
+            position = transform_point((tr.x, tr.y, tr.z), turn, position)
+            if orientation is not None:
+                orientation = compose_quaternions(turn, orientation)
             frame = controller.base_frame
+        if mode is TargetMode.POSE:
+            target = tuple(position) + tuple(orientation)
+        elif mode is TargetMode.PLANAR_POSE:
+            target = (position[0], position[1], yaw_of_quaternion(*orientation))
+        else:
+            target = tuple(position)
         now = self._now()
-        decision = controller.set_target(position, frame, now)
+        decision = controller.set_target(target, frame, now)
         if decision.accepted:
             line = self._accepted_log.record(
-                now, f'new target {tuple(round(v, 4) for v in position)}')
+                now, f'new target {tuple(round(v, 4) for v in controller.target)}')
             if line is not None:
                 self.get_logger().info(line)
             # Markers follow on the diagnostics timer: a 1 kHz target stream would publish
@@ -431,10 +480,16 @@ class IKNode(Node):
                     'tip_error_m': f'{r.target_error_m:.3e}',
                     'goal_error_m': f'{r.goal_error_m:.3e}',
                     'target_reachable': str(not r.projected).lower(),
+                    'target_mode': controller.solver.target_mode.value,
                     'goal': ', '.join(f'{v:.6f}' for v in r.goal),
                     'elbow_branch': f'{r.branch:+.0f}',
                     'velocity_limited': str(r.velocity_limited).lower(),
                 })
+                if not math.isnan(r.goal_error_rad):
+                    values['tip_error_rad'] = f'{r.target_error_rad:.3e}'
+                    values['goal_error_rad'] = f'{r.goal_error_rad:.3e}'
+                if r.unreachable:
+                    values['out_of_reach'] = r.unreachable
         if controller.target is not None:
             values['target'] = ', '.join(f'{v:.6f}' for v in controller.target)
         values['feedback_age_s'] = 'never' if age is None else f'{age:.4f}'
@@ -492,8 +547,11 @@ class IKNode(Node):
             m.color = ColorRGBA(r=rgba[0], g=rgba[1], b=rgba[2], a=rgba[3])
             return m
 
+        # Targets and goals carry a position first: x, y (planar) or x, y, z.
+        position_length = 2 if chain.planar is not None else 3
+
         def point(values: tuple) -> Point:
-            z = values[2] if len(values) > 2 else height
+            z = values[2] if position_length > 2 and len(values) > 2 else height
             return Point(x=float(values[0]), y=float(values[1]), z=float(z))
 
         out = []
@@ -505,7 +563,7 @@ class IKNode(Node):
         out.append(target)
         projected = marker(1, Marker.SPHERE, (1.0, 0.55, 0.0, 0.9), 0.035)
         if goal is None or controller.target is None or \
-                math.dist(goal, controller.target[:len(goal)]) < 1e-9:
+                math.dist(goal[:position_length], controller.target[:position_length]) < 1e-9:
             projected.action = Marker.DELETE
         else:
             projected.pose.position = point(goal)
@@ -545,7 +603,8 @@ class IKNode(Node):
             return SetParametersResult(successful=False, reason=str(err))
         if controller is not None:
             old = self.controller
-            controller.target, controller.target_time = old.target, old.target_time
+            if old.solver.target_mode is controller.solver.target_mode:
+                controller.target, controller.target_time = old.target, old.target_time
             controller.joints, controller.feedback_time = old.joints, old.feedback_time
             controller.tracker.branch = old.tracker.branch
             controller.command, controller.command_time = old.command, old.command_time

@@ -31,9 +31,12 @@ from iknn_ros.ik_node import transform_point
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.resources import default_model_path
 from iknn_ros.resources import default_urdf_path
+from iknn_ros.rigid_body import RigidBodyModel
 from iknn_ros.sim_arm import ServoModel
 from iknn_ros.sim_arm import SimArm
+from iknn_ros.targets import matrix_to_quaternion
 import numpy as np
+import pinocchio
 import pytest
 import rclpy
 from rclpy.parameter import Parameter
@@ -439,6 +442,81 @@ def test_no_model_yet_is_a_mode_that_says_so(ros, arm, start):
         sim.destroy_node()
 
 
+def test_a_pose_goal_sets_position_and_orientation(ros):
+    # RViz's goal and MoveIt-style targets are full poses: in pose mode both parts count.
+    urdf = str(Path(__file__).resolve().parent.parent / 'urdf' / 'seven_dof_arm.urdf')
+    chain = KinematicChain.from_urdf(urdf)
+    body = RigidBodyModel(chain)
+    start = [0.0, 0.0, 0.0, -1.5, 0.0, 1.5, 0.0]
+    ik = ik_node(urdf_path=urdf, model_path='none', target_mode='pose', refine_iterations=3)
+    sim = sim_arm(start, urdf_path=urdf)
+    harness = Harness(ik, sim)
+    try:
+        states = harness.record(JointState, 'joint_states')
+        diagnostics = harness.record(DiagnosticArray, '/diagnostics')
+        goals = harness.publisher(PoseStamped, '/goal_pose')
+        points = harness.publisher(PointStamped, '/clicked_point')
+        assert harness.spin_until(lambda: len(states) > 5)
+        position, rotation = body.placement(np.array(start) + 0.3)
+        msg = pose(*position[:2], z=float(position[2]))
+        o = msg.pose.orientation
+        o.x, o.y, o.z, o.w = matrix_to_quaternion(rotation)
+        goals.publish(msg)
+
+        def errors():
+            positions = dict(zip(states[-1].name, states[-1].position))
+            p, r = body.placement(np.array([positions[n] for n in chain.joint_names]))
+            return np.linalg.norm(p - position), np.linalg.norm(pinocchio.log3(rotation @ r.T))
+        assert harness.spin_until(lambda: max(errors()) < 1e-4, 30.0), errors()
+        assert harness.spin_until(
+            lambda: last_diagnostic(diagnostics)[1].get('status') == 'REACHED')
+        _, values = last_diagnostic(diagnostics)
+        assert values['target_mode'] == 'pose' and float(values['goal_error_rad']) < 1e-4
+        # A point has no orientation: refused with a reason, and the arm stays.
+        refused = int(values['targets_refused'])
+        point = PointStamped()
+        point.header.frame_id = 'base_link'
+        points.publish(point)
+        assert harness.spin_until(lambda: int(last_diagnostic(diagnostics)[1][
+            'targets_refused']) == refused + 1)
+        assert max(errors()) < 1e-4
+    finally:
+        harness.close()
+        ik.destroy_node()
+        sim.destroy_node()
+
+
+def test_a_zero_quaternion_is_refused_in_pose_mode(ros):
+    urdf = str(Path(__file__).resolve().parent.parent / 'urdf' / 'six_dof_arm.urdf')
+    ik = ik_node(urdf_path=urdf, model_path='none', target_mode='pose')
+    try:
+        msg = pose(0.3, 0.2, z=0.4)
+        msg.pose.orientation.w = 0.0
+        ik._on_pose(msg)
+        assert ik.controller.target is None
+        assert ik.controller.counters['targets_refused'] == 1
+    finally:
+        ik.destroy_node()
+
+
+def test_a_planar_pose_goal_sets_x_y_and_yaw(ros):
+    urdf = str(Path(__file__).resolve().parent.parent / 'urdf' / 'three_link_arm.urdf')
+    ik = ik_node(urdf_path=urdf, model_path='none', target_mode='planar_pose')
+    try:
+        msg = pose(0.4, 0.3)
+        yaw = 0.7
+        msg.pose.orientation.z, msg.pose.orientation.w = math.sin(yaw / 2), math.cos(yaw / 2)
+        ik._on_pose(msg)
+        assert ik.controller.target == pytest.approx((0.4, 0.3, yaw), abs=1e-12)
+    finally:
+        ik.destroy_node()
+
+
+def test_a_target_mode_the_arm_cannot_hold_is_refused_at_start(ros):
+    with pytest.raises(Exception, match='six joints or more'):
+        ik_node(target_mode='pose')
+
+
 def test_feedback_ticks_never_outrun_the_velocity_limit_in_wall_clock_time(ros):
     # A servo loop with jitter: feedback every 1.85 ms at a 500 Hz control rate. Before, a
     # tick 1.85 ms after the last still stepped a full 2 ms of velocity (8 % too fast), and
@@ -483,4 +561,4 @@ def test_a_target_orientation_is_reported_once_not_dropped_silently(ros, capfd):
         ik.destroy_node()
     err = capfd.readouterr().err
     assert err.count('orientation') == 1, err
-    assert 'ignored: iknn_ros solves tip positions' in err
+    assert "ignored: target_mode is 'position' (this arm takes ['position']" in err
