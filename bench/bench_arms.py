@@ -1,0 +1,452 @@
+#!/usr/bin/env python3
+# Copyright 2026 The iknn_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Real-size arms, full poses: iknn_ros's general tick and cold solve against the PyPI peers.
+
+    make bench-arms                                   # its own venv with the peers
+    .venv-bench/bin/python bench/bench_arms.py --quick
+
+One run, the same targets for every method:
+
+- Streaming: a smooth joint path within a 100 Hz loop's speed limits, its tool poses as
+  targets, one call per point. Ours: one tick (no network; damped least squares, refined
+  up to 3 iterations) from the previous command. placo: one warm-started solve
+  (KinematicsSolver with a frame task). TRAC-IK (pytracik, as shipped: Speed, 5 ms,
+  epsilon 1e-5) seeded with its previous answer. Pinocchio CLIK (the damped
+  least-squares loop of Pinocchio's documentation, to 1e-9, no joint limits) from its
+  previous answer. "exact" counts points within 1e-9 m and 1e-9 rad after the one call.
+- Cold solve: random reachable poses (FK of joint vectors inside the limits, less the
+  0.05 rad margin for ours), each from the middle of the limits.
+- Hostile ticks: random, far, huge, NaN and zero-quaternion targets and random tick
+  lengths, closed loop; counts NaN commands and limit and velocity violations.
+
+Peers that do not import are skipped, saying so. Prints tables, writes JSON and
+docs/benchmarks_arms.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import json
+import math
+from pathlib import Path
+import sys
+import time
+from typing import Callable, Optional
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from iknn_ros.evaluate import machine  # noqa: E402
+from iknn_ros.kinematics import KinematicChain  # noqa: E402
+from iknn_ros.rigid_body import RigidBodyModel  # noqa: E402
+from iknn_ros.solver import IKSolver  # noqa: E402
+from iknn_ros.solver import SolverConfig  # noqa: E402
+from iknn_ros.targets import format_target  # noqa: E402
+from iknn_ros.targets import TargetMode  # noqa: E402
+import numpy as np  # noqa: E402
+import pinocchio  # noqa: E402
+
+EXACT = 1e-9
+DT = 0.01
+ARMS = {
+    'seven_dof_arm': ('base_link', 'flange'),
+    'six_dof_arm': ('base_link', 'tool0'),
+}
+REFINE = 3
+
+
+def stats(values) -> dict:
+    values = np.asarray(values, dtype=np.float64)
+    return {'median': float(np.median(values)), 'p95': float(np.percentile(values, 95)),
+            'p99': float(np.percentile(values, 99)), 'count': int(values.size)}
+
+
+class Arm:
+    """One URDF: our chain, a body model to score answers, targets."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.urdf = REPO / 'urdf' / f'{name}.urdf'
+        self.base, self.tip = ARMS[name]
+        self.chain = KinematicChain.from_urdf(self.urdf, self.base, self.tip)
+        self.body = RigidBodyModel(self.chain)
+        self.solver = IKSolver(self.chain, None, SolverConfig(
+            use_network=False, refine_iterations=REFINE, target_mode='pose'))
+        self.lower, self.upper = self.chain.lower, self.chain.upper
+        self.middle = 0.5 * (self.solver.safe_chain.lower + self.solver.safe_chain.upper)
+
+    def pose(self, q) -> tuple:
+        return self.body.placement(np.asarray(q, dtype=np.float64))
+
+    def errors(self, q, position, rotation) -> tuple:
+        p, r = self.pose(q)
+        return float(np.linalg.norm(p - position)), float(np.linalg.norm(
+            pinocchio.log3(rotation @ r.T)))
+
+    def stream(self, count: int) -> np.ndarray:
+        """Return a smooth joint path whose tool stays within 0.5 m/s and 1 rad/s at DT."""
+        t = np.linspace(0.0, 1.0, count)[:, None]
+        n = self.chain.n_joints
+        amplitude = 0.6 * min(1.0, count / 4000.0)
+        path = self.middle + amplitude * np.sin(2 * math.pi * t * (1 + np.arange(n)) / n)
+        return np.clip(path, self.solver.safe_chain.lower, self.solver.safe_chain.upper)
+
+    def random_joints(self, count: int, seed: int) -> np.ndarray:
+        return self.solver.safe_chain.random_configurations(np.random.default_rng(seed), count)
+
+
+# ---- methods: each returns (joints or None) for a pose target ------------------------
+
+def ours_tick(arm: Arm) -> Callable:
+    state = {'q': None}
+
+    def call(position, rotation):
+        target = format_target(arm.chain, TargetMode.POSE, position, rotation)
+        result = arm.solver.tick(state['q'], target, DT)
+        state['q'] = result.command
+        return result.command
+    return call, state
+
+
+def ours_solve(arm: Arm) -> Callable:
+    def call(position, rotation, seed):
+        result = arm.solver.solve(format_target(arm.chain, TargetMode.POSE, position,
+                                                rotation), seed)
+        return result.joints if result.reached else None
+    return call
+
+
+def placo_method(arm: Arm) -> Optional[tuple]:
+    try:
+        import placo
+    except ImportError as err:
+        return None, f'placo not importable ({err})'
+    robot = placo.RobotWrapper(str(arm.urdf), placo.Flags.ignore_collisions)
+    names = list(arm.chain.joint_names)
+    solver = placo.KinematicsSolver(robot)
+    solver.mask_fbase(True)
+    solver.enable_joint_limits(True)
+    task = solver.add_frame_task(arm.tip, np.eye(4))
+    task.configure(arm.tip, 'soft', 1.0, 1.0)
+
+    def set_q(q):
+        for name, v in zip(names, q):
+            robot.set_joint(name, float(v))
+        robot.update_kinematics()
+
+    def call(position, rotation):
+        target = np.eye(4)
+        target[:3, :3], target[:3, 3] = rotation, position
+        task.T_world_frame = target
+        solver.solve(True)
+        robot.update_kinematics()
+        return [robot.get_joint(name) for name in names]
+    return (call, set_q), ''
+
+
+def tracik_method(arm: Arm) -> Optional[tuple]:
+    try:
+        import pytracik
+        from trac_ik import TracIK
+    except ImportError as err:
+        return None, f'pytracik not importable ({err})'
+    solver = TracIK(arm.base, arm.tip, str(arm.urdf))
+    handle = solver._ik_solver
+    # Franka's URDF limits as read by TRAC-IK (a safety_controller reads them as 0 in
+    # pytracik 0.0.3): set them from our chain so every solver has the same box.
+    solver.joint_limits = (list(arm.lower), list(arm.upper))
+
+    def call(position, rotation, seed):
+        qx, qy, qz, qw = _quaternion(rotation)
+        r = pytracik.ik(handle, np.asarray(seed, dtype=np.float64), float(position[0]),
+                        float(position[1]), float(position[2]), qx, qy, qz, qw)
+        return r[1:] if r[0] >= 0 else None
+    return call, ''
+
+
+def clik_method(arm: Arm) -> tuple:
+    model = pinocchio.buildModelFromUrdf(str(arm.urdf))
+    data = model.createData()
+    frame = model.getFrameId(arm.tip)
+
+    def call(position, rotation, seed, iterations=1000, damp=1e-12):
+        goal = pinocchio.SE3(rotation, position)
+        q = np.array(seed, dtype=np.float64)
+        for _ in range(iterations):
+            pinocchio.forwardKinematics(model, data, q)
+            pinocchio.updateFramePlacement(model, data, frame)
+            offset = data.oMf[frame].actInv(goal)
+            err = pinocchio.log(offset).vector
+            if np.linalg.norm(err) < EXACT:
+                return q
+            jac = pinocchio.computeFrameJacobian(model, data, q, frame)
+            jac = pinocchio.Jlog6(offset.inverse()) @ jac
+            q = pinocchio.integrate(model, q, jac.T @ np.linalg.solve(
+                jac @ jac.T + damp * np.eye(6), err))
+        return None
+    return call
+
+
+def _quaternion(rotation) -> tuple:
+    from iknn_ros.targets import matrix_to_quaternion
+    return matrix_to_quaternion(rotation)
+
+
+# ---- suites -----------------------------------------------------------------------------
+
+def timed(call, *args) -> tuple:
+    start = time.perf_counter_ns()
+    out = call(*args)
+    return out, (time.perf_counter_ns() - start) / 1e3
+
+
+def streaming(arm: Arm, count: int, skipped: dict) -> dict:
+    path = arm.stream(count)
+    targets = [arm.pose(q) for q in path]
+    out = {}
+    ours, state = ours_tick(arm)
+    placo_call, why = placo_method(arm)
+    if placo_call is None:
+        skipped['placo'] = why
+    tracik, why = tracik_method(arm)
+    if tracik is None:
+        skipped['pytracik'] = why
+    clik = clik_method(arm)
+    methods = {'iknn_ros tick': None, 'placo solve': None, 'TRAC-IK': None, 'pin CLIK': None}
+    gc.collect()
+    gc.disable()
+    try:
+        for name in methods:
+            times, exact, inside, answered = [], 0, 0, 0
+            if name == 'iknn_ros tick':
+                state['q'] = tuple(path[0])
+            elif name == 'placo solve':
+                if placo_call is None:
+                    continue
+                placo_call[1](path[0])
+            previous = path[0]
+            for (position, rotation) in targets[1:]:
+                if name == 'iknn_ros tick':
+                    q, us = timed(ours, position, rotation)
+                elif name == 'placo solve':
+                    q, us = timed(placo_call[0], position, rotation)
+                elif name == 'TRAC-IK':
+                    if tracik is None:
+                        break
+                    q, us = timed(tracik, position, rotation, previous)
+                else:
+                    q, us = timed(clik, position, rotation, previous, 20)
+                times.append(us)
+                if q is None:
+                    continue
+                answered += 1
+                previous = np.asarray(q)
+                e_p, e_r = arm.errors(previous, position, rotation)
+                exact += e_p <= EXACT and e_r <= EXACT
+                inside += bool(np.all(previous >= arm.lower - 1e-9)
+                               and np.all(previous <= arm.upper + 1e-9))
+            if times:
+                out[name] = {'time_us': stats(times), 'exact_in_one_call': int(exact),
+                             'answered': answered, 'inside_limits': inside,
+                             'points': len(targets) - 1}
+    finally:
+        gc.enable()
+    return out
+
+
+def cold(arm: Arm, count: int) -> dict:
+    joints = arm.random_joints(count, seed=2026)
+    targets = [arm.pose(q) for q in joints]
+    tracik, _ = tracik_method(arm)
+    clik = clik_method(arm)
+    solve = ours_solve(arm)
+    out = {}
+    for name, call in (('iknn_ros solve', solve), ('TRAC-IK', tracik), ('pin CLIK', clik)):
+        if call is None:
+            continue
+        times, exact, inside, answered = [], 0, 0, 0
+        for position, rotation in targets:
+            q, us = timed(call, position, rotation, arm.middle)
+            times.append(us)
+            if q is None:
+                continue
+            answered += 1
+            q = np.asarray(q)
+            e_p, e_r = arm.errors(q, position, rotation)
+            exact += e_p <= EXACT and e_r <= EXACT
+            inside += bool(np.all(q >= arm.lower - 1e-9) and np.all(q <= arm.upper + 1e-9))
+        out[name] = {'time_us': stats(times), 'answered': answered, 'exact': int(exact),
+                     'inside_limits': inside, 'targets': count}
+    return out
+
+
+def hostile(arm: Arm, ticks: int, seed: int = 7) -> dict:
+    rng = np.random.default_rng(seed)
+    chain, solver = arm.chain, arm.solver
+    q = tuple(arm.middle)
+    bad = {'nan_commands': 0, 'limit_violations': 0, 'velocity_violations': 0,
+           'invalid_state': 0}
+    target = None
+    start = time.perf_counter()
+    for k in range(ticks):
+        if target is None or rng.random() < 0.02:
+            kind = rng.integers(6)
+            if kind == 0:
+                target = (math.nan,) * 7
+            elif kind == 1:
+                target = tuple(rng.normal(0.0, 1e3, 7))
+            elif kind == 2:
+                target = tuple(rng.normal(0.0, 0.5, 3)) + (0.0, 0.0, 0.0, 0.0)
+            else:
+                p, r = arm.pose(arm.random_joints(1, int(rng.integers(1 << 30)))[0])
+                target = format_target(chain, TargetMode.POSE, p + rng.normal(0, 0.2, 3), r)
+        dt = float(rng.choice([1e-4, 1e-3, 0.01, 0.1, 0.5]))
+        result = solver.tick(q, target, dt)
+        if result.command is None:
+            bad['invalid_state'] += 1
+            q = tuple(arm.middle)
+            continue
+        c = np.asarray(result.command)
+        if not np.all(np.isfinite(c)):
+            bad['nan_commands'] += 1
+        if np.any(c < chain.lower - 1e-12) or np.any(c > chain.upper + 1e-12):
+            bad['limit_violations'] += 1
+        if np.any(np.abs(c - np.asarray(q)) > chain.velocity_limits * dt * (1 + 1e-9)):
+            bad['velocity_violations'] += 1
+        q = result.command
+    bad['ticks'] = ticks
+    bad['seconds'] = time.perf_counter() - start
+    return bad
+
+
+def position_ticks() -> dict:
+    """Return the shipped arms' position tick times with their models (old figures)."""
+    from iknn_ros.resources import shipped_model_for
+    from iknn_ros.solver import OnnxIKNetwork
+    out = {}
+    for name, count in (('two_link_arm', 2000), ('three_link_arm', 2000),
+                        ('spatial_arm', 2000)):
+        chain = KinematicChain.from_urdf(REPO / 'urdf' / f'{name}.urdf')
+        solver = IKSolver(chain, OnnxIKNetwork(shipped_model_for(chain.fingerprint())),
+                          SolverConfig())
+        rng = np.random.default_rng(3)
+        safe = solver.safe_chain
+        middle = 0.5 * (np.where(chain.continuous, 0.0, safe.lower)
+                        + np.where(chain.continuous, 0.0, safe.upper))
+        t = np.linspace(0.0, 1.0, count)[:, None]
+        path = middle + 0.5 * np.sin(2 * math.pi * t * (1 + np.arange(chain.n_joints)))
+        path = np.where(chain.continuous, path, np.clip(path, safe.lower, safe.upper))
+        targets = [tuple(v) for v in chain.fk(path)]
+        q = tuple(path[0])
+        times = []
+        rng.random()
+        gc.collect()
+        gc.disable()
+        try:
+            for target in targets[1:]:
+                result, us = timed(solver.tick, q, target, DT)
+                times.append(us)
+                q = result.command
+        finally:
+            gc.enable()
+        out[name] = stats(times)
+    return out
+
+
+def write_doc(report: dict, path: Path) -> None:
+    lines = ['# Real-size arms: full-pose ticks and cold solves against the peers', '',
+             f"Written by `bench/bench_arms.py` on {report['date']} "
+             f"({'quick' if report['quick'] else 'full'} run); machine: "
+             f"{report['machine']['processor']}, {report['machine']['cpus']} cores, "
+             f"Python {report['machine']['python']}, pinocchio {report['pinocchio']}. "
+             'Times are per call, in microseconds; the machine is shared and noisy, so '
+             'compare methods within a run.', '']
+    for arm, data in report['arms'].items():
+        lines += [f'## {arm}', '', '### Streaming poses (one call per point)', '',
+                  '| method | median us | p99 us | exact in one call | inside limits |',
+                  '|---|---:|---:|---:|---:|']
+        for name, row in data['streaming'].items():
+            lines.append(f"| {name} | {row['time_us']['median']:.1f} | "
+                         f"{row['time_us']['p99']:.1f} | {row['exact_in_one_call']} / "
+                         f"{row['points']} | {row['inside_limits']} |")
+        lines += ['', '### Cold solves (from the middle of the limits)', '',
+                  '| method | exact (1e-9) | answered | inside limits | median us | p95 us |',
+                  '|---|---:|---:|---:|---:|---:|']
+        for name, row in data['cold'].items():
+            lines.append(f"| {name} | {row['exact']} / {row['targets']} | {row['answered']} | "
+                         f"{row['inside_limits']} | {row['time_us']['median']:.1f} | "
+                         f"{row['time_us']['p95']:.1f} |")
+        h = data['hostile']
+        lines += ['', f"Hostile ticks: {h['ticks']:,} ticks in {h['seconds']:.0f} s: "
+                  f"{h['nan_commands']} NaN commands, {h['limit_violations']} limit and "
+                  f"{h['velocity_violations']} velocity violations.", '']
+    lines += ['## Position ticks on the shipped arms (with their networks)', '',
+              '| arm | median us | p99 us |', '|---|---:|---:|']
+    for name, row in report['position_ticks'].items():
+        lines.append(f"| {name} | {row['median']:.1f} | {row['p99']:.1f} |")
+    if report['skipped']:
+        skipped = '; '.join(f'{k}: {v}' for k, v in report['skipped'].items())
+        lines += ['', f'Skipped: {skipped}']
+    path.write_text('\n'.join(lines) + '\n', encoding='utf-8')
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0].strip())
+    parser.add_argument('--quick', action='store_true', help='small counts, same code paths')
+    parser.add_argument('--json', type=Path, default=REPO / 'bench' / 'results' / 'arms.json')
+    parser.add_argument('--doc', type=Path, default=REPO / 'docs' / 'benchmarks_arms.md')
+    args = parser.parse_args(argv)
+    stream_points, cold_targets, hostile_ticks = (300, 100, 3000) if args.quick else \
+        (2000, 10000, 200000)
+    report = {'date': datetime.date.today().isoformat(), 'quick': args.quick,
+              'machine': machine(), 'pinocchio': pinocchio.__version__, 'arms': {},
+              'skipped': {}}
+    for name in ARMS:
+        arm = Arm(name)
+        print(f'== {name}: streaming {stream_points} points', flush=True)
+        data = {'streaming': streaming(arm, stream_points, report['skipped'])}
+        for method, row in data['streaming'].items():
+            print(f"  {method:<16} median {row['time_us']['median']:8.1f} us  p99 "
+                  f"{row['time_us']['p99']:8.1f} us  exact {row['exact_in_one_call']}/"
+                  f"{row['points']}  inside {row['inside_limits']}")
+        print(f'== {name}: cold solves of {cold_targets} poses', flush=True)
+        data['cold'] = cold(arm, cold_targets)
+        for method, row in data['cold'].items():
+            print(f"  {method:<16} exact {row['exact']}/{row['targets']}  answered "
+                  f"{row['answered']}  inside {row['inside_limits']}  median "
+                  f"{row['time_us']['median']:8.1f} us  p95 {row['time_us']['p95']:8.1f} us")
+        print(f'== {name}: {hostile_ticks} hostile ticks', flush=True)
+        data['hostile'] = hostile(arm, hostile_ticks)
+        print('  ', data['hostile'])
+        report['arms'][name] = data
+    print('== position ticks on the shipped arms', flush=True)
+    report['position_ticks'] = position_ticks()
+    for name, row in report['position_ticks'].items():
+        print(f"  {name:<16} median {row['median']:.1f} us  p99 {row['p99']:.1f} us")
+    for peer, why in report['skipped'].items():
+        print(f'skipped {peer}: {why}')
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + '\n', encoding='utf-8')
+    write_doc(report, args.doc)
+    print(f'wrote {args.json} and {args.doc}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
