@@ -177,6 +177,53 @@ def test_browser_tick_matches_the_python_solver(standalone):
     assert np.max(np.abs(browser - np.array(python))) <= 1e-5
 
 
+def limit_pressing_steps(solver, rng, count):
+    """Return joints at or near their limits and goals that pull them past, for lm_step."""
+    lo, hi = solver.safe_chain.lower, solver.safe_chain.upper
+    lo_f, hi_f = np.where(np.isfinite(lo), lo, -math.pi), np.where(np.isfinite(hi), hi, math.pi)
+    cases = []
+    for _ in range(count):
+        q = rng.uniform(lo_f, hi_f)
+        limited = np.flatnonzero(np.isfinite(lo))
+        k = rng.choice(limited)
+        q[k] = (lo[k] if rng.random() < 0.5 else hi[k]) + rng.uniform(-1e-3, 0.0) * \
+            (1 if q[k] > 0 else -1)
+        q = np.clip(q, lo_f, hi_f)
+        goal = solver.chain.fk(q) + rng.normal(0.0, 0.2, 2)
+        cases.append([q.tolist(), goal.tolist()])
+    return cases
+
+
+@pytest.mark.parametrize('arm, model', [
+    ('two_link_arm', None), ('three_link_arm', 'three_link_arm_default')])
+def test_browser_refinement_matches_python_at_the_joint_limits(arm, model):
+    # The browser's lmStep once returned the unbounded step where Python's stops a joint
+    # at its limit and lets the others take up the rest: refinement against a limit must
+    # agree to rounding.
+    urdf = REPO / 'urdf' / f'{arm}.urdf'
+    model_path = default_model_path() if model is None else \
+        REPO / 'models' / model / 'model.onnx'
+    process, url = start_web('--standalone', '--port', '0', '--urdf', str(urdf),
+                             '--model', str(model_path))
+    solver = IKSolver(KinematicChain.from_urdf(urdf), OnnxIKNetwork(model_path),
+                      SolverConfig())
+    cases = limit_pressing_steps(solver, np.random.default_rng(12), 300)
+    try:
+        result = browse('steps', url + '?mode=standalone', {'cases': cases})
+    finally:
+        stop(process)
+    pressed = 0
+    for (q, goal), (browser_q, browser_error) in zip(cases, result['steps']):
+        python_q, python_error = solver._scalar.lm_step(q, *goal)
+        assert np.max(np.abs(np.array(browser_q) - python_q)) <= 1e-9, (q, goal)
+        assert browser_error == pytest.approx(python_error, abs=1e-12)
+        lo, hi = solver.safe_chain.lower, solver.safe_chain.upper
+        pressed += bool(np.any(np.isclose(python_q, lo, atol=1e-15, rtol=0)
+                               | np.isclose(python_q, hi, atol=1e-15, rtol=0)))
+    # Most of these steps stop a joint at its limit: the case the fix is about.
+    assert pressed >= 100, pressed
+
+
 def test_browser_tick_matches_the_python_solver_on_the_three_link_arm():
     urdf = REPO / 'urdf' / 'three_link_arm.urdf'
     model = REPO / 'models' / 'three_link_arm_default' / 'model.onnx'

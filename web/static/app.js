@@ -562,6 +562,8 @@ window.iknn = {
   ready: false,
   errors,
   runScript,
+  // Refinement steps alone, [q, [gx, gy]] each -> [next q, error before] (parity test).
+  lmSteps: (cases) => cases.map(([q, [gx, gy]]) => view.tick.lmStep(q, gx, gy)),
   setTarget: (x, y) => setTarget(x, y),
   setMode,
   worldToPage(x, y) {

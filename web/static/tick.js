@@ -46,6 +46,22 @@ export const Status = Object.freeze({
   INVALID_STATE: 'INVALID_STATE',
 });
 
+/** The damped least-norm joint step for a planar error (ex, ey): J^T (J J^T + damping I)^-1 e. */
+function leastNorm(cols, ex, ey, damping) {
+  let a = damping;
+  let d = damping;
+  let b = 0;
+  for (const [jx, jy] of cols) {
+    a += jx * jx;
+    b += jx * jy;
+    d += jy * jy;
+  }
+  const det = a * d - b * b;
+  const ux = (d * ex - b * ey) / det;
+  const uy = (a * ey - b * ex) / det;
+  return cols.map(([jx, jy]) => jx * ux + jy * uy);
+}
+
 /** The tick for one planar arm; `network.step(joints, [x, y, branch])` gives increments. */
 export class PlanarTick {
   constructor(config, network) {
@@ -91,18 +107,37 @@ export class PlanarTick {
     const ex = gx - c.base[0] - rx;
     const ey = gy - c.base[1] - ry;
     const error2 = ex * ex + ey * ey;
-    let a = error2 + c.damping_floor;
-    let d = a;
-    let b = 0;
-    for (const [jx, jy] of cols) {
-      a += jx * jx;
-      b += jx * jy;
-      d += jy * jy;
+    const damping = error2 + c.damping_floor;
+    let step = leastNorm(cols, ex, ey, damping);
+    // A joint the step would carry past its limit stops there and the others take up the
+    // rest of the error (one active-set pass), as IKSolver's _bounded_step does.
+    const fixed = new Array(this.n).fill(null);
+    let anyFixed = false;
+    for (let i = 0; i < this.n; i++) {
+      const hi = c.hi[i] === null ? Infinity : c.hi[i];
+      const lo = c.lo[i] === null ? -Infinity : c.lo[i];
+      if (q[i] + step[i] > hi) {
+        fixed[i] = hi - q[i];
+        anyFixed = true;
+      } else if (q[i] + step[i] < lo) {
+        fixed[i] = lo - q[i];
+        anyFixed = true;
+      }
     }
-    const det = a * d - b * b;
-    const ux = (d * ex - b * ey) / det;
-    const uy = (a * ey - b * ex) / det;
-    return [q.map((v, i) => v + cols[i][0] * ux + cols[i][1] * uy), Math.sqrt(error2)];
+    if (anyFixed) {
+      let restX = ex;
+      let restY = ey;
+      for (let i = 0; i < this.n; i++) {
+        if (fixed[i] !== null) {
+          restX -= cols[i][0] * fixed[i];
+          restY -= cols[i][1] * fixed[i];
+        }
+      }
+      const free = leastNorm(cols.map((col, i) => (fixed[i] !== null ? [0, 0] : col)),
+          restX, restY, damping);
+      step = step.map((_, i) => (fixed[i] !== null ? fixed[i] : free[i]));
+    }
+    return [q.map((v, i) => v + step[i]), Math.sqrt(error2)];
   }
 
   branchOf(q, previous) {

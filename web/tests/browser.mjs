@@ -18,7 +18,8 @@
  *
  *   node browser.mjs <scenario> <url> [argument JSON] [screenshot path]
  *
- * Scenarios: click (click a world point, wait for REACHED), parity (run a target script
+ * Scenarios: click (click a world point, wait for REACHED), steps (damped Newton steps
+ * from given joints toward given points), parity (run a target script
  * through the in-browser tick), error (load and report the visible message), outside
  * (click outside the canvas), lost (connect live, wait for "GO" on stdin, then wait for the
  * page to report the lost connection), bench (first frame, animation rate, tick
@@ -116,6 +117,8 @@ try {
     result.joints = await page.evaluate(
       ([targets, start, dt]) => window.iknn.runScript(targets, start, dt),
       [options.targets, options.start, options.dt]);
+  } else if (scenario === 'steps') {
+    result.steps = await page.evaluate((cases) => window.iknn.lmSteps(cases), options.cases);
   } else if (scenario === 'outside') {
     await page.mouse.click(5, 5);
     await page.waitForTimeout(200);
