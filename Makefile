@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.iknn-setup-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all setup chromium demo test lint bench models model-default model-seed1 \
+.PHONY: all setup chromium demo test lint bench bench-arms models model-default model-seed1 \
 	model-three-link model-spatial clean
 
 all: test
@@ -73,6 +73,18 @@ bench: setup
 	$(BIN)/python bench/bench_node.py
 	$(BIN)/python bench/bench_web.py
 	$(BIN)/python bench/compare_seed2.py
+	$(MAKE) bench-arms
+
+# The real-size arms against the PyPI peers, in a venv of their own: placo and pytracik
+# pin their own Pinocchio and Boost; the runtime's venv does not take them.
+BENCH_VENV ?= .venv-bench
+bench-arms:
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --disable-pip-version-check -q numpy onnxruntime \
+		urdf-parser-py==0.0.4 PyYAML 'pin>=3.3' placo pytracik || \
+		$(BENCH_VENV)/bin/pip install --disable-pip-version-check -q numpy onnxruntime \
+		urdf-parser-py==0.0.4 PyYAML 'pin>=3.3'
+	$(BENCH_VENV)/bin/python bench/bench_arms.py
 
 lint: setup
 	$(BIN)/python -m pytest test/test_flake8.py test/test_pep257.py test/test_copyright.py

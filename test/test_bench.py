@@ -59,3 +59,28 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     # Every trap of the spatial arm was searched, and each search found a way out.
     assert arms['spatial_arm']['trap_search_ms']['count'] == 3
     assert 'trap search (network rollouts)' in done.stdout
+
+
+def test_the_real_size_arm_benchmark_runs_and_its_invariants_hold(tmp_path):
+    out, doc = tmp_path / 'arms.json', tmp_path / 'arms.md'
+    done = subprocess.run([sys.executable, str(REPO / 'bench' / 'bench_arms.py'), '--quick',
+                           '--json', str(out), '--doc', str(doc)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    for arm in ('seven_dof_arm', 'six_dof_arm'):
+        data = report['arms'][arm]
+        ours = data['streaming']['iknn_ros tick']
+        # Every streaming pose exact in one tick, inside the limits.
+        assert ours['exact_in_one_call'] == ours['points'] == ours['inside_limits']
+        solve = data['cold']['iknn_ros solve']
+        assert solve['exact'] == solve['targets'] == solve['inside_limits']
+        assert 'pin CLIK' in data['cold']
+        hostile = data['hostile']
+        assert hostile['nan_commands'] == hostile['limit_violations'] == \
+            hostile['velocity_violations'] == 0
+    # A peer that is not installed is named with the reason, never silently left out.
+    for peer in ('placo', 'pytracik'):
+        assert peer in report['skipped'] or 'placo solve' in \
+            report['arms']['seven_dof_arm']['streaming']
+    assert 'Streaming poses' in doc.read_text()
