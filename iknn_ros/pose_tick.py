@@ -553,8 +553,10 @@ class PoseTick:
         key = tuple(float(v) for v in target)
         aim = parse_target(self.chain, self.mode, key)
         if q is None:
-            return TickResult(None, Status.INVALID_STATE, key, math.nan, math.nan, False,
-                              False, False, False, 1.0, math.nan, False)
+            return TickResult(command=None, status=Status.INVALID_STATE, goal=key,
+                              goal_error_m=math.nan, target_error_m=math.nan, projected=False,
+                              fallback=False, position_limited=False, velocity_limited=False,
+                              branch=1.0, network_error_m=math.nan, reached=False)
         # The network is told the branch it is given; chains without an elbow report +1
         # (IKSolver.branch_of).
         br = 1.0 if branch is None or branch >= 0.0 else -1.0
@@ -565,9 +567,11 @@ class PoseTick:
             here = format_target(self.chain, self.mode, evaluated[0], evaluated[1])
             goal_error, goal_angle = self.errors(command, parse_target(self.chain, self.mode,
                                                                        here))
-            return TickResult(tuple(command.tolist()), Status.INVALID_TARGET, here,
-                              goal_error, math.nan, False, False, False, False, 1.0, math.nan,
-                              False, False, goal_angle, math.nan)
+            return TickResult(command=tuple(command.tolist()), status=Status.INVALID_TARGET,
+                              goal=here, goal_error_m=goal_error, target_error_m=math.nan,
+                              projected=False, fallback=False, position_limited=False,
+                              velocity_limited=False, branch=1.0, network_error_m=math.nan,
+                              reached=False, goal_error_rad=goal_angle)
         if key != self._last_target:
             self._new_goal(key, aim)
         position, rotation = evaluated[0], evaluated[1]
@@ -617,7 +621,9 @@ class PoseTick:
         else:
             status = Status.MOVING
         return TickResult(
-            tuple(command.tolist()), status, self._goal_tuple, goal_position_error,
-            target_position_error, self._projected, fallback, position_limited,
-            velocity_limited, 1.0, network_error, reached, False, goal_angle, target_angle,
-            self._unreachable)
+            command=tuple(command.tolist()), status=status, goal=self._goal_tuple,
+            goal_error_m=goal_position_error, target_error_m=target_position_error,
+            projected=self._projected, fallback=fallback, position_limited=position_limited,
+            velocity_limited=velocity_limited, branch=1.0, network_error_m=network_error,
+            reached=reached, goal_error_rad=goal_angle, target_error_rad=target_angle,
+            unreachable=self._unreachable)

@@ -1004,6 +1004,7 @@ class _ScalarPlanarTick(_ScalarTick):
         cx, cy = self.fk(command)
         goal_error = math.hypot(cx - gx, cy - gy)
         status = self._status(valid_target, projected, fallback, position_limited, goal_error)
+        # Positional, in TickResult's field order: keywords cost 0.6 us of a 20 us tick.
         return TickResult(
             tuple(command), status, (gx, gy), goal_error,
             math.hypot(cx - tx, cy - ty) if valid_target else math.nan, projected, fallback,

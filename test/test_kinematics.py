@@ -15,8 +15,6 @@
 """The kinematics core against closed forms, an independent library and dense sampling."""
 
 import math
-import subprocess
-import sys
 import warnings
 
 from conftest import joint, links, urdf_text
@@ -332,11 +330,3 @@ def test_unknown_tags_are_tolerated(two_link_urdf_path):
 def test_wrong_joint_vector_length_is_refused(chain):
     with pytest.raises(ValueError, match='length 2'):
         chain.fk(np.zeros(3))
-
-
-def test_importing_the_core_pulls_in_neither_torch_nor_rclpy():
-    code = ('import sys, iknn_ros.kinematics, iknn_ros.resources; '
-            'print(sorted(m for m in ("torch", "rclpy") if m in sys.modules))')
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.strip() == '[]'

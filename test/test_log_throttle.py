@@ -14,8 +14,6 @@
 
 """The log throttle shared by the IK node's target lines and the web view's refusals."""
 
-import subprocess
-import sys
 
 from iknn_ros.control import LogSummary
 from iknn_ros.log_throttle import LetThrough
@@ -35,12 +33,3 @@ def test_the_ik_node_summary_says_the_stream_in_one_line():
     assert summary.record(0.0, 'new target (1, 2)') == 'new target (1, 2)'
     assert all(summary.record(k * 0.001, 'x') is None for k in range(1, 2000))
     assert summary.record(2.0, 'new target (3, 4)') == 'new target (3, 4) (2000 in the last 2.0 s)'
-
-
-def test_the_pure_modules_pull_in_neither_torch_nor_rclpy():
-    code = ('import sys, iknn_ros.log_throttle, iknn_ros.control, iknn_ros.launch_plan, '
-            'iknn_ros.web_access; '
-            'print(sorted(m for m in ("torch", "rclpy") if m in sys.modules))')
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.strip() == '[]'
