@@ -29,6 +29,7 @@ trajectory_msgs/JointTrajectory on ``/joint_trajectory_controller/joint_trajecto
 from __future__ import annotations
 
 import collections
+import dataclasses
 import math
 from pathlib import Path
 import sys
@@ -204,6 +205,16 @@ PARAMETERS = (
 )
 
 
+@dataclasses.dataclass
+class PendingChange:
+    """A validated parameter change, waiting to be applied once rclpy has set it."""
+
+    values: dict
+    controller: Optional[IKController]
+    modes: Optional[tuple]
+    model_source: str
+
+
 class IKNode(Node):
     """ROS glue around :class:`iknn_ros.control.IKController`."""
 
@@ -219,7 +230,7 @@ class IKNode(Node):
         # Read on every message, so kept as attributes (get_parameter costs microseconds).
         self._trigger_on_feedback = values['trigger'] == 'feedback'
         self._period = 1.0 / values['control_rate_hz']
-        self.controller = self._build_controller(values)
+        self.controller, self._model_source = self._build_controller(values)
         self._latencies = collections.deque(maxlen=1000)
         self._last_tick = -math.inf
         self._last_status = None
@@ -248,7 +259,13 @@ class IKNode(Node):
         if values['trigger'] != 'feedback':
             self.timer = self._make_timer(values['control_rate_hz'])
         self.diagnostics_timer = self.create_timer(DIAGNOSTIC_PERIOD_S, self._on_people_timer)
+        self._pending_changes: list = []
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        # Jazzy applies a change once it is set; Humble has no post-set callback, so the
+        # next tick applies it (IKNode._apply_pending_changes checks that it was set).
+        self._post_set = hasattr(self, 'add_post_set_parameters_callback')
+        if self._post_set:
+            self.add_post_set_parameters_callback(self._on_parameters_set)
         self._publish_markers(force=True)
         chain = self.controller.solver.chain
         self.get_logger().info(
@@ -258,7 +275,8 @@ class IKNode(Node):
 
     # ---- construction ------------------------------------------------------------------
 
-    def _build_controller(self, values: dict) -> IKController:
+    def _build_controller(self, values: dict) -> tuple[IKController, str]:
+        """Return the controller the values describe and the model's name (no side effects)."""
         try:
             if values['robot_description']:
                 urdf = values['robot_description']
@@ -286,10 +304,9 @@ class IKNode(Node):
             solver = IKSolver(chain, network, config)
         except (UrdfError, ModelLoadError, ModelMismatchError, ValueError, OSError) as err:
             raise ConfigurationError(str(err)) from err
-        self._model_source = source
         base_frame = self.get_parameter('base_frame').value or chain.base_link
         return IKController(solver, base_frame, float(values['feedback_timeout']),
-                            float(values['max_tracking_error']))
+                            float(values['max_tracking_error'])), source
 
     def _make_command_messages(self) -> None:
         # Filled in place on every tick: building messages is a large part of a tick.
@@ -416,6 +433,8 @@ class IKNode(Node):
     # ---- the loop ----------------------------------------------------------------------
 
     def _tick(self, now, dt: Optional[float] = None) -> None:
+        if self._pending_changes and not self._post_set:
+            self._apply_pending_changes()
         self._last_tick = started = time.perf_counter()
         dt = self._period if dt is None else dt
         step = self.controller.step(now.nanoseconds * 1e-9, dt)
@@ -581,10 +600,17 @@ class IKNode(Node):
     # ---- parameters ----------------------------------------------------------------------
 
     def _on_set_parameters(self, parameters: list) -> SetParametersResult:
+        """
+        Validate a change and keep what it would build; nothing is applied here.
+
+        rclpy may still refuse the change after this callback (another callback, an atomic
+        set), so it takes effect in :meth:`_on_parameters_set` (post-set, Jazzy), or on the
+        next tick once the node's parameters hold the new values (Humble has no post-set).
+        """
         proposed = {p.name: p.value for p in parameters}
         try:
             modes = parse_output_modes(proposed['output_mode']) \
-                if 'output_mode' in proposed else self._modes
+                if 'output_mode' in proposed else None
             if proposed.get('trigger', 'timer') not in ('timer', 'feedback'):
                 raise ValueError(f"trigger must be 'timer' or 'feedback', got "
                                  f"{proposed['trigger']!r}")
@@ -598,17 +624,36 @@ class IKNode(Node):
             if any(name in proposed for name in SOLVER_PARAMETERS):
                 values = {name: self.get_parameter(name).value for name, _, _ in PARAMETERS}
                 values.update(proposed)
-                controller = self._build_controller(values)
+                controller, source = self._build_controller(values)
         except (ValueError, ConfigurationError) as err:
             return SetParametersResult(successful=False, reason=str(err))
-        if controller is not None:
-            old = self.controller
+        self._pending_changes.append(PendingChange(proposed, controller, modes,
+                                                   source if controller is not None else ''))
+        return SetParametersResult(successful=True)
+
+    def _on_parameters_set(self, parameters: list) -> None:
+        """Apply the validated change these parameters belong to (post-set)."""
+        self._apply_pending_changes()
+
+    def _apply_pending_changes(self) -> None:
+        """Apply every validated change whose values the node now holds; drop the others."""
+        while self._pending_changes:
+            change = self._pending_changes.pop(0)
+            if all(self.get_parameter(name).value == value
+                   for name, value in change.values.items()):
+                self._apply_change(change)
+
+    def _apply_change(self, change: 'PendingChange') -> None:
+        proposed = change.values
+        if change.controller is not None:
+            controller, old = change.controller, self.controller
             if old.solver.target_mode is controller.solver.target_mode:
                 controller.target, controller.target_time = old.target, old.target_time
             controller.joints, controller.feedback_time = old.joints, old.feedback_time
             controller.tracker.branch = old.tracker.branch
             controller.command, controller.command_time = old.command, old.command_time
             self.controller = controller
+            self._model_source = change.model_source or self._model_source
             self._make_command_messages()
             self._publish_markers(force=True)
         else:
@@ -625,14 +670,11 @@ class IKNode(Node):
             if self.timer is not None:
                 self.destroy_timer(self.timer)
                 self.timer = None
-            trigger = proposed.get('trigger', self.get_parameter('trigger').value)
-            if trigger != 'feedback':
-                self.timer = self._make_timer(proposed.get(
-                    'control_rate_hz', self.get_parameter('control_rate_hz').value))
-        if modes != self._modes:
-            self._modes = modes
+            if self.get_parameter('trigger').value != 'feedback':
+                self.timer = self._make_timer(self.get_parameter('control_rate_hz').value)
+        if change.modes is not None and change.modes != self._modes:
+            self._modes = change.modes
             self._make_command_publishers()
-        return SetParametersResult(successful=True)
 
 
 def main(args=None) -> int:

@@ -25,7 +25,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / 'iknn_ros'
 NODES = {'ik_node', 'sim_arm', 'web', 'demo', 'node_main'}
 CORE = sorted(p.stem for p in PACKAGE.glob('*.py') if p.stem not in NODES | {'__init__'})
 TRAINING = sorted(f'training.{p.stem}' for p in (PACKAGE / 'training').glob('*.py')
-                  if p.stem != '__init__')
+                  if p.stem not in ('__init__', '__main__'))
 
 
 def imported_after(module: str) -> list:
