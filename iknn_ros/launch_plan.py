@@ -36,7 +36,7 @@ from typing import Callable, Optional, Sequence
 import yaml
 
 PACKAGE = 'iknn_ros'
-SHIPPED_ARMS = ('two_link_arm', 'three_link_arm', 'spatial_arm')
+SHIPPED_ARMS = ('two_link_arm', 'three_link_arm', 'spatial_arm', 'six_dof_arm', 'seven_dof_arm')
 DEFAULT_ARM = 'two_link_arm'
 # Optional parts of the demo: the package each needs and the argument that turns it off.
 OPTIONAL_PACKAGES = {'robot_state_publisher': 'use_rsp', 'rviz2': 'use_rviz'}
@@ -157,9 +157,20 @@ def start_positions(chain) -> list:
 
 def ik_parameters(params_file: Path, robot_description: str, model: str,
                   output_mode: str) -> tuple:
-    """Return ik_node's parameters: the file, then what the launch arguments set."""
-    return (str(params_file), {'robot_description': robot_description, 'model_path': model,
-                               'output_mode': output_mode})
+    """
+    Return ik_node's parameters: the file, then what the launch arguments set.
+
+    An empty ``model`` leaves the file's ``model_path`` (a shipped arm without a model yet
+    says ``none`` there).
+    """
+    overrides = {'robot_description': robot_description, 'output_mode': output_mode}
+    if model:
+        overrides['model_path'] = model
+    return (str(params_file), overrides)
+
+
+def _file_model(params: dict) -> str:
+    return str(_node_section(params, 'ik_node').get('model_path') or '')
 
 
 def plan_demo(share: Path, *, arm: str = '', urdf: str = '', params_file: str = '',
@@ -202,7 +213,7 @@ def plan_demo(share: Path, *, arm: str = '', urdf: str = '', params_file: str = 
             f"positions, but {urdf_argument}:={urdf} describes {chain.robot_name}'s "
             f'{chain.n_joints} joints {list(chain.joint_names)}; pass a params_file for this '
             'arm, or leave params_file and arm unset to derive it from the URDF')
-    _check_model(model, chain)
+    _check_model(model or _file_model(params), chain)
     plan = []
     if use_rsp:
         plan.append(NodePlan('robot_state_publisher', 'robot_state_publisher',
@@ -226,8 +237,8 @@ def plan_ik(share: Path, *, urdf: str = '', params_file: str = '', model: str = 
     urdf = urdf or str(share / 'urdf' / f'{DEFAULT_ARM}.urdf')
     robot_description, chain = _read_chain(urdf, 'urdf')
     params_path = Path(params_file) if params_file else share / 'config' / 'iknn.yaml'
-    _read_params(params_path, 'params_file')
-    _check_model(model, chain)
+    params = _read_params(params_path, 'params_file')
+    _check_model(model or _file_model(params), chain)
     plan = [NodePlan(PACKAGE, 'ik_node', 'ik_node',
                      ik_parameters(params_path, robot_description, model, output_mode))]
     check_installed(plan, prefix_of=prefix_of)

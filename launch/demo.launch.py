@@ -18,6 +18,7 @@ The iknn_ros demo: a simulated arm driven by the IK node, shown in RViz.
     ros2 launch iknn_ros demo.launch.py
     ros2 launch iknn_ros demo.launch.py use_rviz:=false output_mode:=forward_position
     ros2 launch iknn_ros demo.launch.py arm:=spatial_arm
+    ros2 launch iknn_ros demo.launch.py arm:=seven_dof_arm   # full poses, no model yet
     ros2 launch iknn_ros demo.launch.py urdf:=/path/to/arm.urdf model:=/path/to/model.onnx
 
 In RViz, "2D Goal Pose" or "Publish Point" on the grid sends the arm's tip there. The
@@ -78,8 +79,8 @@ def generate_launch_description() -> LaunchDescription:
                                           '(comma-separated for several)'),
         DeclareLaunchArgument('arm', default_value='',
                               description='shipped arm: two_link_arm (when urdf is empty too), '
-                                          'three_link_arm or spatial_arm; picks the URDF '
-                                          'and the parameters'),
+                                          'three_link_arm, spatial_arm, six_dof_arm or '
+                                          'seven_dof_arm; picks the URDF and the parameters'),
         DeclareLaunchArgument('urdf', default_value='',
                               description='URDF of your arm; empty: the one of arm'),
         DeclareLaunchArgument('params_file', default_value='',

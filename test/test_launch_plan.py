@@ -88,7 +88,8 @@ def test_the_default_demo_starts_all_four_with_the_two_link_arm(installed):
     assert Path(ik.parameters[0]).is_file()
 
 
-@pytest.mark.parametrize('arm, joints', [('three_link_arm', 3), ('spatial_arm', 4)])
+@pytest.mark.parametrize('arm, joints', [('three_link_arm', 3), ('spatial_arm', 4),
+                                         ('six_dof_arm', 6), ('seven_dof_arm', 7)])
 def test_a_shipped_urdf_given_alone_brings_its_own_parameters(installed, arm, joints):
     # Before: urdf:=spatial_arm.urdf alone took the two-link arm's parameters, and sim_arm
     # died on a 2-value initial_positions while the launch ran on without an arm.
@@ -188,6 +189,21 @@ def test_an_arm_without_a_model_needs_model_none(installed):
         plan_ik(REPO, urdf=urdf)
     plan = plan_ik(REPO, urdf=urdf, model='none')
     assert plan[0].parameters[1]['model_path'] == 'none'
+    # Its own parameter file says model_path: none, and the launch leaves it so.
+    plan = plan_ik(REPO, urdf=urdf, params_file=str(REPO / 'config' / 'seven_dof_arm.yaml'))
+    assert 'model_path' not in plan[0].parameters[1]
+    # Given alone, the shipped URDF brings its own file (a start inside the limits).
     demo = plan_demo(REPO, urdf=urdf, model='none', use_rviz=False, use_rsp=False)
-    assert sim_parameters(demo)['initial_positions'] == [0.0, 0.0, 0.0, -0.0698, 0.0, 0.0,
-                                                         0.0]
+    assert sim_parameters(demo)['initial_positions'] == [0.0, -0.3, 0.0, -2.0, 0.0, 1.7,
+                                                         0.785]
+
+
+@pytest.mark.parametrize('arm', ['six_dof_arm', 'seven_dof_arm'])
+def test_the_real_size_arms_launch_on_their_own_files_without_a_model(installed, arm):
+    installed(*ALL_PACKAGES)
+    plan = plan_demo(REPO, arm=arm)
+    ik = next(n for n in plan if n.executable == 'ik_node')
+    file, overrides = ik.parameters
+    assert file == str(REPO / 'config' / f'{arm}.yaml') and 'model_path' not in overrides
+    section = yaml.safe_load(Path(file).read_text())['/**/ik_node']['ros__parameters']
+    assert section['model_path'] == 'none' and section['target_mode'] == 'pose'

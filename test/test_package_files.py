@@ -101,7 +101,9 @@ def test_rviz_config_shows_the_arm_markers_and_goal_tools():
 
 @pytest.mark.parametrize('name, urdf', [('iknn.yaml', 'two_link_arm.urdf'),
                                         ('three_link_arm.yaml', 'three_link_arm.urdf'),
-                                        ('spatial_arm.yaml', 'spatial_arm.urdf')])
+                                        ('spatial_arm.yaml', 'spatial_arm.urdf'),
+                                        ('six_dof_arm.yaml', 'six_dof_arm.urdf'),
+                                        ('seven_dof_arm.yaml', 'seven_dof_arm.urdf')])
 def test_parameter_files_match_the_declared_parameters(name, urdf):
     from iknn_ros.kinematics import KinematicChain
     config = yaml.safe_load((REPO / 'config' / name).read_text())
@@ -131,7 +133,8 @@ def test_package_xml_is_format_3_with_the_runtime_dependencies():
     depends = {e.text for e in root.findall('exec_depend')}
     for needed in ('rclpy', 'sensor_msgs', 'geometry_msgs', 'std_msgs', 'trajectory_msgs',
                    'visualization_msgs', 'diagnostic_msgs', 'launch', 'launch_ros',
-                   'robot_state_publisher', 'rviz2', 'python3-numpy', 'urdfdom_py'):
+                   'robot_state_publisher', 'rviz2', 'python3-numpy', 'urdfdom_py',
+                   'pinocchio'):
         assert needed in depends, needed
     assert {e.text for e in root.findall('test_depend')} >= {
         'ament_copyright', 'ament_flake8', 'ament_pep257', 'python3-pytest'}
