@@ -46,6 +46,7 @@ from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import UrdfError
 from iknn_ros.model_card import ModelMismatchError
 from iknn_ros.resources import default_urdf_path
+from iknn_ros.resources import is_no_model
 from iknn_ros.resources import model_for
 from iknn_ros.sampling import has_closed_form
 from iknn_ros.sampling import reachable_targets
@@ -56,6 +57,9 @@ from iknn_ros.solver import OnnxIKNetwork
 from iknn_ros.solver import SolverConfig
 from iknn_ros.solver import Status
 from iknn_ros.solver import Tracker
+from iknn_ros.targets import check_mode
+from iknn_ros.targets import target_length
+from iknn_ros.targets import TargetMode
 import numpy as np
 
 DEFAULT_START = (0.0, 1.0)
@@ -210,6 +214,10 @@ def run_chained(solver: IKSolver, targets: np.ndarray, start: Sequence[float],
             'reached': bool(reached),
             'final_error_m': _finite_or_none(result.goal_error_m) if result else None,
             'target_error_m': _finite_or_none(result.target_error_m) if result else None,
+            # Orientation errors (rad) of pose targets; None for positions.
+            'final_error_rad': _finite_or_none(result.goal_error_rad) if result else None,
+            'target_error_rad': _finite_or_none(result.target_error_rad) if result else None,
+            'unreachable': result.unreachable or None if result else None,
             'ticks': ticks,
             'status': result.status.name if result is not None else 'NONE',
             'max_joint_step_rad': biggest_step,
@@ -280,7 +288,7 @@ def direction_errors_deg(chain: KinematicChain, run: dict) -> np.ndarray:
 
 
 def make_solver(chain: KinematicChain, network: Optional[OnnxIKNetwork], refine: int,
-                settings: LoopSettings) -> IKSolver:
+                settings: LoopSettings, target_mode: str = 'position') -> IKSolver:
     """
     Return a solver whose step per tick is the trained step (or the given speed).
 
@@ -291,7 +299,8 @@ def make_solver(chain: KinematicChain, network: Optional[OnnxIKNetwork], refine:
     speed = settings.speed if settings.speed is not None else step / settings.dt
     return IKSolver(chain, network, SolverConfig(
         refine_iterations=refine, goal_tolerance_m=settings.tolerance_m,
-        max_cartesian_speed=speed, use_network=network is not None, fallback=refine > 0))
+        max_cartesian_speed=speed, use_network=network is not None, fallback=refine > 0,
+        target_mode=target_mode))
 
 
 # --------------------------------------------------------------------------------------
@@ -414,18 +423,36 @@ def write_plots(out: Path, chain: KinematicChain, step_data: dict,
 # User scenarios
 # --------------------------------------------------------------------------------------
 
-def read_targets(path: Path, target_dim: int) -> np.ndarray:
-    """Read chained targets from a CSV with header x,y (or x,y,z); raise ValueError."""
+TARGET_HEADERS = {
+    ('x', 'y'): TargetMode.POSITION, ('x', 'y', 'z'): TargetMode.POSITION,
+    ('x', 'y', 'yaw'): TargetMode.PLANAR_POSE,
+    ('x', 'y', 'z', 'qx', 'qy', 'qz', 'qw'): TargetMode.POSE,
+}
+
+
+def read_targets(path: Path, chain: KinematicChain) -> tuple[np.ndarray, TargetMode]:
+    """
+    Read chained targets from a CSV; return them and the target mode the header says.
+
+    Headers: x,y or x,y,z (positions), x,y,z,qx,qy,qz,qw (poses), x,y,yaw (planar poses).
+    Raise ValueError naming the file, the line and what was expected.
+    """
     if not path.is_file():
         raise ValueError(f"targets file '{path}' does not exist")
     with path.open(newline='', encoding='utf-8') as stream:
         reader = csv.reader(stream)
-        header = [h.strip().lower() for h in next(reader, [])]
-        if header not in (['x', 'y'], ['x', 'y', 'z']):
-            raise ValueError(f"'{path}': the header must be 'x,y' or 'x,y,z', got "
-                             f"{','.join(header) or 'nothing'}")
-        if target_dim == 3 and len(header) != 3:
+        header = tuple(h.strip().lower() for h in next(reader, []))
+        if header not in TARGET_HEADERS:
+            raise ValueError(f"'{path}': the header must be 'x,y', 'x,y,z', 'x,y,yaw' or "
+                             f"'x,y,z,qx,qy,qz,qw', got {','.join(header) or 'nothing'}")
+        mode = TARGET_HEADERS[header]
+        if mode is TargetMode.POSITION and chain.target_dim == 3 and len(header) != 3:
             raise ValueError(f"'{path}': this arm is spatial; give x,y,z targets")
+        try:
+            check_mode(chain, mode.value)
+        except ValueError as err:
+            raise ValueError(f"'{path}': {err}") from None
+        length = target_length(chain, mode)
         rows = []
         for line, row in enumerate(reader, start=2):
             if not row or all(not cell.strip() for cell in row):
@@ -437,10 +464,10 @@ def read_targets(path: Path, target_dim: int) -> np.ndarray:
                 values = [float(cell) for cell in row]
             except ValueError as err:
                 raise ValueError(f"'{path}' line {line}: {err}") from err
-            rows.append(values[:target_dim])
+            rows.append(values[:length])
     if not rows:
         raise ValueError(f"'{path}' has no targets")
-    return np.array(rows)
+    return np.array(rows), mode
 
 
 def parse_start(text: str, n_joints: int) -> tuple:
@@ -479,13 +506,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog='evaluate', description='Measure an iknn_ros model through the solver.',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--model', type=Path, default=None,
-                        help='ONNX model (default: the shipped model trained for the URDF)')
+                        help='ONNX model (default: the shipped model trained for the URDF); '
+                             "with --targets, 'none' runs damped least squares alone (pose "
+                             'targets have no model yet)')
     parser.add_argument('--urdf', type=Path, default=None,
                         help='URDF (default: the shipped two-link arm)')
     parser.add_argument('--base-link', default=None)
     parser.add_argument('--tip-link', default=None)
     parser.add_argument('--targets', type=Path, default=None,
-                        help='CSV of chained targets (header x,y or x,y,z): scenario mode')
+                        help='CSV of chained targets (header x,y | x,y,z | x,y,yaw | '
+                             'x,y,z,qx,qy,qz,qw): scenario mode')
     parser.add_argument('--start', default=None,
                         help=f'start joint angles, comma-separated (default '
                              f'{",".join(map(str, DEFAULT_START))})')
@@ -514,6 +544,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     urdf = args.urdf or default_urdf_path()
     try:
+        if args.targets is not None and args.model is not None and \
+                is_no_model(str(args.model)):
+            return _scenario(args, None, urdf)
         model = args.model or model_for(
             KinematicChain.from_urdf(urdf, args.base_link, args.tip_link))
         if args.targets is not None:
@@ -539,19 +572,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 0
 
 
-def _scenario(args: argparse.Namespace, model: Path, urdf: Path) -> int:
+def _scenario(args: argparse.Namespace, model: Optional[Path], urdf: Path) -> int:
     chain = KinematicChain.from_urdf(urdf, args.base_link, args.tip_link)
-    targets = read_targets(args.targets, chain.target_dim)
+    targets, mode = read_targets(args.targets, chain)
     start = parse_start(args.start, chain.n_joints) if args.start else default_start(chain)
-    network = OnnxIKNetwork(model)
-    network.card.check_chain(chain, f"model '{model}'")
+    network = None
+    if model is not None:
+        network = OnnxIKNetwork(model)
+        network.card.check_chain(chain, f"model '{model}'")
     settings = LoopSettings(dt=args.dt, speed=args.speed if args.speed else 0.5,
                             tick_budget=args.budget or 1000,
                             tolerance_m=args.tolerance or SolverConfig().goal_tolerance_m)
     refine = 0 if args.no_refine else args.refine
-    run = run_chained(make_solver(chain, network, refine, settings), targets, start, settings)
-    run['summary'].update({'model': str(model), 'urdf': str(urdf), 'refine_iterations': refine,
-                           'start': list(start)})
+    if network is None and refine == 0:
+        raise ValueError('--no-refine needs a model: without one, refinement is the tick')
+    run = run_chained(make_solver(chain, network, refine, settings, mode.value), targets,
+                      start, settings)
+    run['summary'].update({'model': 'none' if model is None else str(model),
+                           'urdf': str(urdf), 'refine_iterations': refine,
+                           'start': list(start), 'target_mode': mode.value})
     if args.json:
         print(json.dumps(run, indent=2))
     else:

@@ -20,6 +20,11 @@ from pathlib import Path
 import subprocess
 import sys
 
+from iknn_ros.kinematics import KinematicChain
+from iknn_ros.rigid_body import RigidBodyModel
+from iknn_ros.targets import format_target
+from iknn_ros.targets import TargetMode
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,7 +77,7 @@ def test_scenario_table_and_3d_targets(tmp_path):
 
 
 @pytest.mark.parametrize('content, message', [
-    ('a,b\n1,2\n', "header must be 'x,y' or 'x,y,z'"),
+    ('a,b\n1,2\n', "header must be 'x,y', 'x,y,z', 'x,y,yaw' or 'x,y,z,qx,qy,qz,qw'"),
     ('x,y\n0.5,zero\n', 'line 2'),
     ('x,y\n0.5\n', 'line 2: expected 2 values'),
     ('x,y\n', 'has no targets'),
@@ -129,3 +134,36 @@ def test_single_steps_of_a_redundant_arm_keep_to_the_trained_step():
     again = np.random.default_rng(11)
     step_samples(chain, again, 4000, network.card.step_m)
     assert rng.uniform() == again.uniform()
+
+
+def test_pose_targets_run_without_a_model_and_report_both_errors(tmp_path):
+    # FK of two joint vectors of the Panda-sized arm as pose targets, then one whose
+    # position is beyond reach.
+    urdf = REPO / 'urdf' / 'seven_dof_arm.urdf'
+    chain = KinematicChain.from_urdf(urdf)
+    body = RigidBodyModel(chain)
+    rows = [format_target(chain, TargetMode.POSE, *body.placement(np.array(q))) for q in
+            ([0.3, -0.5, 0.2, -2.0, 0.1, 1.8, 0.5], [-0.4, 0.2, -0.3, -1.5, -0.2, 1.2, 0.9])]
+    rows.append((2.0, 0.0, 0.5, 0.0, 0.0, 0.0, 1.0))
+    path = tmp_path / 'poses.csv'
+    lines = [','.join(f'{v:.12f}' for v in row) for row in rows]
+    path.write_text('x,y,z,qx,qy,qz,qw\n' + '\n'.join(lines) + '\n')
+    done = evaluate('--urdf', str(urdf), '--model', 'none', '--targets', str(path),
+                    '--start', '0,-0.3,0,-2,0,1.7,0.785', '--refine', '3', '--json')
+    assert done.returncode == 0, done.stderr
+    run = json.loads(done.stdout)
+    assert run['summary']['target_mode'] == 'pose' and run['summary']['model'] == 'none'
+    first, second, far = run['targets']
+    for reached in (first, second):
+        assert reached['reached'] and reached['status'] == 'REACHED'
+        assert reached['final_error_m'] <= 1e-4 and reached['final_error_rad'] <= 1e-4
+    assert far['status'] == 'OUT_OF_REACH' and far['unreachable'] == 'position'
+    assert run['summary']['limit_violations'] == run['summary']['velocity_violations'] == 0
+
+
+def test_pose_targets_are_refused_where_the_arm_cannot_hold_them(tmp_path):
+    path = tmp_path / 'poses.csv'
+    path.write_text('x,y,z,qx,qy,qz,qw\n0.5,0.2,0.6,0,0,0,1\n')
+    done = evaluate('--urdf', str(REPO / 'urdf' / 'spatial_arm.urdf'), '--model', 'none',
+                    '--targets', str(path))
+    assert done.returncode == 2 and 'six joints or more' in done.stderr
