@@ -73,6 +73,8 @@ START_POSE_SEED = 0
 # Iterations of the minimiser per start, and its damping schedule (Levenberg's).
 SOLVE_ITERATIONS = 100
 INITIAL_DAMPING = 1e-3
+# An accepted step that lowers the cost by less than this share of it has settled.
+SETTLED = 1e-10
 MAX_DAMPING = 1e6
 
 
@@ -161,6 +163,9 @@ class PoseTick:
         self._projected = False
         self._unreachable = ''
         self._verified = False
+        # The last projected target: (its aim, the nearest pose's joints, the part out of
+        # reach), from which a stream of targets just beside it is followed locally.
+        self._projection: Optional[tuple] = None
 
     # ---- residuals -----------------------------------------------------------------------
 
@@ -276,9 +281,13 @@ class PoseTick:
                                                                   task)
             t_cost = float(t_residual @ t_residual)
             if t_cost < cost:
+                settled = cost - t_cost <= SETTLED * cost
                 q, jac6, residual, cost = trial, t_jac6, t_residual, t_cost
                 position_error, angle = t_position_error, t_angle
                 damping = max(damping * 0.3, 1e-12)
+                if settled:
+                    # A minimum that is not the target: the nearest reachable one.
+                    break
             else:
                 if damping >= MAX_DAMPING:
                     # The same step would be tried again: the answer is final.
@@ -352,7 +361,10 @@ class PoseTick:
         """Make ``target`` its own goal until a step shows otherwise (:meth:`_verify`)."""
         self._last_target = target
         self._goal, self._goal_tuple = aim, target
-        self._projected, self._unreachable, self._verified = False, '', False
+        self._projected, self._verified = False, False
+        # The last part out of reach stays known for a stream that continues a projection.
+        if self._projection is None:
+            self._unreachable = ''
 
     def _verify(self, q: FloatArray) -> None:
         """Check that the goal is reachable from near ``q``; project it where it is not."""
@@ -371,6 +383,16 @@ class PoseTick:
             if math.dist(goal, self._goal_tuple) <= 1e-12:
                 return
             joints = None
+        elif self._continues_projection(aim):
+            # A stream sliding along outside the reachable set (a teleop pushing past the
+            # workspace): the nearest pose moves with it, so one local minimisation from the
+            # last one's joints follows it, instead of a search per tick.
+            joints, position_error, angle, _ = self.minimise(self._projection[1], aim)
+            if self._exact(position_error, angle, EXACT_GAP_M):
+                return
+            position, rotation = self.body.placement(joints)
+            goal = format_target(self.chain, self.mode, position, rotation)
+            part = self._unreachable or 'position'
         else:
             result = self.solve(self._goal_tuple, seed=np.minimum(np.maximum(q, self.lo),
                                                                   self.hi), max_starts=16)
@@ -379,10 +401,26 @@ class PoseTick:
             joints = np.asarray(result.joints)
             position, rotation = self.body.placement(joints)
             goal = format_target(self.chain, self.mode, position, rotation)
+            part = self._unreachable_part(aim, joints)
         self._goal, self._goal_tuple = parse_target(self.chain, self.mode, goal), goal
         self._projected = True
-        self._unreachable = 'position' if joints is None else \
-            self._unreachable_part(aim, joints)
+        self._unreachable = 'position' if joints is None else part
+        if joints is not None:
+            self._projection = (aim, joints, part)
+
+    def _continues_projection(self, aim: Aim) -> bool:
+        """Return whether ``aim`` is within one step of the last projected target."""
+        if self._projection is None:
+            return False
+        previous = self._projection[0]
+        if math.dist(previous.position, aim.position) > self.step_m:
+            return False
+        if self.mode is TargetMode.POSE:
+            turn = pinocchio.log3(aim.rotation @ previous.rotation.T)
+            return math.sqrt(turn @ turn) * self.weight <= self.step_m
+        if self.mode is TargetMode.PLANAR_POSE:
+            return abs(wrap_scalar(aim.yaw - previous.yaw)) * self.weight <= self.step_m
+        return True
 
     # ---- waypoints -----------------------------------------------------------------------
 
@@ -626,4 +664,4 @@ class PoseTick:
             projected=self._projected, fallback=fallback, position_limited=position_limited,
             velocity_limited=velocity_limited, branch=1.0, network_error_m=network_error,
             reached=reached, goal_error_rad=goal_angle, target_error_rad=target_angle,
-            unreachable=self._unreachable)
+            unreachable=self._unreachable if self._projected else '')

@@ -295,3 +295,35 @@ def test_planar_position_solvers_solve_too():
     result = solver.solve((0.5, 0.4))
     assert result.reached
     np.testing.assert_allclose(chain.fk(np.array(result.joints)), (0.5, 0.4), atol=1e-9)
+
+
+def test_a_stream_beyond_reach_is_followed_without_a_search_per_tick(monkeypatch):
+    # A teleop pushing past the workspace: each new target is out of reach and next to the
+    # last. The first one is searched (a cold solve from fixed starts); the rest follow the
+    # nearest pose locally. Before, every tick searched (128 ms a tick on this machine).
+    chain, solver = pose_solver(SEVEN)
+    general = solver._scalar
+    searches = []
+    real_solve = general.solve
+    monkeypatch.setattr(general, 'solve', lambda *a, **k: searches.append(1) or
+                        real_solve(*a, **k))
+    body = RigidBodyModel(chain)
+    q = tuple(0.5 * (solver.safe_chain.lower + solver.safe_chain.upper))
+    rotation = body.placement(np.array(q))[1]
+    previous_goal = None
+    for k in range(40):
+        target = format_target(chain, TargetMode.POSE, np.array([1.2 + 0.002 * k, 0.1, 0.4]),
+                               rotation)
+        result = solver.tick(q, target, 0.01)
+        assert result.status is Status.OUT_OF_REACH and result.unreachable == 'position'
+        assert_safe(chain, solver, q, result.command, 0.01)
+        # The goal is a reachable pose, and the nearest: no start of a full search beats it.
+        goal = parse_target(chain, TargetMode.POSE, result.goal)
+        if previous_goal is not None:
+            assert np.linalg.norm(goal.position - previous_goal.position) < 0.01
+        previous_goal = goal
+        q = result.command
+    assert len(searches) == 1
+    full = real_solve(target, seed=np.array(q))
+    gap = lambda p: np.linalg.norm(p - np.array(target[:3]))  # noqa: E731
+    assert gap(goal.position) <= gap(body.placement(np.array(full.joints))[0]) + 1e-6
