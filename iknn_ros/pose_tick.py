@@ -42,6 +42,7 @@ from iknn_ros.kinematics import nearest_keeping_elbows
 from iknn_ros.rigid_body import RigidBodyModel
 from iknn_ros.routes import scalar_segment_enters_ball
 from iknn_ros.routes import scalar_spherical_waypoint
+from iknn_ros.safety import safe_command
 from iknn_ros.targets import Aim
 from iknn_ros.targets import check_mode
 from iknn_ros.targets import format_target
@@ -556,27 +557,9 @@ class PoseTick:
 
     def _safety(self, q: FloatArray, solution: FloatArray, dt: float) -> tuple:
         """Return the command: wrapped increments, position and velocity limits."""
-        position_limited = False
-        moves = []
-        biggest = 0.0
-        for v, target, (low, high, vmax, cont) in zip(q.tolist(), solution.tolist(),
-                                                      self._limits):
-            if cont:
-                move = (target - v + math.pi) % TWO_PI - math.pi
-            elif target > high or target < low:
-                bounded = high if target > high else low
-                if abs(bounded - target) > 1e-12:
-                    position_limited = True
-                move = bounded - v
-            else:
-                move = target - v
-            moves.append(move)
-            ratio = abs(move) / (vmax * dt)
-            if ratio > biggest:
-                biggest = ratio
-        scale = 1.0 / biggest if biggest > 1.0 else 1.0
-        command = np.array([v + m * scale for v, m in zip(q.tolist(), moves)])
-        return command, position_limited, biggest > 1.0
+        command, position_limited, velocity_limited = safe_command(
+            q.tolist(), solution.tolist(), dt, self._limits)
+        return np.array(command), position_limited, velocity_limited
 
     def hold(self, q: FloatArray, dt: float) -> FloatArray:
         """Return the command that holds ``q``, back inside the margin no faster than allowed."""

@@ -66,6 +66,7 @@ from iknn_ros.routes import route_length  # noqa: F401 (part of the solver's API
 from iknn_ros.routes import route_waypoint
 from iknn_ros.routes import scalar_polar_waypoint
 from iknn_ros.routes import scalar_segment_enters_disk
+from iknn_ros.safety import safe_command
 from iknn_ros.targets import check_mode
 from iknn_ros.targets import TargetMode
 from iknn_ros.tick_types import BatchTickResult
@@ -716,6 +717,7 @@ class _ScalarTick:
         self.lo = [float(v) for v in solver.safe_chain.lower]
         self.hi = [float(v) for v in solver.safe_chain.upper]
         self.velocity = [float(v) for v in chain.velocity_limits]
+        self.limits = list(zip(self.lo, self.hi, self.velocity, self.continuous))
         self.route_radius = float(solver.route_radius)
         self.damping_floor = DAMPING_FLOOR_FRACTION * chain.reach ** 2
         cfg = solver.config
@@ -821,27 +823,7 @@ class _ScalarTick:
                 allowance = vmax * dt
                 command.append(v + min(max(move, -allowance), allowance))
             return command, False, False
-        position_limited = False
-        moves = []
-        biggest = 0.0
-        for v, target, low, high, vmax, cont in zip(q, solution, lo, hi, velocity, continuous):
-            if cont:
-                move = (target - v + math.pi) % TWO_PI - math.pi
-            elif target > high or target < low:
-                bounded = high if target > high else low
-                if abs(bounded - target) > 1e-12:
-                    position_limited = True
-                move = bounded - v
-            else:
-                move = target - v
-            moves.append(move)
-            ratio = abs(move) / (vmax * dt)
-            if ratio > biggest:
-                biggest = ratio
-        if biggest > 1.0:
-            scale = 1.0 / biggest
-            return [v + m * scale for v, m in zip(q, moves)], position_limited, True
-        return [v + m for v, m in zip(q, moves)], position_limited, False
+        return safe_command(q, solution, dt, self.limits)
 
 
 class _ScalarPlanarTick(_ScalarTick):
