@@ -91,6 +91,8 @@ class Step:
     command: Optional[tuple]
     result: Optional[TickResult]
     reason: str
+    # The target this period's tick aimed for (None: no tick ran).
+    target: Optional[tuple] = None
 
 
 class IKController:
@@ -202,12 +204,12 @@ class IKController:
             result = self.tracker.tick(start, self.target, dt)
             if result.command is None:
                 self.command = None
-                step = Step(None, result, result.message)
+                step = Step(None, result, result.message, self.target)
             else:
                 self.command, self.command_time = result.command, now
                 self.counters['commands'] += 1
                 self.counters['fallback_ticks'] += int(result.fallback)
-                step = Step(result.command, result, result.message)
+                step = Step(result.command, result, result.message, self.target)
         self.last = step
         return step
 

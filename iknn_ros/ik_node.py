@@ -20,7 +20,9 @@ Subscribes ``target_pose`` and ``/goal_pose`` (geometry_msgs/PoseStamped), ``/cl
 Publishes, by ``output_mode``, sensor_msgs/JointState on ``joint_commands``,
 std_msgs/Float64MultiArray on ``/forward_position_controller/commands`` and
 trajectory_msgs/JointTrajectory on ``/joint_trajectory_controller/joint_trajectory``; plus
-``/diagnostics`` and ``iknn/markers`` for RViz. All mathematics is in
+``/diagnostics`` and ``iknn/markers`` for RViz, and serves the goal as an interactive
+marker (``goal_marker/update``, ``goal_marker/feedback``) when ``interactive_markers`` is
+installed. All mathematics is in
 :mod:`iknn_ros.solver` and :mod:`iknn_ros.control`; this module is the ROS glue.
 
     ros2 run iknn_ros ik_node --ros-args --params-file config/iknn.yaml
@@ -42,9 +44,14 @@ from diagnostic_msgs.msg import DiagnosticStatus
 from diagnostic_msgs.msg import KeyValue
 from geometry_msgs.msg import Point
 from geometry_msgs.msg import PointStamped
+from geometry_msgs.msg import Pose
 from geometry_msgs.msg import PoseStamped
 from iknn_ros.control import IKController
 from iknn_ros.control import LogSummary
+from iknn_ros.goal_marker import GoalMarker
+from iknn_ros.goal_marker import marker_description
+from iknn_ros.goal_marker import MISSING_PACKAGE
+from iknn_ros.goal_marker import pose_parts
 from iknn_ros.kinematics import AnnulusWorkspace
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import UrdfError
@@ -73,6 +80,7 @@ from rclpy.time import Time
 from sensor_msgs.msg import JointState
 from std_msgs.msg import ColorRGBA
 from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import Header
 from trajectory_msgs.msg import JointTrajectory
 from trajectory_msgs.msg import JointTrajectoryPoint
 from visualization_msgs.msg import Marker
@@ -202,6 +210,12 @@ PARAMETERS = (
      _descriptor('JointTrajectory commands, one point one tick ahead', read_only=True)),
     ('markers_topic', 'iknn/markers', _descriptor('RViz markers: target, goal, workspace',
                                                   read_only=True)),
+    ('interactive_marker', True, _descriptor(
+        "serve the goal as an interactive marker for RViz's InteractiveMarkers display (needs "
+        'interactive_markers; without it the node says so once and runs on)', read_only=True)),
+    ('interactive_marker_namespace', 'goal_marker', _descriptor(
+        "the marker server's namespace (topics <namespace>/update and /feedback)",
+        read_only=True)),
 )
 
 
@@ -266,6 +280,8 @@ class IKNode(Node):
         self._post_set = hasattr(self, 'add_post_set_parameters_callback')
         if self._post_set:
             self.add_post_set_parameters_callback(self._on_parameters_set)
+        self._goal_marker = self._make_goal_marker(values) \
+            if values['interactive_marker'] else None
         self._publish_markers(force=True)
         chain = self.controller.solver.chain
         self.get_logger().info(
@@ -330,6 +346,22 @@ class IKNode(Node):
                 self._command_publishers[mode] = self.create_publisher(
                     kind, self.get_parameter(parameter).value, 10)
 
+    def _make_goal_marker(self, values: dict) -> Optional[GoalMarker]:
+        solver = self.controller.solver
+        marker = GoalMarker.create(self, values['interactive_marker_namespace'], solver.chain,
+                                   solver.target_mode, self.controller.base_frame,
+                                   self._on_marker_goal)
+        if marker is None:
+            self.get_logger().warning(MISSING_PACKAGE)
+        return marker
+
+    def destroy_node(self) -> None:
+        """Erase the goal marker (while the context lasts), then destroy the node."""
+        if self._goal_marker is not None:
+            self._goal_marker.shutdown()
+            self._goal_marker = None
+        super().destroy_node()
+
     def _make_timer(self, rate: float):
         return self.create_timer(1.0 / rate, self._on_timer)
 
@@ -360,6 +392,12 @@ class IKNode(Node):
                 f'target orientation ({o.x:.3g}, {o.y:.3g}, {o.z:.3g}, {o.w:.3g}) ignored: '
                 f"target_mode is 'position' (this arm takes {modes}; said once)")
         self._accept_target((p.x, p.y, p.z), msg.header, (o.x, o.y, o.z, o.w))
+
+    def _on_marker_goal(self, pose: Pose, header: Header) -> None:
+        position, orientation = pose_parts(pose)
+        mode = self.controller.solver.target_mode
+        self._accept_target(position, header,
+                            None if mode is TargetMode.POSITION else orientation)
 
     def _on_point(self, msg: PointStamped) -> None:
         self._accept_target((msg.point.x, msg.point.y, msg.point.z), msg.header)
@@ -534,6 +572,26 @@ class IKNode(Node):
     def _on_people_timer(self) -> None:
         self._publish_diagnostics()
         self._publish_markers()
+        self._show_goal_marker()
+
+    def _show_goal_marker(self) -> None:
+        """Keep the goal marker where the goal is: the tool, the target, or its projection."""
+        marker, controller = self._goal_marker, self.controller
+        if marker is None:
+            return
+        step = controller.last
+        if controller.target is None:
+            if controller.joints is not None:
+                marker.show(controller.solver.tool_target(controller.joints),
+                            marker_description(None))
+            return
+        result = step.result if step is not None and step.target == controller.target \
+            else None
+        if result is None:
+            # No tick for this target yet: the marker stays where it was dropped.
+            marker.show(controller.target, marker_description('waiting'))
+        else:
+            marker.show(result.goal, marker_description(result.status.name, result.unreachable))
 
     def _publish_diagnostics(self) -> None:
         msg = DiagnosticArray(status=[self.diagnostic_status()])
@@ -654,6 +712,9 @@ class IKNode(Node):
             controller.command, controller.command_time = old.command, old.command_time
             self.controller = controller
             self._model_source = change.model_source or self._model_source
+            if self._goal_marker is not None:
+                self._goal_marker.retarget(controller.solver.chain, controller.solver.target_mode,
+                                           controller.base_frame)
             self._make_command_messages()
             self._publish_markers(force=True)
         else:

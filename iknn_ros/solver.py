@@ -68,6 +68,7 @@ from iknn_ros.routes import scalar_polar_waypoint
 from iknn_ros.routes import scalar_segment_enters_disk
 from iknn_ros.safety import safe_command
 from iknn_ros.targets import check_mode
+from iknn_ros.targets import format_target
 from iknn_ros.targets import TargetMode
 from iknn_ros.tick_types import BatchTickResult
 from iknn_ros.tick_types import DAMPING_FLOOR_FRACTION
@@ -428,6 +429,11 @@ class IKSolver:
         return (tuple(goal.tolist()), float(np.linalg.norm(tip - goal)),
                 float(np.linalg.norm(tip - target)), math.nan, math.nan,
                 bool(np.linalg.norm(goal - target) > 1e-12))
+
+    def tool_target(self, joints: Sequence[float]) -> tuple:
+        """Return the target the tool at ``joints`` holds, in the solver's target mode."""
+        tool = self.chain.frames(np.asarray(joints, dtype=np.float64))[-1]
+        return format_target(self.chain, self.target_mode, tool[:3, 3], tool[:3, :3])
 
     def way_left(self, joints: Sequence[float], goal: Sequence[float]) -> float:
         """Return the length of the way from the tip at ``joints`` to ``goal`` (m)."""

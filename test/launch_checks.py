@@ -22,14 +22,18 @@ import unittest
 from ament_index_python.packages import get_package_prefix
 from ament_index_python.packages import get_package_share_directory
 from ament_index_python.packages import PackageNotFoundError
+from geometry_msgs.msg import Pose
 from geometry_msgs.msg import PoseStamped
 from iknn_ros.kinematics import KinematicChain
+from iknn_ros.targets import matrix_to_quaternion
 import numpy as np
 import rclpy
 from sensor_msgs.msg import JointState
+from visualization_msgs.msg import InteractiveMarkerFeedback
+from visualization_msgs.srv import GetInteractiveMarkers
 import yaml
 
-ARMS = ('two_link_arm', 'three_link_arm', 'spatial_arm')
+ARMS = ('two_link_arm', 'three_link_arm', 'spatial_arm', 'six_dof_arm', 'seven_dof_arm')
 
 
 def installed(package: str) -> bool:
@@ -73,29 +77,75 @@ class GoalCase(unittest.TestCase):
         return condition()
 
     def check_start_and_goal(self, arm: str, namespace: str = '') -> None:
+        chain, states = self.watch_the_arm(arm, namespace)
+        np.testing.assert_allclose(states[0].position, arm_start(arm), atol=1e-3)
+        # A goal the arm can reach: the tool pose at a joint vector inside the limits (the
+        # arms in pose mode take the orientation too; the others say once they drop it).
+        tool = chain.frames(reachable_joints(chain, 0.3))[-1]
+        msg = PoseStamped()
+        msg.header.frame_id = chain.base_link
+        msg.pose = tool_pose(tool)
+        goals = self.node.create_publisher(PoseStamped, '/goal_pose', 10)
+        self.assertTrue(self.spin_until(lambda: goals.get_subscription_count() > 0, 30.0))
+        goals.publish(msg)
+        self.assertTrue(self.spin_until(lambda: self.at(chain, states, tool), 30.0),
+                        f'{arm} did not reach {tool[:3, 3]}')
+
+    def check_marker_drag(self, arm: str, namespace: str = '') -> None:
+        """Drag the goal marker as RViz does (feedback on release); the arm goes there."""
+        try:
+            import interactive_markers  # noqa: F401 - the node's marker needs it too
+        except ImportError:
+            self.skipTest('interactive_markers is not installed: ik_node serves no marker')
+        chain, states = self.watch_the_arm(arm, namespace)
+        # What RViz's display does on connecting: ask the server for its markers.
+        markers = self.node.create_client(GetInteractiveMarkers,
+                                          f'{namespace}/goal_marker/get_interactive_markers')
+        self.assertTrue(markers.wait_for_service(timeout_sec=30.0), 'no goal marker server')
+        reply = markers.call_async(GetInteractiveMarkers.Request())
+        self.assertTrue(self.spin_until(reply.done, 30.0))
+        self.assertEqual([m.name for m in reply.result().markers], ['goal'])
+        feedback = self.node.create_publisher(InteractiveMarkerFeedback,
+                                              f'{namespace}/goal_marker/feedback', 10)
+        self.assertTrue(self.spin_until(lambda: feedback.get_subscription_count() > 0, 30.0))
+        # The server takes a new client's feedback a second after the last one it knew.
+        self.spin_until(lambda: False, 1.1)
+        tool = chain.frames(reachable_joints(chain, -0.2))[-1]
+        msg = InteractiveMarkerFeedback(client_id='/launch_test_probe', marker_name='goal',
+                                        event_type=InteractiveMarkerFeedback.MOUSE_UP)
+        msg.header.frame_id = chain.base_link
+        msg.pose = tool_pose(tool)
+        feedback.publish(msg)
+        self.assertTrue(self.spin_until(lambda: self.at(chain, states, tool), 30.0),
+                        f'{arm} did not follow the marker to {tool[:3, 3]}')
+
+    def watch_the_arm(self, arm: str, namespace: str) -> tuple:
         chain = KinematicChain.from_urdf(share() / 'urdf' / f'{arm}.urdf')
         states = []
         topic = f'{namespace}/joint_states'
         self.node.create_subscription(JointState, topic, states.append, 10)
         self.assertTrue(self.spin_until(lambda: states, 30.0), f'no joint states on {topic}')
         self.assertEqual(list(states[0].name), list(chain.joint_names))
-        np.testing.assert_allclose(states[0].position, arm_start(arm), atol=1e-3)
-        # A goal the arm can reach: the tip at a joint vector inside the limits.
-        q = np.array([0.5 * (lo + hi) if math.isfinite(lo) and math.isfinite(hi) else 0.4
-                      for lo, hi in zip(chain.lower, chain.upper)]) + 0.3
-        goal = chain.fk(q)
-        msg = PoseStamped()
-        msg.header.frame_id = chain.base_link
-        msg.pose.position.x, msg.pose.position.y = float(goal[0]), float(goal[1])
-        msg.pose.position.z = float(goal[2]) if len(goal) > 2 else 0.0
-        msg.pose.orientation.w = 1.0
-        goals = self.node.create_publisher(PoseStamped, '/goal_pose', 10)
+        return chain, states
 
-        def reached():
-            positions = dict(zip(states[-1].name, states[-1].position))
-            tip = chain.fk(np.array([positions[n] for n in chain.joint_names]))
-            return float(np.linalg.norm(tip - goal)) < 1e-6
+    @staticmethod
+    def at(chain: KinematicChain, states: list, tool: np.ndarray) -> bool:
+        """Return whether the arm's tip is at the tool frame's position (within 1e-6 m)."""
+        positions = dict(zip(states[-1].name, states[-1].position))
+        here = chain.frames(np.array([positions[n] for n in chain.joint_names]))[-1]
+        return float(np.linalg.norm(here[:3, 3] - tool[:3, 3])) < 1e-6
 
-        self.assertTrue(self.spin_until(lambda: goals.get_subscription_count() > 0, 30.0))
-        goals.publish(msg)
-        self.assertTrue(self.spin_until(reached, 30.0), f'{arm} did not reach {goal}')
+
+def reachable_joints(chain: KinematicChain, offset: float) -> np.ndarray:
+    """Return a joint vector inside the limits: mid-range plus ``offset``."""
+    return np.array([0.5 * (lo + hi) if math.isfinite(lo) and math.isfinite(hi) else 0.4
+                     for lo, hi in zip(chain.lower, chain.upper)]) + offset
+
+
+def tool_pose(tool: np.ndarray) -> Pose:
+    """Return a 4 x 4 tool frame as a geometry_msgs Pose."""
+    pose = Pose()
+    pose.position.x, pose.position.y, pose.position.z = (float(v) for v in tool[:3, 3])
+    o = pose.orientation
+    o.x, o.y, o.z, o.w = matrix_to_quaternion(tool[:3, :3])
+    return pose

@@ -17,7 +17,8 @@ launch_testing: demo.launch.py in a namespace, every shipped arm, reaches a goal
 
 The demo is included under ``PushRosNamespace('arm1')`` with ``use_rviz:=false``, as a
 multi-arm set-up would include it: sim_arm must start where the arm's parameter file says
-(so the file applied in the namespace), a goal on /goal_pose must be reached, and every
+(so the file applied in the namespace), a goal on /goal_pose must be reached, a drag of
+the goal marker (its feedback, as RViz publishes it) must move the arm there, and every
 process must end with exit code 0 when launch_testing stops them.
 
 Runs under ``colcon test`` with ROS 2 installed (.github/workflows/ros.yml, Humble and
@@ -64,6 +65,10 @@ class TestTheNamespacedDemo(GoalCase):
 
     def test_starts_as_its_file_says_and_reaches_a_goal(self, arm_name):
         self.check_start_and_goal(arm_name, f'/{NAMESPACE}')
+
+    # unittest runs a case's tests in name order: this one after the start is checked.
+    def test_then_a_drag_of_the_goal_marker_moves_the_arm(self, arm_name):
+        self.check_marker_drag(arm_name, f'/{NAMESPACE}')
 
 
 @launch_testing.post_shutdown_test()

@@ -49,7 +49,8 @@ def generate_test_description(arm):
     params = share() / 'config' / ('iknn.yaml' if arm == 'two_link_arm' else f'{arm}.yaml')
     ik = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(str(share() / 'launch' / 'ik.launch.py')),
-        launch_arguments={'urdf': str(urdf), 'output_mode': 'joint_state'}.items())
+        launch_arguments={'urdf': str(urdf), 'params_file': str(params),
+                          'output_mode': 'joint_state'}.items())
     servos = Node(package='iknn_ros', executable='sim_arm', name='sim_arm', output='screen',
                   parameters=[str(params), {'urdf_path': str(urdf)}])
     return LaunchDescription([servos, ik, launch_testing.actions.ReadyToTest()]), {

@@ -94,7 +94,12 @@ def test_rviz_config_shows_the_arm_markers_and_goal_tools():
     assert 'rviz_default_plugins/TF' in displays
     markers_topic = {p[0]: p[1] for p in IK_PARAMETERS}['markers_topic']
     assert displays['rviz_default_plugins/MarkerArray']['Topic']['Value'] == '/' + markers_topic
+    marker_namespace = {p[0]: p[1] for p in IK_PARAMETERS}['interactive_marker_namespace']
+    goal_marker = displays['rviz_default_plugins/InteractiveMarkers']
+    assert goal_marker['Interactive Markers Namespace'] == '/' + marker_namespace
+    assert goal_marker['Enabled'] and goal_marker['Show Descriptions']
     tools = {t['Class']: t for t in manager['Tools']}
+    assert tools['rviz_default_plugins/Interact']
     assert tools['rviz_default_plugins/SetGoal']['Topic']['Value'] == '/goal_pose'
     assert tools['rviz_default_plugins/PublishPoint']['Topic']['Value'] == '/clicked_point'
 
@@ -134,7 +139,7 @@ def test_package_xml_is_format_3_with_the_runtime_dependencies():
     for needed in ('rclpy', 'sensor_msgs', 'geometry_msgs', 'std_msgs', 'trajectory_msgs',
                    'visualization_msgs', 'diagnostic_msgs', 'launch', 'launch_ros',
                    'robot_state_publisher', 'rviz2', 'python3-numpy', 'urdfdom_py',
-                   'pinocchio'):
+                   'pinocchio', 'interactive_markers'):
         assert needed in depends, needed
     assert {e.text for e in root.findall('test_depend')} >= {
         'ament_copyright', 'ament_flake8', 'ament_pep257', 'python3-pytest'}
