@@ -39,7 +39,7 @@ chromium:
 setup: $(STAMP) $(WEB_STAMP) chromium
 
 demo: setup
-	$(BIN)/python -m iknn_ros.demo
+	$(BIN)/python -m iknn_ros.nodes.demo
 
 test: setup
 	@rc=0; $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \

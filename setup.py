@@ -66,14 +66,14 @@ setup(
     tests_require=['pytest'],
     entry_points={
         'console_scripts': [
-            'chain_info = iknn_ros.chain_info:main',
-            'demo = iknn_ros.demo:main',
-            'evaluate = iknn_ros.evaluate:main',
-            'ik_node = iknn_ros.node_main:ik_node',
-            'sim_arm = iknn_ros.node_main:sim_arm',
-            'solve = iknn_ros.solve:main',
+            'chain_info = iknn_ros.kinematics.chain_info:main',
+            'demo = iknn_ros.nodes.demo:main',
+            'evaluate = iknn_ros.evaluation.evaluate:main',
+            'ik_node = iknn_ros.nodes.node_main:ik_node',
+            'sim_arm = iknn_ros.nodes.node_main:sim_arm',
+            'solve = iknn_ros.ik.solve:main',
             'train = iknn_ros.training.cli:main',
-            'web = iknn_ros.node_main:web',
+            'web = iknn_ros.nodes.node_main:web',
         ],
     },
 )

@@ -53,13 +53,13 @@ from typing import Callable, Optional
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from iknn_ros.evaluate import machine  # noqa: E402
+from iknn_ros.evaluation.evaluate import machine  # noqa: E402
+from iknn_ros.ik.solver import IKSolver  # noqa: E402
+from iknn_ros.ik.solver import SolverConfig  # noqa: E402
 from iknn_ros.kinematics import KinematicChain  # noqa: E402
-from iknn_ros.rigid_body import RigidBodyModel  # noqa: E402
-from iknn_ros.solver import IKSolver  # noqa: E402
-from iknn_ros.solver import SolverConfig  # noqa: E402
-from iknn_ros.targets import format_target  # noqa: E402
-from iknn_ros.targets import TargetMode  # noqa: E402
+from iknn_ros.kinematics.rigid_body import RigidBodyModel  # noqa: E402
+from iknn_ros.kinematics.targets import format_target  # noqa: E402
+from iknn_ros.kinematics.targets import TargetMode  # noqa: E402
 import numpy as np  # noqa: E402
 import pinocchio  # noqa: E402
 
@@ -206,7 +206,7 @@ def clik_method(arm: Arm) -> tuple:
 
 
 def _quaternion(rotation) -> tuple:
-    from iknn_ros.targets import matrix_to_quaternion
+    from iknn_ros.kinematics.targets import matrix_to_quaternion
     return matrix_to_quaternion(rotation)
 
 

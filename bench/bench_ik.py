@@ -44,18 +44,18 @@ import warnings
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from iknn_ros.evaluate import LoopSettings  # noqa: E402
-from iknn_ros.evaluate import run_chained  # noqa: E402
-from iknn_ros.evaluate import stats  # noqa: E402
+from iknn_ros.evaluation.evaluate import LoopSettings  # noqa: E402
+from iknn_ros.evaluation.evaluate import run_chained  # noqa: E402
+from iknn_ros.evaluation.evaluate import stats  # noqa: E402
+from iknn_ros.ik.solver import IKSolver  # noqa: E402
+from iknn_ros.ik.solver import OnnxIKNetwork  # noqa: E402
+from iknn_ros.ik.solver import SolverConfig  # noqa: E402
+from iknn_ros.ik.solver import Status  # noqa: E402
 from iknn_ros.kinematics import KinematicChain  # noqa: E402
 from iknn_ros.kinematics import TwoLinkGeometry  # noqa: E402
+from iknn_ros.kinematics.sampling import reachable_targets  # noqa: E402
 from iknn_ros.resources import default_model_path  # noqa: E402
 from iknn_ros.resources import default_urdf_path  # noqa: E402
-from iknn_ros.sampling import reachable_targets  # noqa: E402
-from iknn_ros.solver import IKSolver  # noqa: E402
-from iknn_ros.solver import OnnxIKNetwork  # noqa: E402
-from iknn_ros.solver import SolverConfig  # noqa: E402
-from iknn_ros.solver import Status  # noqa: E402
 import numpy as np  # noqa: E402
 
 SEED1_ANCHOR = REPO.parent / 'shared' / 'anchors' / 'seed1_iknn' / 'IKModel.onnx'

@@ -104,7 +104,7 @@ def feedback_to_command(samples: int, baseline: bool = False,
                                          '--ros-args', '--log-level', 'warn'],
                                         env=child_environment())
     else:
-        node_process = start('iknn_ros.ik_node', 'trigger:=feedback',
+        node_process = start('iknn_ros.nodes.ik_node', 'trigger:=feedback',
                              'control_rate_hz:=500.0', 'feedback_timeout:=1.0',
                              f'executor:={node_executor}')
     node = rclpy.create_node('bench_servo')
@@ -162,8 +162,8 @@ def feedback_to_command(samples: int, baseline: bool = False,
 
 def cpu_at_100hz(seconds: float) -> dict:
     """Return the node's CPU use while it drives sim_arm at 100 Hz."""
-    sim = start('iknn_ros.sim_arm', 'initial_positions:=[0.0, 1.0]')
-    node_process = start('iknn_ros.ik_node', 'control_rate_hz:=100.0')
+    sim = start('iknn_ros.nodes.sim_arm', 'initial_positions:=[0.0, 1.0]')
+    node_process = start('iknn_ros.nodes.ik_node', 'control_rate_hz:=100.0')
     node = rclpy.create_node('bench_cpu')
     executor = SingleThreadedExecutor()
     executor.add_node(node)
@@ -198,7 +198,7 @@ def cpu_at_100hz(seconds: float) -> dict:
 
 def start_to_first_command(repeats: int, node_executor: str = 'single_threaded') -> dict:
     """Return seconds from starting the node process to its first command."""
-    sim = start('iknn_ros.sim_arm', 'initial_positions:=[0.0, 1.0]')
+    sim = start('iknn_ros.nodes.sim_arm', 'initial_positions:=[0.0, 1.0]')
     node = rclpy.create_node('bench_start')
     executor = SingleThreadedExecutor()
     executor.add_node(node)
@@ -211,7 +211,7 @@ def start_to_first_command(repeats: int, node_executor: str = 'single_threaded')
         for _ in range(repeats):
             commands.clear()
             started = time.monotonic()
-            process = start('iknn_ros.ik_node', f'executor:={node_executor}')
+            process = start('iknn_ros.nodes.ik_node', f'executor:={node_executor}')
             # A target every 10 ms, as a teleoperation source would; no busy loop that
             # would take the CPU the starting node needs.
             while not commands and time.monotonic() - started < 30:

@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def main() -> int:
     """Measure, print and write JSON and the docs page."""
     from bench_ik import machine
-    server = subprocess.Popen([sys.executable, '-m', 'iknn_ros.web', '--standalone', '--port',
-                               '0'], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    server = subprocess.Popen([sys.executable, '-m', 'iknn_ros.nodes.web', '--standalone',
+                               '--port', '0'], stdout=subprocess.PIPE, text=True, cwd=REPO)
     url = None
     deadline = time.monotonic() + 30
     while url is None and time.monotonic() < deadline:

@@ -41,13 +41,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from iknn_ros.evaluate import direction_errors_deg  # noqa: E402
-from iknn_ros.evaluate import LoopSettings  # noqa: E402
-from iknn_ros.evaluate import make_solver  # noqa: E402
-from iknn_ros.evaluate import run_chained  # noqa: E402
+from iknn_ros.evaluation.evaluate import direction_errors_deg  # noqa: E402
+from iknn_ros.evaluation.evaluate import LoopSettings  # noqa: E402
+from iknn_ros.evaluation.evaluate import make_solver  # noqa: E402
+from iknn_ros.evaluation.evaluate import run_chained  # noqa: E402
+from iknn_ros.ik.solver import OnnxIKNetwork  # noqa: E402
 from iknn_ros.kinematics import KinematicChain  # noqa: E402
 from iknn_ros.resources import share_path  # noqa: E402
-from iknn_ros.solver import OnnxIKNetwork  # noqa: E402
 import numpy as np  # noqa: E402
 
 SEED2 = REPO.parent / 'shared' / 'anchors' / 'seed2_deeparm'

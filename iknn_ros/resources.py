@@ -24,10 +24,8 @@ from __future__ import annotations
 
 from pathlib import Path
 import sys
-from typing import Optional, TYPE_CHECKING
+from typing import Optional
 
-if TYPE_CHECKING:
-    from iknn_ros.kinematics import KinematicChain
 
 PACKAGE_NAME = 'iknn_ros'
 DEFAULT_URDF = Path('urdf') / 'two_link_arm.urdf'
@@ -87,34 +85,3 @@ def shipped_models() -> list:
     """Return the shipped models' files, the default preset of each arm first."""
     models = sorted(share_path('models').glob('*/model.onnx'))
     return sorted(models, key=lambda p: (not p.parent.name.endswith('_default'), str(p)))
-
-
-def shipped_model_for(fingerprint: str, robot_name: str = '') -> Optional[Path]:
-    """
-    Return the shipped model trained for the chain with this fingerprint, if any.
-
-    Models in folders named after ``robot_name`` are looked at first: each look opens an
-    ONNX session, and the node's start time counts.
-    """
-    import onnxruntime  # noqa: F401 - only the metadata is read, but through onnxruntime
-    from iknn_ros.model_card import METADATA_PREFIX
-    models = shipped_models()
-    if robot_name:
-        models.sort(key=lambda p: not p.parent.name.startswith(robot_name + '_'))
-    for path in models:
-        metadata = onnxruntime.InferenceSession(
-            str(path), providers=['CPUExecutionProvider']).get_modelmeta().custom_metadata_map
-        if metadata.get(METADATA_PREFIX + 'chain_fingerprint', '').strip('"') == fingerprint:
-            return path
-    return None
-
-
-def model_for(chain: 'KinematicChain') -> Path:
-    """Return the shipped model trained for the chain, or raise ValueError saying what to do."""
-    model = shipped_model_for(chain.fingerprint(), chain.robot_name)
-    if model is None:
-        raise ValueError(f'no shipped model is trained for {chain.robot_name} '
-                         f'{list(chain.joint_names)}; train one '
-                         '(python -m iknn_ros.training --urdf ...) and pass its model.onnx, '
-                         f'or run without one: model_path {NO_MODEL} (damped least squares)')
-    return model

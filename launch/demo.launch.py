@@ -22,7 +22,7 @@ The iknn_ros demo: a simulated arm driven by the IK node, shown in RViz.
     ros2 launch iknn_ros demo.launch.py urdf:=/path/to/arm.urdf model:=/path/to/model.onnx
 
 In RViz, "2D Goal Pose" or "Publish Point" on the grid sends the arm's tip there. The
-arguments are checked before anything starts (iknn_ros.launch_plan): a URDF that does not
+arguments are checked before anything starts (iknn_ros.nodes.launch_plan): a URDF that does not
 parse, a parameter file or model for another arm, or a missing package (rviz2,
 robot_state_publisher: see use_rviz and use_rsp) stops the launch with a message naming the
 argument, with nothing left running.
@@ -31,8 +31,8 @@ argument, with nothing left running.
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
-from iknn_ros.launch_plan import LaunchArgumentError
-from iknn_ros.launch_plan import plan_demo
+from iknn_ros.nodes.launch_plan import LaunchArgumentError
+from iknn_ros.nodes.launch_plan import plan_demo
 from launch import LaunchContext
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument

@@ -20,13 +20,13 @@ The IK node alone, for a real arm under ros2_control.
 
 Feedback comes from joint_states (e.g. ros2_control's joint_state_broadcaster); commands go
 to the controller named by output_mode (see config/ros2_controllers.yaml). The URDF, the
-parameter file and the model are checked before the node starts (iknn_ros.launch_plan).
+parameter file and the model are checked before the node starts (iknn_ros.nodes.launch_plan).
 """
 
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
-from iknn_ros.launch_plan import plan_ik
+from iknn_ros.nodes.launch_plan import plan_ik
 from launch import LaunchContext
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument

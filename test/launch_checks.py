@@ -25,7 +25,7 @@ from ament_index_python.packages import PackageNotFoundError
 from geometry_msgs.msg import Pose
 from geometry_msgs.msg import PoseStamped
 from iknn_ros.kinematics import KinematicChain
-from iknn_ros.targets import matrix_to_quaternion
+from iknn_ros.kinematics.targets import matrix_to_quaternion
 import numpy as np
 import rclpy
 from sensor_msgs.msg import JointState

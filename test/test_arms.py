@@ -21,24 +21,24 @@ import sys
 import warnings
 
 from conftest import joint, links, urdf_text
-from iknn_ros.evaluate import LoopSettings
-from iknn_ros.evaluate import run_chained
+from iknn_ros.evaluation.evaluate import LoopSettings
+from iknn_ros.evaluation.evaluate import run_chained
+from iknn_ros.ik.model_card import shipped_model_for
+from iknn_ros.ik.solver import IKSolver
+from iknn_ros.ik.solver import OnnxIKNetwork
+from iknn_ros.ik.solver import route_length
+from iknn_ros.ik.solver import route_waypoint
+from iknn_ros.ik.solver import SolverConfig
+from iknn_ros.ik.solver import Status
+from iknn_ros.ik.solver import Tracker
 from iknn_ros.kinematics import AnnulusWorkspace
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import NumericWorkspace
 from iknn_ros.kinematics import workspace_of
-from iknn_ros.resources import shipped_model_for
-from iknn_ros.sampling import _solve_exactly
-from iknn_ros.sampling import least_motion_labels
-from iknn_ros.sampling import MAX_SAMPLE_JOINT_STEP_RAD
-from iknn_ros.sampling import step_samples
-from iknn_ros.solver import IKSolver
-from iknn_ros.solver import OnnxIKNetwork
-from iknn_ros.solver import route_length
-from iknn_ros.solver import route_waypoint
-from iknn_ros.solver import SolverConfig
-from iknn_ros.solver import Status
-from iknn_ros.solver import Tracker
+from iknn_ros.kinematics.sampling import _solve_exactly
+from iknn_ros.kinematics.sampling import least_motion_labels
+from iknn_ros.kinematics.sampling import MAX_SAMPLE_JOINT_STEP_RAD
+from iknn_ros.kinematics.sampling import step_samples
 import numpy as np
 import pytest
 
@@ -411,8 +411,8 @@ def test_seed2_comparison_runs(tmp_path):
 def test_ik_node_and_sim_arm_drive_the_spatial_arm():
     import rclpy
     from geometry_msgs.msg import PoseStamped
-    from iknn_ros.ik_node import IKNode
-    from iknn_ros.sim_arm import SimArm
+    from iknn_ros.nodes.ik_node import IKNode
+    from iknn_ros.nodes.sim_arm import SimArm
     from rclpy.parameter import Parameter
     from ros_harness import Harness
     from sensor_msgs.msg import JointState

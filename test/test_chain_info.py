@@ -16,7 +16,7 @@
 
 from pathlib import Path
 
-from iknn_ros import chain_info
+from iknn_ros.kinematics import chain_info
 from iknn_ros.training import cli as training_cli
 import pytest
 

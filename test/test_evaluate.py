@@ -21,9 +21,9 @@ import subprocess
 import sys
 
 from iknn_ros.kinematics import KinematicChain
-from iknn_ros.rigid_body import RigidBodyModel
-from iknn_ros.targets import format_target
-from iknn_ros.targets import TargetMode
+from iknn_ros.kinematics.rigid_body import RigidBodyModel
+from iknn_ros.kinematics.targets import format_target
+from iknn_ros.kinematics.targets import TargetMode
 import numpy as np
 import pytest
 
@@ -34,7 +34,7 @@ TARGET_KEYS = {'final_error_m', 'ticks', 'status', 'max_joint_step_rad', 'elbow_
 
 
 def evaluate(*args):
-    return subprocess.run([sys.executable, '-m', 'iknn_ros.evaluate', *args], cwd=REPO,
+    return subprocess.run([sys.executable, '-m', 'iknn_ros.evaluation.evaluate', *args], cwd=REPO,
                           capture_output=True, text=True, timeout=600)
 
 
@@ -117,11 +117,11 @@ def test_heldout_report_writes_metrics_and_plots(tmp_path):
 
 def test_single_steps_of_a_redundant_arm_keep_to_the_trained_step():
     import numpy as np
-    from iknn_ros.evaluate import single_step
+    from iknn_ros.evaluation.evaluate import single_step
     from iknn_ros.kinematics import KinematicChain
-    from iknn_ros.resources import shipped_model_for
-    from iknn_ros.sampling import step_samples
-    from iknn_ros.solver import OnnxIKNetwork
+    from iknn_ros.ik.model_card import shipped_model_for
+    from iknn_ros.kinematics.sampling import step_samples
+    from iknn_ros.ik.solver import OnnxIKNetwork
     chain = KinematicChain.from_urdf(REPO / 'urdf' / 'three_link_arm.urdf')
     network = OnnxIKNetwork(shipped_model_for(chain.fingerprint()))
     rng = np.random.default_rng(11)

@@ -29,17 +29,17 @@ import sys
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
-from iknn_ros.goal_marker import AXIS_ORIENTATIONS
-from iknn_ros.goal_marker import goal_marker
-from iknn_ros.goal_marker import MISSING_PACKAGE
-from iknn_ros.goal_marker import target_pose
-from iknn_ros.ik_node import IKNode
+from iknn_ros.ik.solver import IKSolver
+from iknn_ros.ik.solver import SolverConfig
 from iknn_ros.kinematics import KinematicChain
-from iknn_ros.sim_arm import SimArm
-from iknn_ros.solver import IKSolver
-from iknn_ros.solver import SolverConfig
-from iknn_ros.targets import modes_for
-from iknn_ros.targets import TargetMode
+from iknn_ros.kinematics.targets import modes_for
+from iknn_ros.kinematics.targets import TargetMode
+from iknn_ros.nodes.goal_marker import AXIS_ORIENTATIONS
+from iknn_ros.nodes.goal_marker import goal_marker
+from iknn_ros.nodes.goal_marker import MISSING_PACKAGE
+from iknn_ros.nodes.goal_marker import target_pose
+from iknn_ros.nodes.ik_node import IKNode
+from iknn_ros.nodes.sim_arm import SimArm
 import numpy as np
 import pinocchio
 import pytest

@@ -26,15 +26,15 @@ from diagnostic_msgs.msg import DiagnosticArray
 from diagnostic_msgs.msg import DiagnosticStatus
 from geometry_msgs.msg import PointStamped
 from geometry_msgs.msg import PoseStamped
-from iknn_ros.ik_node import IKNode
-from iknn_ros.ik_node import transform_point
 from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics.rigid_body import RigidBodyModel
+from iknn_ros.kinematics.targets import matrix_to_quaternion
+from iknn_ros.nodes.ik_node import IKNode
+from iknn_ros.nodes.ik_node import transform_point
+from iknn_ros.nodes.sim_arm import ServoModel
+from iknn_ros.nodes.sim_arm import SimArm
 from iknn_ros.resources import default_model_path
 from iknn_ros.resources import default_urdf_path
-from iknn_ros.rigid_body import RigidBodyModel
-from iknn_ros.sim_arm import ServoModel
-from iknn_ros.sim_arm import SimArm
-from iknn_ros.targets import matrix_to_quaternion
 import numpy as np
 import pinocchio
 import pytest
@@ -299,14 +299,14 @@ def test_a_model_for_another_arm_stops_the_start(tmp_path):
         '<origin xyz="0.5 0 0" rpy="0 0 0"/>\n  </joint>',
         '<origin xyz="0.6 0 0" rpy="0 0 0"/>\n  </joint>'))
     model = default_model_path()
-    done = subprocess.run([sys.executable, '-m', 'iknn_ros.ik_node', '--ros-args', '-p',
+    done = subprocess.run([sys.executable, '-m', 'iknn_ros.nodes.ik_node', '--ros-args', '-p',
                            f'urdf_path:={other}', '-p', f'model_path:={model}'],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert 'cannot start' in done.stderr and 'tip offset' in done.stderr
     assert 'Traceback' not in done.stderr
     # Without a model, the node looks for a shipped one trained for this URDF: none is.
-    done = subprocess.run([sys.executable, '-m', 'iknn_ros.ik_node', '--ros-args', '-p',
+    done = subprocess.run([sys.executable, '-m', 'iknn_ros.nodes.ik_node', '--ros-args', '-p',
                            f'urdf_path:={other}'], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 1 and 'no shipped model is trained for' in done.stderr
@@ -314,7 +314,7 @@ def test_a_model_for_another_arm_stops_the_start(tmp_path):
 
 @pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_shuts_the_node_down_cleanly(signum):
-    process = subprocess.Popen([sys.executable, '-m', 'iknn_ros.ik_node'],
+    process = subprocess.Popen([sys.executable, '-m', 'iknn_ros.nodes.ik_node'],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, 'RCUTILS_LOGGING_BUFFERED_STREAM': '0'})
     deadline = time.monotonic() + 30
@@ -378,7 +378,7 @@ def test_a_1khz_target_stream_logs_a_few_lines_and_counts_every_target(ros):
     # Before: one INFO line per accepted target (1,000 lines a second at 1 kHz) and one
     # WARN line per refused one.
     process = subprocess.Popen(
-        [sys.executable, '-c', 'import sys; from iknn_ros.node_main import ik_node; '
+        [sys.executable, '-c', 'import sys; from iknn_ros.nodes.node_main import ik_node; '
          'sys.exit(ik_node())'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, 'RCUTILS_LOGGING_BUFFERED_STREAM': '0'})
     harness = None

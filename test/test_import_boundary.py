@@ -12,8 +12,15 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The one-way flow: nothing below the nodes imports rclpy, nothing but training torch."""
+"""
+The one-way flow: kinematics, then ik, then evaluation and training, then the nodes.
 
+Nothing below the nodes imports rclpy (checked by importing each module alone), nothing but
+training imports torch, and no package imports one above it (checked in the source: every
+``import`` of an ``iknn_ros`` module, at the top or inside a function).
+"""
+
+import ast
 from pathlib import Path
 import subprocess
 import sys
@@ -21,11 +28,58 @@ import sys
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / 'iknn_ros'
-# The ROS glue: the only modules that may import rclpy.
-NODES = {'ik_node', 'sim_arm', 'web', 'demo', 'node_main'}
-CORE = sorted(p.stem for p in PACKAGE.glob('*.py') if p.stem not in NODES | {'__init__'})
-TRAINING = sorted(f'training.{p.stem}' for p in (PACKAGE / 'training').glob('*.py')
-                  if p.stem not in ('__init__', '__main__'))
+# What each part of the package may import from iknn_ros: the layers below it, and the
+# shared helpers at the top (resources: where shipped files are; log_throttle).
+HELPERS = {'resources', 'log_throttle', '__init__'}
+MAY_IMPORT = {
+    'kinematics': {'kinematics'} | HELPERS,
+    'ik': {'kinematics', 'ik'} | HELPERS,
+    'evaluation': {'kinematics', 'ik', 'evaluation'} | HELPERS,
+    'training': {'kinematics', 'ik', 'evaluation', 'training'} | HELPERS,
+    'nodes': {'kinematics', 'ik', 'evaluation', 'nodes'} | HELPERS,
+    'resources': {'__init__'},
+    'log_throttle': set(),
+    '__init__': set(),
+}
+
+
+def part_of(path: Path) -> str:
+    relative = path.relative_to(PACKAGE)
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
+
+
+def dotted(path: Path) -> str:
+    relative = path.relative_to(PACKAGE).with_suffix('')
+    return '.'.join(p for p in relative.parts if p != '__init__')
+
+
+MODULES = sorted(PACKAGE.rglob('*.py'))
+CORE = sorted(dotted(p) for p in MODULES if part_of(p) not in ('nodes', 'training')
+              and p.stem not in ('__init__', '__main__'))
+TRAINING = sorted(dotted(p) for p in MODULES if part_of(p) == 'training'
+                  and p.stem not in ('__init__', '__main__'))
+
+
+def iknn_imports(path: Path) -> set:
+    """Return the parts of iknn_ros that a module's source imports."""
+    parts = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module == 'iknn_ros':
+            # from iknn_ros import <module>, or a name of the package itself (__version__)
+            names = [f'iknn_ros.{a.name}' if (PACKAGE / a.name).is_dir()
+                     or (PACKAGE / f'{a.name}.py').is_file() else 'iknn_ros' for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        for name in names:
+            pieces = name.split('.')
+            if pieces[0] == 'iknn_ros' and len(pieces) > 1:
+                parts.add(pieces[1])
+            elif name == 'iknn_ros':
+                parts.add('__init__')
+    return parts
 
 
 def imported_after(module: str) -> list:
@@ -37,9 +91,17 @@ def imported_after(module: str) -> list:
     return eval(out.stdout.strip().splitlines()[-1])
 
 
-def test_every_module_is_either_core_glue_or_training():
-    assert {'kinematics', 'pose_tick', 'solver', 'control', 'targets'} <= set(CORE)
-    assert len(CORE) >= 15
+def test_every_module_belongs_to_a_layer():
+    assert {part_of(p) for p in MODULES} <= set(MAY_IMPORT)
+    assert {'kinematics.chain', 'ik.pose_tick', 'ik.solver', 'ik.controller',
+            'kinematics.targets', 'evaluation.evaluate'} <= set(CORE)
+    assert len(CORE) >= 19
+
+
+@pytest.mark.parametrize('path', MODULES, ids=lambda p: dotted(p) or '__init__')
+def test_no_module_imports_a_layer_above_its_own(path):
+    above = iknn_imports(path) - MAY_IMPORT[part_of(path)]
+    assert not above, f'{dotted(path)} imports iknn_ros.{sorted(above)}'
 
 
 @pytest.mark.parametrize('module', CORE)

@@ -24,7 +24,7 @@ from iknn_ros.kinematics import NumericWorkspace
 from iknn_ros.kinematics import TwoLinkGeometry
 from iknn_ros.kinematics import UrdfError
 from iknn_ros.kinematics import workspace_of
-from iknn_ros.kinematics import wrap_to_pi
+from iknn_ros.kinematics.angles import wrap_to_pi
 import numpy as np
 import pytest
 

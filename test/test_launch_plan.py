@@ -22,11 +22,11 @@ share/ament_index/resource_index/packages and executables in lib/<package>/.
 
 from pathlib import Path
 
-from iknn_ros.ik_node import PARAMETERS as IK_PARAMETERS
 from iknn_ros.kinematics import KinematicChain
-from iknn_ros.launch_plan import LaunchArgumentError
-from iknn_ros.launch_plan import plan_demo
-from iknn_ros.launch_plan import plan_ik
+from iknn_ros.nodes.ik_node import PARAMETERS as IK_PARAMETERS
+from iknn_ros.nodes.launch_plan import LaunchArgumentError
+from iknn_ros.nodes.launch_plan import plan_demo
+from iknn_ros.nodes.launch_plan import plan_ik
 import pytest
 import yaml
 

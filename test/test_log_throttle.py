@@ -15,7 +15,7 @@
 """The log throttle shared by the IK node's target lines and the web view's refusals."""
 
 
-from iknn_ros.control import LogSummary
+from iknn_ros.ik.controller import LogSummary
 from iknn_ros.log_throttle import LetThrough
 from iknn_ros.log_throttle import LogThrottle
 

@@ -16,11 +16,11 @@
 
 import json
 
+from iknn_ros.ik.model_card import CARD_VERSION
+from iknn_ros.ik.model_card import ModelCard
+from iknn_ros.ik.model_card import ModelCardError
+from iknn_ros.ik.model_card import ModelMismatchError
 from iknn_ros.kinematics import KinematicChain
-from iknn_ros.model_card import CARD_VERSION
-from iknn_ros.model_card import ModelCard
-from iknn_ros.model_card import ModelCardError
-from iknn_ros.model_card import ModelMismatchError
 import pytest
 
 

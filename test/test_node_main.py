@@ -31,7 +31,7 @@ import time
 
 import pytest
 
-ENTRY = 'import sys; from iknn_ros.node_main import {0}; sys.exit({0}())'
+ENTRY = 'import sys; from iknn_ros.nodes.node_main import {0}; sys.exit({0}())'
 
 
 def start(entry: str, *ros_args: str) -> subprocess.Popen:

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
 
-from iknn_ros.ik_node import PARAMETERS as IK_PARAMETERS
+from iknn_ros.nodes.ik_node import PARAMETERS as IK_PARAMETERS
 import pytest
 import yaml
 
@@ -65,10 +65,10 @@ def launch_arguments(tree):
     ('ik.launch.py', 'plan_ik', {'model', 'output_mode', 'urdf', 'params_file'}),
 ])
 def test_launch_files_declare_what_their_plan_takes(name, plan, arguments):
-    # What each launch file starts is decided and checked by iknn_ros.launch_plan (tested in
+    # What each launch file starts is decided and checked by iknn_ros.nodes.launch_plan (tested in
     # test_launch_plan.py); the file itself declares the arguments and hands them over.
     import inspect
-    from iknn_ros import launch_plan
+    from iknn_ros.nodes import launch_plan
     tree = ast.parse((REPO / 'launch' / name).read_text())
     assert any(isinstance(n, ast.FunctionDef) and n.name == 'generate_launch_description'
                for n in tree.body)

@@ -18,20 +18,20 @@ import math
 from pathlib import Path
 
 from conftest import joint, links, urdf_text
+from iknn_ros.ik.model_card import shipped_model_for
+from iknn_ros.ik.solver import IKSolver
+from iknn_ros.ik.solver import OnnxIKNetwork
+from iknn_ros.ik.solver import SolverConfig
+from iknn_ros.ik.solver import Status
+from iknn_ros.ik.solver import Tracker
 from iknn_ros.kinematics import KinematicChain
-from iknn_ros.resources import shipped_model_for
-from iknn_ros.rigid_body import RigidBodyModel
-from iknn_ros.solver import IKSolver
-from iknn_ros.solver import OnnxIKNetwork
-from iknn_ros.solver import SolverConfig
-from iknn_ros.solver import Status
-from iknn_ros.solver import Tracker
-from iknn_ros.targets import check_mode
-from iknn_ros.targets import format_target
-from iknn_ros.targets import matrix_to_quaternion
-from iknn_ros.targets import parse_target
-from iknn_ros.targets import quaternion_to_matrix
-from iknn_ros.targets import TargetMode
+from iknn_ros.kinematics.rigid_body import RigidBodyModel
+from iknn_ros.kinematics.targets import check_mode
+from iknn_ros.kinematics.targets import format_target
+from iknn_ros.kinematics.targets import matrix_to_quaternion
+from iknn_ros.kinematics.targets import parse_target
+from iknn_ros.kinematics.targets import quaternion_to_matrix
+from iknn_ros.kinematics.targets import TargetMode
 import numpy as np
 import pinocchio
 import pytest

@@ -19,8 +19,8 @@ import shutil
 import subprocess
 import sys
 
-from iknn_ros.ik_node import IKNode
-from iknn_ros.sim_arm import SimArm
+from iknn_ros.nodes.ik_node import IKNode
+from iknn_ros.nodes.sim_arm import SimArm
 import pytest
 import rclpy
 from ros_harness import Harness
@@ -106,7 +106,7 @@ def test_a_namespaced_ik_node_reads_its_parameter_file(ros, tmp_path):
 
 def test_wrong_initial_positions_are_one_clear_line_not_a_traceback():
     done = subprocess.run(
-        [sys.executable, '-c', 'import sys; from iknn_ros.node_main import sim_arm; '
+        [sys.executable, '-c', 'import sys; from iknn_ros.nodes.node_main import sim_arm; '
          'sys.exit(sim_arm())', '--ros-args', '-p',
          f"urdf_path:={REPO / 'urdf' / 'spatial_arm.urdf'}", '-p',
          'initial_positions:=[0.0, 1.0]'], capture_output=True, text=True, timeout=60)
@@ -115,7 +115,7 @@ def test_wrong_initial_positions_are_one_clear_line_not_a_traceback():
     assert '4 joints' in done.stderr and 'Traceback' not in done.stderr
     # A parameter of the wrong type is rclpy's error, reported the same way.
     done = subprocess.run(
-        [sys.executable, '-c', 'import sys; from iknn_ros.node_main import sim_arm; '
+        [sys.executable, '-c', 'import sys; from iknn_ros.nodes.node_main import sim_arm; '
          'sys.exit(sim_arm())', '--ros-args', '-p', 'rate_hz:=fast'],
         capture_output=True, text=True, timeout=60)
     assert done.returncode == 1

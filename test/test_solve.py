@@ -17,10 +17,10 @@
 import json
 from pathlib import Path
 
-from iknn_ros import solve
+from iknn_ros.ik import solve
 from iknn_ros.kinematics import KinematicChain
-from iknn_ros.rigid_body import RigidBodyModel
-from iknn_ros.targets import quaternion_to_matrix
+from iknn_ros.kinematics.rigid_body import RigidBodyModel
+from iknn_ros.kinematics.targets import quaternion_to_matrix
 import numpy as np
 import pinocchio
 import pytest

@@ -19,14 +19,14 @@ import math
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
+from iknn_ros.ik.model_card import ModelMismatchError
+from iknn_ros.ik.solver import IKSolver
+from iknn_ros.ik.solver import ModelLoadError
+from iknn_ros.ik.solver import OnnxIKNetwork
+from iknn_ros.ik.solver import SolverConfig
+from iknn_ros.ik.solver import Status
 from iknn_ros.kinematics import KinematicChain
-from iknn_ros.model_card import ModelMismatchError
 from iknn_ros.resources import default_model_path
-from iknn_ros.solver import IKSolver
-from iknn_ros.solver import ModelLoadError
-from iknn_ros.solver import OnnxIKNetwork
-from iknn_ros.solver import SolverConfig
-from iknn_ros.solver import Status
 import numpy as np
 import onnx
 from onnx import helper

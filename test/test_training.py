@@ -22,7 +22,7 @@ import sys
 
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import TwoLinkGeometry
-from iknn_ros.sampling import step_samples
+from iknn_ros.kinematics.sampling import step_samples
 from iknn_ros.training.config import ConfigError
 from iknn_ros.training.config import load_config
 from iknn_ros.training.data import seed1_grid_samples
@@ -32,8 +32,8 @@ import pytest
 torch = pytest.importorskip('torch', reason='training needs torch==2.13.0 (make test installs '
                                             'it; a colcon-only install may not)')
 
-from iknn_ros.model_card import ModelCard  # noqa: E402, I100
-from iknn_ros.solver import OnnxIKNetwork  # noqa: E402
+from iknn_ros.ik.model_card import ModelCard  # noqa: E402, I100
+from iknn_ros.ik.solver import OnnxIKNetwork  # noqa: E402
 from iknn_ros.training.export import atomic_write_bytes  # noqa: E402
 from iknn_ros.training.export import onnx_bytes  # noqa: E402
 from iknn_ros.training.export import parity_error  # noqa: E402

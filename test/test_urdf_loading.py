@@ -19,7 +19,7 @@ from pathlib import Path
 import warnings
 
 from conftest import joint, links, urdf_text
-from iknn_ros import chain_info
+from iknn_ros.kinematics import chain_info
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import NumericWorkspace
 from iknn_ros.kinematics import UrdfError
@@ -632,9 +632,9 @@ def test_chain_info_describes_the_real_size_arm(arm, capsys):
 def test_the_general_tick_drives_a_slide():
     # Without a network the tick runs on any chain the loader takes (the training model
     # does not support slides yet: see the next test).
-    from iknn_ros.solver import IKSolver
-    from iknn_ros.solver import SolverConfig
-    from iknn_ros.solver import Tracker
+    from iknn_ros.ik.solver import IKSolver
+    from iknn_ros.ik.solver import SolverConfig
+    from iknn_ros.ik.solver import Tracker
     chain = KinematicChain.from_urdf(SLIDE_TURN.replace(
         '<child link="arm"/><origin xyz="0 0 0" rpy="0 0 0"/><axis xyz="0 0 1"/>',
         '<child link="arm"/><origin xyz="0 0 0" rpy="0 0 0"/><axis xyz="0 0 1"/>'

@@ -38,12 +38,12 @@ import urllib.request
 
 import aiohttp
 
+from iknn_ros.ik.solver import IKSolver
+from iknn_ros.ik.solver import OnnxIKNetwork
+from iknn_ros.ik.solver import SolverConfig
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.resources import default_model_path
 from iknn_ros.resources import default_urdf_path
-from iknn_ros.solver import IKSolver
-from iknn_ros.solver import OnnxIKNetwork
-from iknn_ros.solver import SolverConfig
 import numpy as np
 import pytest
 
@@ -67,7 +67,7 @@ def start_process(*args):
 
 def start_web(*args):
     """Start the web server on a free port; return the process and its URL."""
-    process = start_process('iknn_ros.web', *args)
+    process = start_process('iknn_ros.nodes.web', *args)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         line = process.stdout.readline()
@@ -263,7 +263,7 @@ def test_a_model_that_fails_to_load_is_shown_not_blank(standalone):
 def ros_graph(*extra):
     params = str(REPO / 'config' / 'iknn.yaml')
     return [start_process(module, '--ros-args', '--params-file', params, '--log-level', 'warn')
-            for module in ('iknn_ros.sim_arm', 'iknn_ros.ik_node', *extra)]
+            for module in ('iknn_ros.nodes.sim_arm', 'iknn_ros.nodes.ik_node', *extra)]
 
 
 def test_live_click_drives_the_simulated_arm(tmp_path):
@@ -328,7 +328,7 @@ def test_live_view_of_the_spatial_arm():
     params = str(REPO / 'config' / 'spatial_arm.yaml')
     nodes = [start_process(module, '--ros-args', '--params-file', params, '-p',
                            f'urdf_path:={spatial}', '--log-level', 'warn')
-             for module in ('iknn_ros.sim_arm', 'iknn_ros.ik_node')]
+             for module in ('iknn_ros.nodes.sim_arm', 'iknn_ros.nodes.ik_node')]
     web, url = start_web('--ros-args', '-p', 'port:=0', '-p', f'urdf_path:={spatial}')
     try:
         with urllib.request.urlopen(url + 'config.json') as response:
@@ -663,7 +663,7 @@ def test_a_given_token_is_required_on_loopback_too_and_a_weak_one_refused(probe)
         assert run(handshake(url, token=token))[0] == 'open'
     finally:
         stop(web)
-    weak = start_process('iknn_ros.web', '--standalone', '--port', '0', '--token', 'abc')
+    weak = start_process('iknn_ros.nodes.web', '--standalone', '--port', '0', '--token', 'abc')
     _, err = weak.communicate(timeout=60)
     assert weak.returncode == 1 and 'token must be' in err
 

@@ -17,17 +17,17 @@
 import hmac
 import json
 
-from iknn_ros import web_access
-from iknn_ros.web_access import AccessPolicy
-from iknn_ros.web_access import GoalQueue
-from iknn_ros.web_access import is_loopback
-from iknn_ros.web_access import make_policy
-from iknn_ros.web_access import MessageError
-from iknn_ros.web_access import page_url
-from iknn_ros.web_access import parse_goal
-from iknn_ros.web_access import parse_origin
-from iknn_ros.web_access import ThrottledLog
-from iknn_ros.web_access import TokenBucket
+from iknn_ros.nodes import web_access
+from iknn_ros.nodes.web_access import AccessPolicy
+from iknn_ros.nodes.web_access import GoalQueue
+from iknn_ros.nodes.web_access import is_loopback
+from iknn_ros.nodes.web_access import make_policy
+from iknn_ros.nodes.web_access import MessageError
+from iknn_ros.nodes.web_access import page_url
+from iknn_ros.nodes.web_access import parse_goal
+from iknn_ros.nodes.web_access import parse_origin
+from iknn_ros.nodes.web_access import ThrottledLog
+from iknn_ros.nodes.web_access import TokenBucket
 import pytest
 
 TOKEN = 'abcdefghijklmnopqrstuvwxyz012345'

@@ -39,10 +39,10 @@ import tempfile
 from typing import Optional, Sequence
 
 from iknn_ros import __version__
+from iknn_ros.ik.model_card import ModelCard
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import TwoLinkGeometry
 from iknn_ros.kinematics import UrdfError
-from iknn_ros.model_card import ModelCard
 from iknn_ros.resources import share_directory
 from iknn_ros.training.config import ConfigError
 from iknn_ros.training.config import load_config
@@ -211,8 +211,8 @@ def _run(args: argparse.Namespace) -> int:
 def _report(config: TrainConfig, chain: KinematicChain, out: Path, training: dict,
             history: list) -> dict:
     """Run the held-out report of ``out/model.onnx``; write metrics.json and the plots."""
-    from iknn_ros.evaluate import heldout_report
-    from iknn_ros.evaluate import write_plots
+    from iknn_ros.evaluation.evaluate import heldout_report
+    from iknn_ros.evaluation.evaluate import write_plots
     e = config.evaluation
     report, step_data, _ = heldout_report(
         out / 'model.onnx', resolve_urdf(config.robot.urdf), config.robot.base_link,

@@ -31,14 +31,14 @@ from __future__ import annotations
 
 import dataclasses
 
+from iknn_ros.ik.solver import route_disk
+from iknn_ros.ik.solver import route_waypoint
+from iknn_ros.ik.solver import SolverConfig
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import workspace_of
-from iknn_ros.kinematics import wrap_to_pi
-from iknn_ros.sampling import least_motion_labels
-from iknn_ros.sampling import reachable_targets
-from iknn_ros.solver import route_disk
-from iknn_ros.solver import route_waypoint
-from iknn_ros.solver import SolverConfig
+from iknn_ros.kinematics.angles import wrap_to_pi
+from iknn_ros.kinematics.sampling import least_motion_labels
+from iknn_ros.kinematics.sampling import reachable_targets
 import numpy as np
 from numpy.typing import NDArray
 import torch

@@ -19,14 +19,14 @@ Training samples: the continuous design (ours) and seed 1's grid.
 in a disk of radius ``step_m`` (half of them log-uniformly small, so the last millimetres
 of an approach are learned too); its label is the closed-form solution on the current
 elbow branch, so nothing but the target tells the network where to go (see
-:mod:`iknn_ros.sampling`). ``seed1_grid`` is seed 1's data as its report describes it.
+:mod:`iknn_ros.kinematics.sampling`). ``seed1_grid`` is seed 1's data as its report describes it.
 """
 
 from __future__ import annotations
 
 from iknn_ros.kinematics import KinematicChain
-from iknn_ros.sampling import Samples
-from iknn_ros.sampling import step_samples
+from iknn_ros.kinematics.sampling import Samples
+from iknn_ros.kinematics.sampling import step_samples
 from iknn_ros.training.config import DataConfig
 import numpy as np
 

@@ -27,12 +27,12 @@ from pathlib import Path
 import tempfile
 import warnings
 
+from iknn_ros.ik.model_card import INPUT_BRANCH
+from iknn_ros.ik.model_card import INPUT_JOINTS
+from iknn_ros.ik.model_card import INPUT_TARGET
+from iknn_ros.ik.model_card import ModelCard
+from iknn_ros.ik.model_card import OUTPUT_DELTA
 from iknn_ros.kinematics import KinematicChain
-from iknn_ros.model_card import INPUT_BRANCH
-from iknn_ros.model_card import INPUT_JOINTS
-from iknn_ros.model_card import INPUT_TARGET
-from iknn_ros.model_card import ModelCard
-from iknn_ros.model_card import OUTPUT_DELTA
 import numpy as np
 import onnx
 import onnxruntime

@@ -31,7 +31,7 @@ import time
 from typing import Callable, Optional
 
 from iknn_ros.kinematics import KinematicChain
-from iknn_ros.sampling import Samples
+from iknn_ros.kinematics.sampling import Samples
 from iknn_ros.training.closed_loop import closed_loop_samples
 from iknn_ros.training.closed_loop import RolloutSettings
 from iknn_ros.training.config import TrainConfig

@@ -33,7 +33,7 @@ import enum
 import math
 from typing import NamedTuple, Optional, Sequence
 
-from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics.chain import KinematicChain
 import numpy as np
 from numpy.typing import NDArray
 

@@ -33,10 +33,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from iknn_ros.kinematics import KinematicChain
+from iknn_ros.resources import NO_MODEL
+from iknn_ros.resources import shipped_models
 
+# The card's format name, written into every model (not a module path: it outlived one).
 CARD_FORMAT = 'iknn_ros.model_card'
 CARD_VERSION = 1
 METADATA_PREFIX = 'iknn_ros.'
@@ -201,3 +205,35 @@ def _limit(value: Optional[float], sign: int) -> float:
 
 def _far(a: list, b: list) -> bool:
     return len(a) != len(b) or any(abs(x - y) > _GEOMETRY_TOLERANCE for x, y in zip(a, b))
+
+
+# ---- the shipped models, found by their cards -----------------------------------------
+
+def shipped_model_for(fingerprint: str, robot_name: str = '') -> Optional[Path]:
+    """
+    Return the shipped model trained for the chain with this fingerprint, if any.
+
+    Models in folders named after ``robot_name`` are looked at first: each look opens an
+    ONNX session, and the node's start time counts.
+    """
+    import onnxruntime  # noqa: F401 - only the metadata is read, but through onnxruntime
+    models = shipped_models()
+    if robot_name:
+        models.sort(key=lambda p: not p.parent.name.startswith(robot_name + '_'))
+    for path in models:
+        metadata = onnxruntime.InferenceSession(
+            str(path), providers=['CPUExecutionProvider']).get_modelmeta().custom_metadata_map
+        if metadata.get(METADATA_PREFIX + 'chain_fingerprint', '').strip('"') == fingerprint:
+            return path
+    return None
+
+
+def model_for(chain: KinematicChain) -> Path:
+    """Return the shipped model trained for the chain, or raise ValueError saying what to do."""
+    model = shipped_model_for(chain.fingerprint(), chain.robot_name)
+    if model is None:
+        raise ValueError(f'no shipped model is trained for {chain.robot_name} '
+                         f'{list(chain.joint_names)}; train one '
+                         '(python -m iknn_ros.training --urdf ...) and pass its model.onnx, '
+                         f'or run without one: model_path {NO_MODEL} (damped least squares)')
+    return model

@@ -17,7 +17,7 @@ The tick for any serial chain and any target mode, and the cold solve beside it.
 
 The same algorithm as :meth:`IKSolver.tick_batch` (validate, goal, waypoint, network,
 bounded damped least squares, safety) for one arm whose target is a position, a pose or
-a planar pose. The kinematics come from Pinocchio (:mod:`iknn_ros.rigid_body`) and the
+a planar pose. The kinematics come from Pinocchio (:mod:`iknn_ros.kinematics.rigid_body`) and the
 small linear solves from Eigen (eigenpy, which Pinocchio brings), because at one arm per
 call numpy's per-call overhead, not arithmetic, is the cost.
 
@@ -34,28 +34,28 @@ import math
 from typing import NamedTuple, Optional, Sequence
 
 import eigenpy
-from iknn_ros.angles import TWO_PI
-from iknn_ros.angles import wrap_scalar
+from iknn_ros.ik.routes import scalar_segment_enters_ball
+from iknn_ros.ik.routes import scalar_spherical_waypoint
+from iknn_ros.ik.safety import safe_command
+from iknn_ros.ik.tick_types import DAMPING_FLOOR_FRACTION
+from iknn_ros.ik.tick_types import FALLBACK_ITERATIONS
+from iknn_ros.ik.tick_types import QUICK_REACH_ITERATIONS
+from iknn_ros.ik.tick_types import SolverConfig
+from iknn_ros.ik.tick_types import STATE_LIMIT_TOLERANCE
+from iknn_ros.ik.tick_types import Status
+from iknn_ros.ik.tick_types import TickResult
 from iknn_ros.kinematics import EXACT_GAP_M
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import nearest_keeping_elbows
-from iknn_ros.rigid_body import RigidBodyModel
-from iknn_ros.routes import scalar_segment_enters_ball
-from iknn_ros.routes import scalar_spherical_waypoint
-from iknn_ros.safety import safe_command
-from iknn_ros.targets import Aim
-from iknn_ros.targets import check_mode
-from iknn_ros.targets import format_target
-from iknn_ros.targets import heading
-from iknn_ros.targets import parse_target
-from iknn_ros.targets import TargetMode
-from iknn_ros.tick_types import DAMPING_FLOOR_FRACTION
-from iknn_ros.tick_types import FALLBACK_ITERATIONS
-from iknn_ros.tick_types import QUICK_REACH_ITERATIONS
-from iknn_ros.tick_types import SolverConfig
-from iknn_ros.tick_types import STATE_LIMIT_TOLERANCE
-from iknn_ros.tick_types import Status
-from iknn_ros.tick_types import TickResult
+from iknn_ros.kinematics.angles import TWO_PI
+from iknn_ros.kinematics.angles import wrap_scalar
+from iknn_ros.kinematics.rigid_body import RigidBodyModel
+from iknn_ros.kinematics.targets import Aim
+from iknn_ros.kinematics.targets import check_mode
+from iknn_ros.kinematics.targets import format_target
+from iknn_ros.kinematics.targets import heading
+from iknn_ros.kinematics.targets import parse_target
+from iknn_ros.kinematics.targets import TargetMode
 import numpy as np
 from numpy.typing import NDArray
 import pinocchio

@@ -95,8 +95,8 @@ class SolverConfig:
     # the tip through the base folds such an arm through poses from which no local step
     # leads out (curled against its limits); every arm's path goes around its hole.
     keep_out_fraction: float = 0.25
-    # What a target holds (iknn_ros.targets.TargetMode): 'position', 'pose' (position and
-    # orientation) or 'planar_pose' (x, y and yaw).
+    # What a target holds (iknn_ros.kinematics.targets.TargetMode): 'position', 'pose'
+    # (position and orientation) or 'planar_pose' (x, y and yaw).
     target_mode: str = 'position'
     # A tick whose command turns the tool within this of the goal's orientation (and within
     # goal_tolerance_m of its position) reports REACHED (rad).

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from iknn_ros.angles import TWO_PI
+from iknn_ros.kinematics.angles import TWO_PI
 
 
 def safe_command(q: Sequence[float], solution: Sequence[float], dt: float,

@@ -32,7 +32,7 @@ from typing import Callable, Optional
 
 from geometry_msgs.msg import Pose
 from iknn_ros.kinematics import KinematicChain
-from iknn_ros.targets import TargetMode
+from iknn_ros.kinematics.targets import TargetMode
 from std_msgs.msg import Header
 from visualization_msgs.msg import InteractiveMarker
 from visualization_msgs.msg import InteractiveMarkerControl

@@ -131,11 +131,11 @@ def _read_params(path: Path, argument: str) -> dict:
 
 
 def _check_model(model: str, chain) -> None:
-    from iknn_ros.model_card import ModelMismatchError
+    from iknn_ros.ik.model_card import ModelMismatchError
     from iknn_ros.resources import is_no_model
-    from iknn_ros.resources import model_for
-    from iknn_ros.solver import ModelLoadError
-    from iknn_ros.solver import OnnxIKNetwork
+    from iknn_ros.ik.model_card import model_for
+    from iknn_ros.ik.solver import ModelLoadError
+    from iknn_ros.ik.solver import OnnxIKNetwork
     if is_no_model(model):
         return
     if not model:

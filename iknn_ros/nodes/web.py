@@ -18,7 +18,7 @@ The web view: serves the page and bridges it to the ROS graph over a WebSocket.
     ros2 run iknn_ros web                       # live: page + /joint_states, /diagnostics
     ros2 run iknn_ros web --ros-args -p port:=8080
     ros2 run iknn_ros web --host 0.0.0.0        # from a tablet: the printed URL has a token
-    python -m iknn_ros.web --standalone         # the page only, no ROS (in-browser model)
+    python -m iknn_ros.nodes.web --standalone         # the page only, no ROS (in-browser model)
 
 The page (web/static) runs the shipped model with onnxruntime-web (served from the npm
 package, never a CDN) in the same control tick as the Python solver. In live mode this node
@@ -47,30 +47,30 @@ from typing import Callable, Optional, Sequence
 
 from aiohttp import web
 from aiohttp import WSMsgType
-from iknn_ros.evaluate import default_start
+from iknn_ros.evaluation.evaluate import default_start
+from iknn_ros.ik.model_card import model_for
+from iknn_ros.ik.solver import IKSolver
+from iknn_ros.ik.solver import OnnxIKNetwork
+from iknn_ros.ik.solver import SolverConfig
 from iknn_ros.kinematics import KinematicChain
-from iknn_ros.node_main import ignore_stop_signals
-from iknn_ros.node_main import install_stop_handlers
-from iknn_ros.node_main import stop_requested
+from iknn_ros.nodes.node_main import ignore_stop_signals
+from iknn_ros.nodes.node_main import install_stop_handlers
+from iknn_ros.nodes.node_main import stop_requested
+from iknn_ros.nodes.web_access import AccessPolicy
+from iknn_ros.nodes.web_access import GoalQueue
+from iknn_ros.nodes.web_access import is_wildcard
+from iknn_ros.nodes.web_access import make_policy
+from iknn_ros.nodes.web_access import MESSAGE_BURST
+from iknn_ros.nodes.web_access import MESSAGE_RATE_HZ
+from iknn_ros.nodes.web_access import MessageError
+from iknn_ros.nodes.web_access import page_url
+from iknn_ros.nodes.web_access import parse_goal
+from iknn_ros.nodes.web_access import POLICY_VIOLATION
+from iknn_ros.nodes.web_access import ThrottledLog
+from iknn_ros.nodes.web_access import TokenBucket
+from iknn_ros.nodes.web_access import UNSUPPORTED_DATA
 from iknn_ros.resources import default_urdf_path
-from iknn_ros.resources import model_for
 from iknn_ros.resources import share_directory
-from iknn_ros.solver import IKSolver
-from iknn_ros.solver import OnnxIKNetwork
-from iknn_ros.solver import SolverConfig
-from iknn_ros.web_access import AccessPolicy
-from iknn_ros.web_access import GoalQueue
-from iknn_ros.web_access import is_wildcard
-from iknn_ros.web_access import make_policy
-from iknn_ros.web_access import MESSAGE_BURST
-from iknn_ros.web_access import MESSAGE_RATE_HZ
-from iknn_ros.web_access import MessageError
-from iknn_ros.web_access import page_url
-from iknn_ros.web_access import parse_goal
-from iknn_ros.web_access import POLICY_VIOLATION
-from iknn_ros.web_access import ThrottledLog
-from iknn_ros.web_access import TokenBucket
-from iknn_ros.web_access import UNSUPPORTED_DATA
 import numpy as np
 
 ORT_FILES = ('ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm')

@@ -35,12 +35,12 @@ import sys
 import time
 from typing import Optional, Sequence
 
+from iknn_ros.ik.solver import IKSolver
+from iknn_ros.ik.solver import SolverConfig
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import UrdfError
+from iknn_ros.kinematics.targets import TargetMode
 from iknn_ros.resources import default_urdf_path
-from iknn_ros.solver import IKSolver
-from iknn_ros.solver import SolverConfig
-from iknn_ros.targets import TargetMode
 
 EXIT_REACHED = 0
 EXIT_BAD_INPUT = 2

@@ -26,9 +26,9 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from iknn_ros.kinematics import KinematicChain
-from iknn_ros.kinematics import TwoLinkGeometry
-from iknn_ros.kinematics import wrap_to_pi
+from iknn_ros.kinematics.angles import wrap_to_pi
+from iknn_ros.kinematics.chain import KinematicChain
+from iknn_ros.kinematics.two_link import TwoLinkGeometry
 import numpy as np
 from numpy.typing import NDArray
 

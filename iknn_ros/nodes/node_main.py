@@ -15,7 +15,7 @@
 """
 Run one rclpy node the way every iknn_ros executable does: clean start, clean stop.
 
-The console scripts point here (``iknn_ros.node_main:ik_node`` and so on) rather than at the
+The console scripts point here (``iknn_ros.nodes.node_main:ik_node`` and so on) rather than at the
 node modules, so that the stop signals are caught before rclpy, numpy and onnxruntime are
 imported: a Ctrl-C during those imports ends the process with exit code 0 too.
 
@@ -169,14 +169,14 @@ def _run(module: str) -> int:
 
 def ik_node() -> int:
     """Console script ``ik_node``."""
-    return _run('iknn_ros.ik_node')
+    return _run('iknn_ros.nodes.ik_node')
 
 
 def sim_arm() -> int:
     """Console script ``sim_arm``."""
-    return _run('iknn_ros.sim_arm')
+    return _run('iknn_ros.nodes.sim_arm')
 
 
 def web() -> int:
     """Console script ``web``."""
-    return _run('iknn_ros.web')
+    return _run('iknn_ros.nodes.web')

@@ -92,11 +92,11 @@ def start_nodes(port: int) -> tuple:
     """Start sim_arm, ik_node and the web node; return the processes and the page's URL."""
     params = str(share_path('config/iknn.yaml'))
     processes = []
-    for module in ('iknn_ros.sim_arm', 'iknn_ros.ik_node'):
+    for module in ('iknn_ros.nodes.sim_arm', 'iknn_ros.nodes.ik_node'):
         processes.append(subprocess.Popen(
             [sys.executable, '-m', module, '--ros-args', '--params-file', params,
              '--log-level', 'warn'], env=os.environ.copy()))
-    web = subprocess.Popen([sys.executable, '-m', 'iknn_ros.web', '--ros-args', '-p',
+    web = subprocess.Popen([sys.executable, '-m', 'iknn_ros.nodes.web', '--ros-args', '-p',
                             f'port:={port}', '--log-level', 'warn'],
                            stdout=subprocess.PIPE, text=True, env=os.environ.copy())
     processes.append(web)

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from iknn_ros.kinematics import JointSpec
-from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics.chain import JointSpec
+from iknn_ros.kinematics.chain import KinematicChain
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 import pinocchio

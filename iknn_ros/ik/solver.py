@@ -42,8 +42,30 @@ import os
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
-from iknn_ros.angles import TWO_PI
-from iknn_ros.angles import wrap_scalar  # noqa: F401 (part of the solver's API)
+from iknn_ros.ik.model_card import INPUT_BRANCH
+from iknn_ros.ik.model_card import INPUT_JOINTS
+from iknn_ros.ik.model_card import INPUT_TARGET
+from iknn_ros.ik.model_card import ModelCard
+from iknn_ros.ik.model_card import ModelCardError
+from iknn_ros.ik.model_card import OUTPUT_DELTA
+from iknn_ros.ik.pose_tick import PoseTick
+from iknn_ros.ik.pose_tick import SolveResult
+from iknn_ros.ik.routes import DISK_TOUCH_TOLERANCE_M
+from iknn_ros.ik.routes import route_disk
+from iknn_ros.ik.routes import route_length  # noqa: F401 (part of the solver's API)
+from iknn_ros.ik.routes import route_waypoint
+from iknn_ros.ik.routes import scalar_polar_waypoint
+from iknn_ros.ik.routes import scalar_segment_enters_disk
+from iknn_ros.ik.safety import safe_command
+from iknn_ros.ik.tick_types import BatchTickResult
+from iknn_ros.ik.tick_types import DAMPING_FLOOR_FRACTION
+from iknn_ros.ik.tick_types import FALLBACK_ITERATIONS
+from iknn_ros.ik.tick_types import ModelLoadError
+from iknn_ros.ik.tick_types import SolverConfig
+from iknn_ros.ik.tick_types import STATE_LIMIT_TOLERANCE
+from iknn_ros.ik.tick_types import Status
+from iknn_ros.ik.tick_types import STATUS_MESSAGES  # noqa: F401 (part of the solver's API)
+from iknn_ros.ik.tick_types import TickResult
 from iknn_ros.kinematics import AnnulusWorkspace
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import nearest_keeping_elbows
@@ -51,34 +73,12 @@ from iknn_ros.kinematics import NumericWorkspace
 from iknn_ros.kinematics import TwoLinkGeometry
 from iknn_ros.kinematics import Workspace
 from iknn_ros.kinematics import workspace_of
-from iknn_ros.kinematics import wrap_to_pi
-from iknn_ros.model_card import INPUT_BRANCH
-from iknn_ros.model_card import INPUT_JOINTS
-from iknn_ros.model_card import INPUT_TARGET
-from iknn_ros.model_card import ModelCard
-from iknn_ros.model_card import ModelCardError
-from iknn_ros.model_card import OUTPUT_DELTA
-from iknn_ros.pose_tick import PoseTick
-from iknn_ros.pose_tick import SolveResult
-from iknn_ros.routes import DISK_TOUCH_TOLERANCE_M
-from iknn_ros.routes import route_disk
-from iknn_ros.routes import route_length  # noqa: F401 (part of the solver's API)
-from iknn_ros.routes import route_waypoint
-from iknn_ros.routes import scalar_polar_waypoint
-from iknn_ros.routes import scalar_segment_enters_disk
-from iknn_ros.safety import safe_command
-from iknn_ros.targets import check_mode
-from iknn_ros.targets import format_target
-from iknn_ros.targets import TargetMode
-from iknn_ros.tick_types import BatchTickResult
-from iknn_ros.tick_types import DAMPING_FLOOR_FRACTION
-from iknn_ros.tick_types import FALLBACK_ITERATIONS
-from iknn_ros.tick_types import ModelLoadError
-from iknn_ros.tick_types import SolverConfig
-from iknn_ros.tick_types import STATE_LIMIT_TOLERANCE
-from iknn_ros.tick_types import Status
-from iknn_ros.tick_types import STATUS_MESSAGES  # noqa: F401 (part of the solver's API)
-from iknn_ros.tick_types import TickResult
+from iknn_ros.kinematics.angles import TWO_PI
+from iknn_ros.kinematics.angles import wrap_scalar  # noqa: F401 (part of the solver's API)
+from iknn_ros.kinematics.angles import wrap_to_pi
+from iknn_ros.kinematics.targets import check_mode
+from iknn_ros.kinematics.targets import format_target
+from iknn_ros.kinematics.targets import TargetMode
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 import onnxruntime

@@ -27,11 +27,11 @@ import math
 import sys
 from typing import Optional, Sequence
 
-from iknn_ros.kinematics import AnnulusWorkspace
-from iknn_ros.kinematics import KinematicChain
-from iknn_ros.kinematics import TwoLinkGeometry
-from iknn_ros.kinematics import UrdfError
-from iknn_ros.kinematics import workspace_of
+from iknn_ros.kinematics.chain import KinematicChain
+from iknn_ros.kinematics.chain import UrdfError
+from iknn_ros.kinematics.two_link import TwoLinkGeometry
+from iknn_ros.kinematics.workspace import AnnulusWorkspace
+from iknn_ros.kinematics.workspace import workspace_of
 from iknn_ros.resources import default_urdf_path
 import numpy as np
 

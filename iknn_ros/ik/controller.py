@@ -40,15 +40,15 @@ import dataclasses
 import math
 from typing import Optional, Sequence
 
-from iknn_ros.angles import wrap_scalar
+from iknn_ros.ik.solver import IKSolver
+from iknn_ros.ik.solver import Status
+from iknn_ros.ik.solver import TickResult
+from iknn_ros.ik.solver import Tracker
+from iknn_ros.kinematics.angles import wrap_scalar
+from iknn_ros.kinematics.targets import MIN_QUATERNION_NORM
+from iknn_ros.kinematics.targets import target_length
+from iknn_ros.kinematics.targets import TargetMode
 from iknn_ros.log_throttle import LogThrottle
-from iknn_ros.solver import IKSolver
-from iknn_ros.solver import Status
-from iknn_ros.solver import TickResult
-from iknn_ros.solver import Tracker
-from iknn_ros.targets import MIN_QUATERNION_NORM
-from iknn_ros.targets import target_length
-from iknn_ros.targets import TargetMode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +124,7 @@ class IKController:
         Accept a target in ``frame_id``, or say why not.
 
         A position target is (x, y, z) (z is dropped for planar arms); a pose target
-        (x, y, z, qx, qy, qz, qw); a planar pose (x, y, yaw) (iknn_ros.targets).
+        (x, y, z, qx, qy, qz, qw); a planar pose (x, y, yaw) (iknn_ros.kinematics.targets).
         """
         frame = frame_id.lstrip('/')
         if frame and frame != self.base_frame:

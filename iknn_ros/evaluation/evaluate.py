@@ -17,8 +17,8 @@ Measure a model through the solver the node runs, on problems it was not trained
 
 Two modes::
 
-    python -m iknn_ros.evaluate [--model M] [--out DIR]          # held-out report
-    python -m iknn_ros.evaluate --targets T.csv [--start q1,q2] [--no-refine] --json
+    python -m iknn_ros.evaluation.evaluate [--model M] [--out DIR]          # held-out report
+    python -m iknn_ros.evaluation.evaluate --targets T.csv [--start q1,q2] [--no-refine] --json
 
 The held-out report draws an independent set (its own seed, continuous sampling) and gives
 the single-step tip error of the network, then runs chained targets in closed loop with the
@@ -41,25 +41,25 @@ import sys
 import time
 from typing import Optional, Sequence
 
+from iknn_ros.ik.model_card import model_for
+from iknn_ros.ik.model_card import ModelMismatchError
+from iknn_ros.ik.solver import IKSolver
+from iknn_ros.ik.solver import ModelLoadError
+from iknn_ros.ik.solver import OnnxIKNetwork
+from iknn_ros.ik.solver import SolverConfig
+from iknn_ros.ik.solver import Status
+from iknn_ros.ik.solver import Tracker
 from iknn_ros.kinematics import AnnulusWorkspace
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import UrdfError
-from iknn_ros.model_card import ModelMismatchError
+from iknn_ros.kinematics.sampling import has_closed_form
+from iknn_ros.kinematics.sampling import reachable_targets
+from iknn_ros.kinematics.sampling import step_samples
+from iknn_ros.kinematics.targets import check_mode
+from iknn_ros.kinematics.targets import target_length
+from iknn_ros.kinematics.targets import TargetMode
 from iknn_ros.resources import default_urdf_path
 from iknn_ros.resources import is_no_model
-from iknn_ros.resources import model_for
-from iknn_ros.sampling import has_closed_form
-from iknn_ros.sampling import reachable_targets
-from iknn_ros.sampling import step_samples
-from iknn_ros.solver import IKSolver
-from iknn_ros.solver import ModelLoadError
-from iknn_ros.solver import OnnxIKNetwork
-from iknn_ros.solver import SolverConfig
-from iknn_ros.solver import Status
-from iknn_ros.solver import Tracker
-from iknn_ros.targets import check_mode
-from iknn_ros.targets import target_length
-from iknn_ros.targets import TargetMode
 import numpy as np
 
 DEFAULT_START = (0.0, 1.0)

@@ -34,7 +34,7 @@ from typing import Optional, Sequence
 
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import UrdfError
-from iknn_ros.node_main import spin_node
+from iknn_ros.nodes.node_main import spin_node
 from iknn_ros.resources import default_urdf_path
 from rcl_interfaces.msg import FloatingPointRange
 from rcl_interfaces.msg import ParameterDescriptor

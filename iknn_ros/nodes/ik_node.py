@@ -23,7 +23,7 @@ trajectory_msgs/JointTrajectory on ``/joint_trajectory_controller/joint_trajecto
 ``/diagnostics`` and ``iknn/markers`` for RViz, and serves the goal as an interactive
 marker (``goal_marker/update``, ``goal_marker/feedback``) when ``interactive_markers`` is
 installed. All mathematics is in
-:mod:`iknn_ros.solver` and :mod:`iknn_ros.control`; this module is the ROS glue.
+:mod:`iknn_ros.ik.solver` and :mod:`iknn_ros.ik.controller`; this module is the ROS glue.
 
     ros2 run iknn_ros ik_node --ros-args --params-file config/iknn.yaml
 """
@@ -46,28 +46,28 @@ from geometry_msgs.msg import Point
 from geometry_msgs.msg import PointStamped
 from geometry_msgs.msg import Pose
 from geometry_msgs.msg import PoseStamped
-from iknn_ros.control import IKController
-from iknn_ros.control import LogSummary
-from iknn_ros.goal_marker import GoalMarker
-from iknn_ros.goal_marker import marker_description
-from iknn_ros.goal_marker import MISSING_PACKAGE
-from iknn_ros.goal_marker import pose_parts
+from iknn_ros.ik.controller import IKController
+from iknn_ros.ik.controller import LogSummary
+from iknn_ros.ik.model_card import model_for
+from iknn_ros.ik.model_card import ModelMismatchError
+from iknn_ros.ik.solver import IKSolver
+from iknn_ros.ik.solver import ModelLoadError
+from iknn_ros.ik.solver import OnnxIKNetwork
+from iknn_ros.ik.solver import SolverConfig
+from iknn_ros.ik.solver import Status
 from iknn_ros.kinematics import AnnulusWorkspace
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import UrdfError
-from iknn_ros.model_card import ModelMismatchError
-from iknn_ros.node_main import EXECUTORS
-from iknn_ros.node_main import spin_node
+from iknn_ros.kinematics.targets import modes_for
+from iknn_ros.kinematics.targets import TargetMode
+from iknn_ros.nodes.goal_marker import GoalMarker
+from iknn_ros.nodes.goal_marker import marker_description
+from iknn_ros.nodes.goal_marker import MISSING_PACKAGE
+from iknn_ros.nodes.goal_marker import pose_parts
+from iknn_ros.nodes.node_main import EXECUTORS
+from iknn_ros.nodes.node_main import spin_node
 from iknn_ros.resources import default_urdf_path
 from iknn_ros.resources import is_no_model
-from iknn_ros.resources import model_for
-from iknn_ros.solver import IKSolver
-from iknn_ros.solver import ModelLoadError
-from iknn_ros.solver import OnnxIKNetwork
-from iknn_ros.solver import SolverConfig
-from iknn_ros.solver import Status
-from iknn_ros.targets import modes_for
-from iknn_ros.targets import TargetMode
 from rcl_interfaces.msg import FloatingPointRange
 from rcl_interfaces.msg import IntegerRange
 from rcl_interfaces.msg import ParameterDescriptor
@@ -230,7 +230,7 @@ class PendingChange:
 
 
 class IKNode(Node):
-    """ROS glue around :class:`iknn_ros.control.IKController`."""
+    """ROS glue around :class:`iknn_ros.ik.controller.IKController`."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__('ik_node', **kwargs)

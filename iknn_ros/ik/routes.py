@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import math
 
-from iknn_ros.angles import wrap_scalar
-from iknn_ros.angles import wrap_to_pi
 from iknn_ros.kinematics import AnnulusWorkspace
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import Workspace
+from iknn_ros.kinematics.angles import wrap_scalar
+from iknn_ros.kinematics.angles import wrap_to_pi
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
