@@ -76,6 +76,8 @@ from iknn_ros.kinematics import workspace_of
 from iknn_ros.kinematics.angles import TWO_PI
 from iknn_ros.kinematics.angles import wrap_scalar  # noqa: F401 (part of the solver's API)
 from iknn_ros.kinematics.angles import wrap_to_pi
+from iknn_ros.kinematics.least_squares import damped_least_norm
+from iknn_ros.kinematics.least_squares import stop_at_limits
 from iknn_ros.kinematics.targets import check_mode
 from iknn_ros.kinematics.targets import format_target
 from iknn_ros.kinematics.targets import TargetMode
@@ -686,22 +688,11 @@ def _lm_step(chain: KinematicChain, joints: FloatArray, goal: FloatArray,
     err = goal - chain.fk(joints)
     jac = chain.jacobian(joints)
     damping = np.sum(err * err, axis=-1) + DAMPING_FLOOR_FRACTION * chain.reach ** 2
-    eye = np.eye(jac.shape[-2])
 
-    def least_norm(jac_free: FloatArray, error: FloatArray) -> FloatArray:
-        jt = np.swapaxes(jac_free, -1, -2)
-        lhs = jac_free @ jt + damping[:, None, None] * eye
-        return (jt @ np.linalg.solve(lhs, error[..., None]))[..., 0]
+    def solve(jac_free: FloatArray, error: FloatArray) -> FloatArray:
+        return damped_least_norm(jac_free, error, damping)
 
-    step = least_norm(jac, err)
-    over, under = joints + step > upper, joints + step < lower
-    fixed = over | under
-    if fixed.any():
-        fixed_step = np.where(over, upper - joints, np.where(under, lower - joints, 0.0))
-        rest = err - (jac @ fixed_step[..., None])[..., 0]
-        free_step = least_norm(np.where(fixed[:, None, :], 0.0, jac), rest)
-        step = np.where(fixed, fixed_step, free_step)
-    return joints + step
+    return joints + stop_at_limits(joints, solve(jac, err), jac, err, lower, upper, solve)
 
 
 class _ScalarTick:

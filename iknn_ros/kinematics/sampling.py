@@ -28,6 +28,9 @@ import math
 
 from iknn_ros.kinematics.angles import wrap_to_pi
 from iknn_ros.kinematics.chain import KinematicChain
+from iknn_ros.kinematics.least_squares import damped_least_norm
+from iknn_ros.kinematics.least_squares import least_norm
+from iknn_ros.kinematics.least_squares import stop_at_limits
 from iknn_ros.kinematics.two_link import TwoLinkGeometry
 import numpy as np
 from numpy.typing import NDArray
@@ -192,10 +195,8 @@ def _limited(chain: KinematicChain, joints: NDArray[np.float64]) -> NDArray[np.f
 def _damped_step(chain: KinematicChain, joints: NDArray[np.float64],
                  offsets: NDArray[np.float64]) -> NDArray[np.float64]:
     """Return J^T (J J^T + l^2 I)^-1 d, scaled to at most MAX_SAMPLE_JOINT_STEP_RAD."""
-    jac = chain.jacobian(joints)
-    damping = (SAMPLE_DAMPING_FRACTION * chain.reach) ** 2 * np.eye(chain.target_dim)
-    delta = (np.swapaxes(jac, -1, -2) @ np.linalg.solve(jac @ np.swapaxes(jac, -1, -2)
-                                                        + damping, offsets[..., None]))[..., 0]
+    delta = damped_least_norm(chain.jacobian(joints), offsets,
+                              (SAMPLE_DAMPING_FRACTION * chain.reach) ** 2)
     biggest = np.max(np.abs(delta), axis=-1, keepdims=True)
     return delta * np.minimum(1.0, MAX_SAMPLE_JOINT_STEP_RAD / np.maximum(biggest, 1e-300))
 
@@ -228,14 +229,8 @@ def _solve_exactly(chain: KinematicChain, joints: NDArray[np.float64],
             gradient = np.where(limited, 2.0 * (x - middle) / half ** 2, 0.0)
             null = np.eye(chain.n_joints) - pinv @ jac
             step -= comfort[:, None] * (null @ gradient[..., None])[..., 0]
-        over, under = x + step > hi, x + step < lo
-        fixed = (over | under) & active_set
-        if fixed.any():
-            fixed_step = np.where(over, hi - x, np.where(under, lo - x, 0.0))
-            rest = error - (jac @ fixed_step[..., None])[..., 0]
-            free_jac = np.where(fixed[..., None, :], 0.0, jac)
-            free_step = (np.linalg.pinv(free_jac) @ rest[..., None])[..., 0]
-            step = np.where(fixed, fixed_step, free_step)
+        if active_set:
+            step = stop_at_limits(x, step, jac, error, lo, hi, least_norm)
         x = _limited(chain, x + step)
     gap = np.linalg.norm(chain.fk(x) - target, axis=-1)
     move = np.max(np.abs(x - joints), axis=-1)

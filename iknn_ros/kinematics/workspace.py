@@ -23,6 +23,8 @@ from typing import Optional
 
 from iknn_ros.kinematics.angles import wrap_to_pi
 from iknn_ros.kinematics.chain import KinematicChain
+from iknn_ros.kinematics.least_squares import damped_least_norm
+from iknn_ros.kinematics.least_squares import leave_blocked_joints
 from iknn_ros.kinematics.two_link import TwoLinkGeometry
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -190,28 +192,16 @@ def _bounded_least_squares(chain: KinematicChain, q: FloatArray, target: FloatAr
                            iterations: int, enough_gap: float = 0.0) -> FloatArray:
     """Minimise tip distance within the limits; stop early once every row is within enough_gap."""
     lo, hi = chain.lower, chain.upper
-    n = chain.n_joints
     damping = np.full(q.shape[0], 1e-3)
     q = np.clip(q, lo, hi)
     err = target - chain.fk(q)
     cost = np.sum(err * err, axis=-1)
-
-    def damped_step(jac: FloatArray) -> FloatArray:
-        jt = np.swapaxes(jac, -1, -2)
-        lhs = jt @ jac + damping[:, None, None] * np.eye(n)
-        return np.linalg.solve(lhs, (jt @ err[..., None]))[..., 0]
-
     for _ in range(iterations):
         if np.all(cost <= enough_gap * enough_gap):
             break
         jac = chain.jacobian(q)
-        step = damped_step(jac)
-        # Joints pressed against a limit leave the problem, so the others take the exact
-        # constrained step instead of a clipped unconstrained one.
-        blocked = ((q <= lo) & (step < 0.0)) | ((q >= hi) & (step > 0.0))
-        if blocked.any():
-            step = damped_step(np.where(blocked[:, None, :], 0.0, jac))
-            step = np.where(blocked, 0.0, step)
+        step = leave_blocked_joints(q, damped_least_norm(jac, err, damping), jac, err, lo, hi,
+                                    lambda free, rest: damped_least_norm(free, rest, damping))
         trial = np.clip(q + step, lo, hi)
         trial_err = target - chain.fk(trial)
         trial_cost = np.sum(trial_err * trial_err, axis=-1)
