@@ -77,7 +77,8 @@ def test_scenario_table_and_3d_targets(tmp_path):
 
 
 @pytest.mark.parametrize('content, message', [
-    ('a,b\n1,2\n', "header must be 'x,y', 'x,y,z', 'x,y,yaw' or 'x,y,z,qx,qy,qz,qw'"),
+    ('a,b\n1,2\n', "header must be 'x,y', 'x,y,z', 'x,y,yaw', 'x,y,z,ax,ay,az' or "
+     "'x,y,z,qx,qy,qz,qw'"),
     ('x,y\n0.5,zero\n', 'line 2'),
     ('x,y\n0.5\n', 'line 2: expected 2 values'),
     ('x,y\n', 'has no targets'),
@@ -159,6 +160,23 @@ def test_pose_targets_run_without_a_model_and_report_both_errors(tmp_path):
         assert reached['final_error_m'] <= 1e-4 and reached['final_error_rad'] <= 1e-4
     assert far['status'] == 'OUT_OF_REACH' and far['unreachable'] == 'position'
     assert run['summary']['limit_violations'] == run['summary']['velocity_violations'] == 0
+
+
+def test_tool_axis_targets_take_the_header_x_y_z_ax_ay_az(tmp_path):
+    urdf = REPO / 'urdf' / 'six_dof_arm.urdf'
+    chain = KinematicChain.from_urdf(urdf)
+    body = RigidBodyModel(chain)
+    row = format_target(chain, TargetMode.TOOL_AXIS,
+                        *body.placement(np.array([0.3, -1.4, 1.5, -1.2, -1.4, 0.5])))
+    path = tmp_path / 'axes.csv'
+    path.write_text('x,y,z,ax,ay,az\n' + ','.join(f'{v:.12f}' for v in row) + '\n')
+    done = evaluate('--urdf', str(urdf), '--model', 'none', '--targets', str(path),
+                    '--start', '0,-1.5,1.5,-1.5,-1.5,0', '--refine', '3', '--json')
+    assert done.returncode == 0, done.stderr
+    run = json.loads(done.stdout)
+    assert run['summary']['target_mode'] == 'tool_axis'
+    (reached,) = run['targets']
+    assert reached['status'] == 'REACHED' and reached['final_error_rad'] <= 1e-4
 
 
 def test_pose_targets_are_refused_where_the_arm_cannot_hold_them(tmp_path):

@@ -79,8 +79,8 @@ def test_the_marker_offers_only_what_the_target_mode_takes(arm):
         marker = goal_marker(chain, mode, 'base_link', target, 'text')
         controls = {c.name: c for c in marker.controls}
         moves = {'x', 'y'} if chain.planar is not None else {'x', 'y', 'z'}
-        turns = {'z'} if mode is TargetMode.PLANAR_POSE else \
-            ({'x', 'y', 'z'} if mode is TargetMode.POSE else set())
+        turns = {TargetMode.PLANAR_POSE: {'z'}, TargetMode.POSE: {'x', 'y', 'z'},
+                 TargetMode.TOOL_AXIS: {'x', 'y'}}.get(mode, set())
         assert set(controls) == {'drag'} | {f'move_{a}' for a in moves} | \
             {f'rotate_{a}' for a in turns}
         for name, control in controls.items():
@@ -108,6 +108,9 @@ def test_the_marker_starts_at_the_tool_pose(arm):
         rotation = pinocchio.Quaternion(o.w, o.x, o.y, o.z).toRotationMatrix()
         if mode is TargetMode.POSE:
             np.testing.assert_allclose(rotation, tool[:3, :3], atol=1e-12)
+        elif mode is TargetMode.TOOL_AXIS:
+            # The marker's z axis is the tool's; its turn about it is not the target's.
+            np.testing.assert_allclose(rotation[:, 2], tool[:3, 2], atol=1e-12)
         elif mode is TargetMode.PLANAR_POSE:
             # The tool's heading in the plane.
             np.testing.assert_allclose(rotation[:2, 0], tool[:2, 0] / np.linalg.norm(

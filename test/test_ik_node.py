@@ -523,6 +523,20 @@ def test_a_zero_quaternion_is_refused_in_pose_mode(ros):
         ik.destroy_node()
 
 
+def test_a_tool_axis_goal_takes_the_direction_of_the_pose_z_axis(ros):
+    urdf = str(Path(__file__).resolve().parent.parent / 'urdf' / 'six_dof_arm.urdf')
+    ik = ik_node(urdf_path=urdf, model_path='none', target_mode='tool_axis')
+    try:
+        msg = pose(0.3, 0.2, z=0.4)
+        # A quarter turn about x: the tool's z axis points along -y.
+        msg.pose.orientation.x, msg.pose.orientation.w = math.sqrt(0.5), math.sqrt(0.5)
+        ik._on_pose(msg)
+        assert ik.controller.target == pytest.approx((0.3, 0.2, 0.4, 0.0, -1.0, 0.0),
+                                                     abs=1e-12)
+    finally:
+        ik.destroy_node()
+
+
 def test_a_planar_pose_goal_sets_x_y_and_yaw(ros):
     urdf = str(Path(__file__).resolve().parent.parent / 'urdf' / 'three_link_arm.urdf')
     ik = ik_node(urdf_path=urdf, model_path='none', target_mode='planar_pose')

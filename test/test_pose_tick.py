@@ -40,6 +40,9 @@ REPO = Path(__file__).resolve().parent.parent
 URDFS = sorted((REPO / 'urdf').glob('*.urdf'))
 SIX = REPO / 'urdf' / 'six_dof_arm.urdf'
 SEVEN = REPO / 'urdf' / 'seven_dof_arm.urdf'
+# A 5-joint arm: the UR-sized arm with its last wrist joint (about the tool axis) fixed.
+FIVE = SIX.read_text().replace('<joint name="wrist_3_joint" type="revolute">',
+                               '<joint name="wrist_3_joint" type="fixed">')
 LIMIT = '<limit lower="-2" upper="2" effort="1" velocity="1"/>'
 SLIDE_LIMIT = '<limit lower="0" upper="0.4" effort="1" velocity="0.5"/>'
 # A spatial arm with a slide in the middle and a mimic follower at the wrist.
@@ -116,8 +119,16 @@ def test_each_chain_takes_the_modes_it_can_hold():
     with pytest.raises(ValueError, match='three joints or more'):
         check_mode(KinematicChain.from_urdf(REPO / 'urdf' / 'two_link_arm.urdf'),
                    'planar_pose')
-    with pytest.raises(ValueError, match="one of \\['position', 'pose', 'planar_pose'\\]"):
+    with pytest.raises(ValueError, match="one of \\['position', 'pose', 'planar_pose', "
+                                         "'tool_axis'\\]"):
         check_mode(three, 'orientation')
+    five = KinematicChain.from_urdf(FIVE)
+    assert five.n_joints == 5
+    assert check_mode(five, 'tool_axis') is TargetMode.TOOL_AXIS
+    with pytest.raises(ValueError, match='six joints or more'):
+        check_mode(five, 'pose')
+    with pytest.raises(ValueError, match='five joints or more'):
+        check_mode(KinematicChain.from_urdf(REPO / 'urdf' / 'spatial_arm.urdf'), 'tool_axis')
 
 
 def test_a_position_model_refuses_pose_targets():
@@ -327,3 +338,77 @@ def test_a_stream_beyond_reach_is_followed_without_a_search_per_tick(monkeypatch
     full = real_solve(target, seed=np.array(q))
     gap = lambda p: np.linalg.norm(p - np.array(target[:3]))  # noqa: E731
     assert gap(goal.position) <= gap(body.placement(np.array(full.joints))[0]) + 1e-6
+
+
+# ---- a position and a tool axis (5 joints) -------------------------------------------------
+
+def axis_error(chain, q, target):
+    """Return the position error and the angle between the tool's z axis and the target's."""
+    frame = chain.frames(np.asarray(q))[-1]
+    axis = np.asarray(target[3:6]) / np.linalg.norm(target[3:6])
+    return (float(np.linalg.norm(frame[:3, 3] - np.asarray(target[:3]))),
+            math.acos(min(1.0, float(frame[:3, 2] @ axis))))
+
+
+def test_tool_axis_targets_are_solved_cold_and_tracked_by_a_five_joint_arm():
+    chain, solver = pose_solver(FIVE, mode='tool_axis')
+    _, targets = reachable_poses(chain, solver, 100, seed=11)
+    assert len(targets[0]) == 6
+    for target in targets:
+        result = solver.solve(target)
+        assert result.reached, (target, result)
+        position_error, angle = axis_error(chain, result.joints, target)
+        assert position_error <= 1e-9 and angle <= 1e-7  # acos of a dot product near 1
+        assert np.all(np.asarray(result.joints) >= solver.safe_chain.lower - 1e-12)
+        assert np.all(np.asarray(result.joints) <= solver.safe_chain.upper + 1e-12)
+    # Tracked through ticks from somewhere else, within the speed limits.
+    starts, _ = reachable_poses(chain, solver, 5, seed=12)
+    for start, target in zip(starts, targets):
+        tracker, q = Tracker(solver), tuple(start)
+        for _ in range(1500):
+            result = tracker.tick(q, target, 0.01)
+            assert_safe(chain, solver, q, result.command, 0.01)
+            q = result.command
+            if result.status is Status.REACHED and result.goal_error_m <= 1e-9 and \
+                    result.goal_error_rad <= 1e-9:
+                break
+        assert result.status is Status.REACHED, (start, target, result)
+        assert axis_error(chain, q, target)[0] <= 1e-9
+
+
+def test_a_tool_axis_stream_is_exact_in_one_tick_and_ignores_the_turn_about_it():
+    chain, solver = pose_solver(FIVE, mode='tool_axis')
+    body = RigidBodyModel(chain)
+    # A working pose (the middle of a UR's limits is its stretched, singular one).
+    start = np.array([0.3, -1.4, 1.5, -1.2, -1.4])
+    # Within the speed limits of a 100 Hz tick (0.5 m/s, 1 rad/s): every point is a goal.
+    t = np.linspace(0.0, 1.0, 1000)[:, None]
+    path = start + 0.4 * np.sin(2 * math.pi * t * np.arange(1, 6) / 10.0)
+    q = tuple(path[0])
+    for joints in path[1:]:
+        target = format_target(chain, TargetMode.TOOL_AXIS, *body.placement(joints))
+        result = solver.tick(q, target, 0.01)
+        assert_safe(chain, solver, q, result.command, 0.01)
+        assert result.status is Status.REACHED
+        assert result.goal_error_m <= 1e-9 and result.goal_error_rad <= 1e-9
+        q = result.command
+    # The 6-joint arm in tool-axis mode keeps its last joint where it is: a turn about the
+    # axis sets nothing, so the least-norm step does not move it.
+    six, six_solver = pose_solver(SIX, mode='tool_axis')
+    q0 = np.array([0.3, -1.4, 1.5, -1.2, -1.4, 0.5])
+    frame = six.frames(q0 + np.array([0.002, -0.002, 0.002, 0.002, -0.002, 0.0]))[-1]
+    target = tuple(frame[:3, 3]) + tuple(frame[:3, 2])
+    result = six_solver.tick(tuple(q0), target, 0.01)
+    assert result.status is Status.REACHED
+    turned = np.array(result.command) - q0
+    assert np.max(np.abs(turned[:5])) > 1e-3 and abs(turned[5]) < 1e-9
+
+
+def test_a_zero_or_unreachable_tool_axis_is_refused_or_projected():
+    chain, solver = pose_solver(FIVE, mode='tool_axis')
+    q = tuple(0.5 * (solver.safe_chain.lower + solver.safe_chain.upper))
+    held = solver.tick(q, (0.3, 0.2, 0.3, 0.0, 0.0, 0.0), 0.01)
+    assert held.status is Status.INVALID_TARGET
+    far = solver.tick(q, (3.0, 0.0, 0.3, 0.0, 0.0, -1.0), 0.01)
+    assert far.status is Status.OUT_OF_REACH and far.unreachable == 'position'
+    assert solver.solve(far.goal).reached

@@ -49,6 +49,19 @@ def test_a_pose_is_solved_and_the_joints_reach_it(capsys):
     assert np.linalg.norm(pinocchio.log3(quaternion_to_matrix(*target[3:]) @ rotation.T)) <= 1e-9
 
 
+def test_six_numbers_are_a_position_and_a_tool_axis(capsys):
+    # The tool pointing straight down at a point in front of the arm.
+    target = (0.4, 0.1, 0.3, 0.0, 0.0, -1.0)
+    code, out, _ = run(capsys, '--urdf', str(SEVEN), '--target', ','.join(map(str, target)),
+                       '--json')
+    assert code == solve.EXIT_REACHED
+    report = json.loads(out)
+    chain = KinematicChain.from_urdf(SEVEN)
+    tool = chain.frames(np.array([report['joints'][name] for name in chain.joint_names]))[-1]
+    assert np.linalg.norm(tool[:3, 3] - target[:3]) <= 1e-9
+    assert np.linalg.norm(tool[:3, 2] - target[3:]) <= 1e-9
+
+
 def test_the_text_report_names_every_joint(capsys):
     code, out, _ = run(capsys, '--target', '0.5,0.4')
     assert code == solve.EXIT_REACHED

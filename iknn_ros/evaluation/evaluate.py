@@ -427,6 +427,7 @@ TARGET_HEADERS = {
     ('x', 'y'): TargetMode.POSITION, ('x', 'y', 'z'): TargetMode.POSITION,
     ('x', 'y', 'yaw'): TargetMode.PLANAR_POSE,
     ('x', 'y', 'z', 'qx', 'qy', 'qz', 'qw'): TargetMode.POSE,
+    ('x', 'y', 'z', 'ax', 'ay', 'az'): TargetMode.TOOL_AXIS,
 }
 
 
@@ -434,7 +435,8 @@ def read_targets(path: Path, chain: KinematicChain) -> tuple[np.ndarray, TargetM
     """
     Read chained targets from a CSV; return them and the target mode the header says.
 
-    Headers: x,y or x,y,z (positions), x,y,z,qx,qy,qz,qw (poses), x,y,yaw (planar poses).
+    Headers: x,y or x,y,z (positions), x,y,z,qx,qy,qz,qw (poses), x,y,z,ax,ay,az (a
+    position and the tool's z axis), x,y,yaw (planar poses).
     Raise ValueError naming the file, the line and what was expected.
     """
     if not path.is_file():
@@ -443,8 +445,9 @@ def read_targets(path: Path, chain: KinematicChain) -> tuple[np.ndarray, TargetM
         reader = csv.reader(stream)
         header = tuple(h.strip().lower() for h in next(reader, []))
         if header not in TARGET_HEADERS:
-            raise ValueError(f"'{path}': the header must be 'x,y', 'x,y,z', 'x,y,yaw' or "
-                             f"'x,y,z,qx,qy,qz,qw', got {','.join(header) or 'nothing'}")
+            raise ValueError(f"'{path}': the header must be 'x,y', 'x,y,z', 'x,y,yaw', "
+                             f"'x,y,z,ax,ay,az' or 'x,y,z,qx,qy,qz,qw', got "
+                             f"{','.join(header) or 'nothing'}")
         mode = TARGET_HEADERS[header]
         if mode is TargetMode.POSITION and chain.target_dim == 3 and len(header) != 3:
             raise ValueError(f"'{path}': this arm is spatial; give x,y,z targets")

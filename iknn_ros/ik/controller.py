@@ -139,6 +139,10 @@ class IKController:
                 math.sqrt(sum(v * v for v in values[3:7])) < MIN_QUATERNION_NORM:
             return self._refuse_target(f'target {values} refused: its quaternion is zero, not '
                                        'a rotation')
+        if mode is TargetMode.TOOL_AXIS and \
+                math.sqrt(sum(v * v for v in values[3:6])) < MIN_QUATERNION_NORM:
+            return self._refuse_target(f'target {values} refused: its tool axis is zero, not '
+                                       'a direction')
         length = target_length(self.solver.chain, mode)
         if len(values) < length:
             return self._refuse_target(f'target {values} refused: a {mode.value} target has '

@@ -53,6 +53,7 @@ from iknn_ros.kinematics.least_squares import leave_blocked_joints
 from iknn_ros.kinematics.least_squares import stop_at_limits
 from iknn_ros.kinematics.rigid_body import RigidBodyModel
 from iknn_ros.kinematics.targets import Aim
+from iknn_ros.kinematics.targets import axis_turn
 from iknn_ros.kinematics.targets import check_mode
 from iknn_ros.kinematics.targets import format_target
 from iknn_ros.kinematics.targets import heading
@@ -101,6 +102,13 @@ class SolveResult:
         return self.status is Status.REACHED
 
 
+def tilt_basis(axis: FloatArray) -> FloatArray:
+    """Return two unit rows across ``axis`` (a unit vector): the directions it can tilt in."""
+    first = np.cross(axis, np.eye(3)[int(np.argmin(np.abs(axis)))])
+    first /= math.sqrt(float(first @ first))
+    return np.array([first, np.cross(axis, first)])
+
+
 class Task(NamedTuple):
     """The rows of the residual a least-squares step works on."""
 
@@ -113,7 +121,7 @@ class Task(NamedTuple):
 def make_task(mode: TargetMode, position_rows: int, weight: float) -> Task:
     """Return the task of ``mode``: x, y (and z), then the rotation rows it holds."""
     rotation_rows = {TargetMode.POSITION: [], TargetMode.POSE: [3, 4, 5],
-                     TargetMode.PLANAR_POSE: [5]}[mode]
+                     TargetMode.TOOL_AXIS: [3, 4], TargetMode.PLANAR_POSE: [5]}[mode]
     rows = np.array(list(range(position_rows)) + rotation_rows)
     return Task(mode, rows, np.array([1.0] * position_rows + [weight] * len(rotation_rows)),
                 np.eye(len(rows)))
@@ -181,6 +189,13 @@ class PoseTick:
         position_error = math.sqrt(float(dp @ dp))
         if mode is TargetMode.POSITION:
             return dp, position_error, math.nan
+        if mode is TargetMode.TOOL_AXIS:
+            turn = axis_turn(rotation[:, 2], aim.axis)
+            residual = np.empty(5)
+            residual[:3] = dp
+            # The turn is across the axis: its two components in a basis of that plane.
+            residual[3:] = self.weight * (tilt_basis(rotation[:, 2]) @ turn)
+            return residual, position_error, math.sqrt(float(turn @ turn))
         if mode is TargetMode.POSE:
             turn = pinocchio.log3(aim.rotation @ rotation.T)
             angle = math.sqrt(float(turn @ turn))
@@ -209,10 +224,18 @@ class PoseTick:
         return jac.T @ eigenpy.LDLT(normal).solve(residual)
 
     @staticmethod
-    def _task_jacobian(jac6: FloatArray, task: Task) -> FloatArray:
+    def _task_jacobian(jac6: FloatArray, task: Task, rotation: FloatArray) -> FloatArray:
         if task.mode is TargetMode.POSE:
             jac = jac6.copy()
             jac[3:] *= task.row_scale[3]
+            return jac
+        if task.mode is TargetMode.TOOL_AXIS:
+            # Only turns that tilt the tool axis count: two rows, across it. (The three
+            # angular rows less their share about the axis are singular: the normal matrix
+            # then loses digits, and Newton its quadratic convergence.)
+            jac = np.empty((5, jac6.shape[1]))
+            jac[:3] = jac6[:3]
+            jac[3:] = task.row_scale[3] * (tilt_basis(rotation[:, 2]) @ jac6[3:])
             return jac
         if task.mode is TargetMode.POSITION:
             return jac6[:len(task.rows)]
@@ -233,7 +256,7 @@ class PoseTick:
         residual, position_error, angle = self.residual(position, rotation, aim)
         if self._exact(position_error, angle, stop_gap):
             return q, position_error, angle
-        jac = self._task_jacobian(jac6, task)
+        jac = self._task_jacobian(jac6, task, rotation)
         damping = float(residual @ residual) + self.damping_floor
         step = self._least_norm(jac, residual, damping)
         step = stop_at_limits(q, step, jac, residual, self.lo, self.hi,
@@ -267,7 +290,7 @@ class PoseTick:
             if self._exact(position_error, angle, gap):
                 used -= 1
                 break
-            jac = self._task_jacobian(jac6, task)
+            jac = self._task_jacobian(jac6, task, rotation)
             step = leave_blocked_joints(
                 q, self._least_norm(jac, residual, damping), jac, residual, self.lo, self.hi,
                 lambda free, rest: self._least_norm(free, rest, damping))
@@ -279,6 +302,7 @@ class PoseTick:
             if t_cost < cost:
                 settled = cost - t_cost <= SETTLED * cost
                 q, jac6, residual, cost = trial, t_jac6, t_residual, t_cost
+                rotation = t_rotation
                 position_error, angle = t_position_error, t_angle
                 damping = max(damping * 0.3, 1e-12)
                 if settled:
@@ -414,6 +438,9 @@ class PoseTick:
         if self.mode is TargetMode.POSE:
             turn = pinocchio.log3(aim.rotation @ previous.rotation.T)
             return math.sqrt(turn @ turn) * self.weight <= self.step_m
+        if self.mode is TargetMode.TOOL_AXIS:
+            turn = axis_turn(previous.axis, aim.axis)
+            return math.sqrt(turn @ turn) * self.weight <= self.step_m
         if self.mode is TargetMode.PLANAR_POSE:
             return abs(wrap_scalar(aim.yaw - previous.yaw)) * self.weight <= self.step_m
         return True
@@ -437,6 +464,9 @@ class PoseTick:
         if self.mode is TargetMode.POSE:
             turn = pinocchio.log3(goal.rotation @ rotation.T)
             angle = math.sqrt(float(turn @ turn))
+        elif self.mode is TargetMode.TOOL_AXIS:
+            turn = axis_turn(rotation[:, 2], goal.axis)
+            angle = math.sqrt(float(turn @ turn))
         elif self.mode is TargetMode.PLANAR_POSE:
             angle = abs(wrap_scalar(goal.yaw - heading(rotation)))
         else:
@@ -449,6 +479,9 @@ class PoseTick:
             if distance > 0.0 else goal.position
         if self.mode is TargetMode.POSE:
             return Aim(aim_position, pinocchio.exp3(share * turn) @ rotation, math.nan), False
+        if self.mode is TargetMode.TOOL_AXIS:
+            return Aim(aim_position, None, math.nan,
+                       pinocchio.exp3(share * turn) @ rotation[:, 2]), False
         if self.mode is TargetMode.PLANAR_POSE:
             yaw = heading(rotation)
             return Aim(aim_position, None, yaw + share * wrap_scalar(goal.yaw - yaw)), False

@@ -61,6 +61,7 @@ def mode_of(chain: KinematicChain, length: int) -> TargetMode:
     """Return the target mode a target of ``length`` numbers means on ``chain``."""
     planar = chain.planar is not None
     modes = {2: TargetMode.POSITION} if planar else {3: TargetMode.POSITION,
+                                                     6: TargetMode.TOOL_AXIS,
                                                      7: TargetMode.POSE}
     if planar:
         modes[3] = TargetMode.PLANAR_POSE

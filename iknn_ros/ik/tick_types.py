@@ -96,7 +96,8 @@ class SolverConfig:
     # leads out (curled against its limits); every arm's path goes around its hole.
     keep_out_fraction: float = 0.25
     # What a target holds (iknn_ros.kinematics.targets.TargetMode): 'position', 'pose'
-    # (position and orientation) or 'planar_pose' (x, y and yaw).
+    # (position and orientation), 'tool_axis' (position and the tool's z axis) or
+    # 'planar_pose' (x, y and yaw).
     target_mode: str = 'position'
     # A tick whose command turns the tool within this of the goal's orientation (and within
     # goal_tolerance_m of its position) reports REACHED (rad).
@@ -125,8 +126,8 @@ class SolverConfig:
              f'fallback_floor_m must be >= 0, got {self.fallback_floor_m}'),
             (math.isfinite(self.keep_out_fraction) and 0.0 <= self.keep_out_fraction < 1.0,
              f'keep_out_fraction must be in [0, 1), got {self.keep_out_fraction}'),
-            (self.target_mode in ('position', 'pose', 'planar_pose'),
-             f"target_mode must be 'position', 'pose' or 'planar_pose', got "
+            (self.target_mode in ('position', 'pose', 'tool_axis', 'planar_pose'),
+             f"target_mode must be 'position', 'pose', 'tool_axis' or 'planar_pose', got "
              f'{self.target_mode!r}'),
             (math.isfinite(self.goal_tolerance_rad) and self.goal_tolerance_rad > 0.0,
              f'goal_tolerance_rad must be > 0, got {self.goal_tolerance_rad}'),

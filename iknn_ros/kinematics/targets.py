@@ -39,7 +39,8 @@ from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
 
-# A quaternion shorter than this is not a rotation (the all-zero message, a typo).
+# A quaternion (or tool axis) shorter than this is not a rotation (the all-zero message, a
+# typo).
 MIN_QUATERNION_NORM = 1e-6
 
 
@@ -49,6 +50,9 @@ class TargetMode(str, enum.Enum):
     POSITION = 'position'
     POSE = 'pose'
     PLANAR_POSE = 'planar_pose'
+    # The position and the direction of the tool's z axis (its approach axis, by ROS
+    # convention): what a 5-joint arm can hold, and what a symmetric tool needs.
+    TOOL_AXIS = 'tool_axis'
 
 
 class Aim(NamedTuple):
@@ -60,6 +64,8 @@ class Aim(NamedTuple):
     rotation: Optional[FloatArray]
     # The heading for planar poses (rad), else NaN.
     yaw: float
+    # (3,) unit direction of the tool's z axis for tool-axis targets, else None.
+    axis: Optional[FloatArray] = None
 
 
 def modes_for(chain: KinematicChain) -> tuple[TargetMode, ...]:
@@ -68,8 +74,11 @@ def modes_for(chain: KinematicChain) -> tuple[TargetMode, ...]:
     if chain.planar is not None:
         if chain.n_joints >= 3:
             modes.append(TargetMode.PLANAR_POSE)
-    elif chain.n_joints >= 6:
-        modes.append(TargetMode.POSE)
+    else:
+        if chain.n_joints >= 5:
+            modes.append(TargetMode.TOOL_AXIS)
+        if chain.n_joints >= 6:
+            modes.append(TargetMode.POSE)
     return tuple(modes)
 
 
@@ -83,6 +92,8 @@ def check_mode(chain: KinematicChain, mode: str) -> TargetMode:
     allowed = modes_for(chain)
     if parsed not in allowed:
         why = {TargetMode.POSE: 'a full pose needs a spatial chain of six joints or more',
+               TargetMode.TOOL_AXIS: 'a position and a tool axis need a spatial chain of five '
+                                     'joints or more',
                TargetMode.PLANAR_POSE: 'x, y and yaw need a planar chain of three joints or '
                                        'more'}[parsed]
         raise ValueError(f"target_mode '{parsed.value}' does not fit the chain "
@@ -96,6 +107,8 @@ def target_length(chain: KinematicChain, mode: TargetMode) -> int:
     """Return how many numbers a target has."""
     if mode is TargetMode.POSE:
         return 7
+    if mode is TargetMode.TOOL_AXIS:
+        return 6
     if mode is TargetMode.PLANAR_POSE:
         return 3
     return chain.target_dim
@@ -105,6 +118,8 @@ def target_fields(chain: KinematicChain, mode: TargetMode) -> tuple[str, ...]:
     """Return the names of a target's numbers (CSV headers, messages)."""
     if mode is TargetMode.POSE:
         return ('x', 'y', 'z', 'qx', 'qy', 'qz', 'qw')
+    if mode is TargetMode.TOOL_AXIS:
+        return ('x', 'y', 'z', 'ax', 'ay', 'az')
     if mode is TargetMode.PLANAR_POSE:
         return ('x', 'y', 'yaw')
     return ('x', 'y', 'z')[:chain.target_dim]
@@ -143,6 +158,25 @@ def matrix_to_quaternion(rotation: FloatArray) -> tuple[float, float, float, flo
     return tuple(float(sign * v) for v in q)
 
 
+def axis_turn(current: FloatArray, goal: FloatArray) -> FloatArray:
+    """
+    Return the rotation vector turning the unit axis ``current`` onto ``goal`` (the shortest).
+
+    Its length is the angle between them; opposite axes turn about any perpendicular.
+    """
+    cross = np.cross(current, goal)
+    sine, cosine = math.sqrt(float(cross @ cross)), float(current @ goal)
+    angle = math.atan2(sine, cosine)
+    if sine > 1e-12:
+        return cross * (angle / sine)
+    if cosine > 0.0:
+        return cross
+    # Opposite: a perpendicular of the current axis, the least aligned base axis crossed.
+    other = np.eye(3)[int(np.argmin(np.abs(current)))]
+    perpendicular = np.cross(current, other)
+    return perpendicular * (angle / math.sqrt(float(perpendicular @ perpendicular)))
+
+
 def heading(rotation: FloatArray) -> float:
     """Return the yaw of a frame's x axis in the base xy plane."""
     return math.atan2(rotation[1, 0], rotation[0, 0])
@@ -167,6 +201,11 @@ def parse_target(chain: KinematicChain, mode: TargetMode,
         if math.sqrt(sum(v * v for v in values[3:])) < MIN_QUATERNION_NORM:
             return None
         return Aim(np.array(values[:3]), quaternion_to_matrix(*values[3:]), math.nan)
+    if mode is TargetMode.TOOL_AXIS:
+        norm = math.sqrt(sum(v * v for v in values[3:]))
+        if norm < MIN_QUATERNION_NORM:
+            return None
+        return Aim(np.array(values[:3]), None, math.nan, np.array(values[3:]) / norm)
     if chain.planar is not None:
         position = np.array([values[0], values[1], chain.planar.height])
         yaw = values[2] if mode is TargetMode.PLANAR_POSE else math.nan
@@ -179,6 +218,8 @@ def format_target(chain: KinematicChain, mode: TargetMode, position: FloatArray,
     """Return the flat target tuple of a tool pose (the inverse of :func:`parse_target`)."""
     if mode is TargetMode.POSE:
         return tuple(float(v) for v in position) + matrix_to_quaternion(rotation)
+    if mode is TargetMode.TOOL_AXIS:
+        return tuple(float(v) for v in position) + tuple(float(v) for v in rotation[:, 2])
     if mode is TargetMode.PLANAR_POSE:
         return (float(position[0]), float(position[1]), heading(rotation))
     return tuple(float(v) for v in position[:chain.target_dim])

@@ -32,7 +32,11 @@ from typing import Callable, Optional
 
 from geometry_msgs.msg import Pose
 from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics.targets import axis_turn
+from iknn_ros.kinematics.targets import matrix_to_quaternion
 from iknn_ros.kinematics.targets import TargetMode
+import numpy as np
+import pinocchio
 from std_msgs.msg import Header
 from visualization_msgs.msg import InteractiveMarker
 from visualization_msgs.msg import InteractiveMarkerControl
@@ -60,6 +64,9 @@ def goal_axes(chain: KinematicChain, mode: TargetMode) -> tuple[tuple, tuple]:
     """Return the base axes the goal moves along and the axes it turns about."""
     if chain.planar is not None:
         return ('x', 'y'), (('z',) if mode is TargetMode.PLANAR_POSE else ())
+    if mode is TargetMode.TOOL_AXIS:
+        # Rings that tilt the tool's z axis; a turn about it sets nothing.
+        return ('x', 'y', 'z'), ('x', 'y')
     return ('x', 'y', 'z'), (('x', 'y', 'z') if mode is TargetMode.POSE else ())
 
 
@@ -71,6 +78,10 @@ def target_pose(chain: KinematicChain, mode: TargetMode, target: tuple) -> Pose:
     o = pose.orientation
     if mode is TargetMode.POSE:
         o.x, o.y, o.z, o.w = (float(v) for v in target[3:7])
+    elif mode is TargetMode.TOOL_AXIS:
+        o.x, o.y, o.z, o.w = matrix_to_quaternion(pinocchio.exp3(axis_turn(
+            np.array([0.0, 0.0, 1.0]), np.asarray(target[3:6], dtype=np.float64)
+            / math.sqrt(sum(v * v for v in target[3:6])))))
     elif mode is TargetMode.PLANAR_POSE:
         o.z, o.w = math.sin(0.5 * target[2]), math.cos(0.5 * target[2])
     else:
@@ -126,8 +137,9 @@ def goal_marker(chain: KinematicChain, mode: TargetMode, frame_id: str, target: 
     sphere.scale.x = sphere.scale.y = sphere.scale.z = 0.2 * scale
     sphere.color.r, sphere.color.g, sphere.color.b, sphere.color.a = 0.1, 0.8, 0.2, 0.9
     handle.markers.append(sphere)
-    for axis in ('x', 'y', 'z') if mode is TargetMode.POSE else \
-            (('x',) if mode is TargetMode.PLANAR_POSE else ()):
+    shown = {TargetMode.POSE: ('x', 'y', 'z'), TargetMode.TOOL_AXIS: ('z',),
+             TargetMode.PLANAR_POSE: ('x',)}.get(mode, ())
+    for axis in shown:
         handle.markers.append(_arrow(axis, 0.5 * scale))
     marker.controls.append(handle)
     for axis in moves:

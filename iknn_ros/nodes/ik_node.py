@@ -170,8 +170,9 @@ PARAMETERS = (
                                              '(rad)', floating=(0.0, 0.5))),
     ('target_mode', 'position', _descriptor(
         "what a target sets: 'position' (the tool's position; orientations are ignored, "
-        "said once), 'pose' (position and orientation; 6+ joints) or 'planar_pose' (x, y "
-        'and yaw; planar arms of 3+ joints)')),
+        "said once), 'pose' (position and orientation; 6+ joints), 'tool_axis' (position "
+        "and the direction of the tool's z axis; 5+ joints) or 'planar_pose' (x, y and yaw; "
+        'planar arms of 3+ joints)')),
     ('goal_tolerance', 1e-4, _descriptor('tip distance to the goal that counts as reached (m)',
                                          floating=(1e-12, 0.1))),
     ('goal_tolerance_rad', 1e-4, _descriptor(
@@ -428,6 +429,10 @@ class IKNode(Node):
             frame = controller.base_frame
         if mode is TargetMode.POSE:
             target = tuple(position) + tuple(orientation)
+        elif mode is TargetMode.TOOL_AXIS:
+            # The direction the orientation turns the tool's z axis to.
+            target = tuple(position) + transform_point((0.0, 0.0, 0.0), orientation,
+                                                       (0.0, 0.0, 1.0))
         elif mode is TargetMode.PLANAR_POSE:
             target = (position[0], position[1], yaw_of_quaternion(*orientation))
         else:
