@@ -41,8 +41,6 @@ from typing import Optional
 from builtin_interfaces.msg import Duration
 from diagnostic_msgs.msg import DiagnosticArray
 from diagnostic_msgs.msg import DiagnosticStatus
-from diagnostic_msgs.msg import KeyValue
-from geometry_msgs.msg import Point
 from geometry_msgs.msg import PointStamped
 from geometry_msgs.msg import Pose
 from geometry_msgs.msg import PoseStamped
@@ -55,7 +53,6 @@ from iknn_ros.ik.solver import ModelLoadError
 from iknn_ros.ik.solver import OnnxIKNetwork
 from iknn_ros.ik.solver import SolverConfig
 from iknn_ros.ik.solver import Status
-from iknn_ros.kinematics import AnnulusWorkspace
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import UrdfError
 from iknn_ros.kinematics.targets import modes_for
@@ -64,6 +61,8 @@ from iknn_ros.nodes.goal_marker import GoalMarker
 from iknn_ros.nodes.goal_marker import marker_description
 from iknn_ros.nodes.goal_marker import MISSING_PACKAGE
 from iknn_ros.nodes.goal_marker import pose_parts
+from iknn_ros.nodes.messages import diagnostic_status
+from iknn_ros.nodes.messages import target_markers
 from iknn_ros.nodes.node_main import EXECUTORS
 from iknn_ros.nodes.node_main import spin_node
 from iknn_ros.resources import default_urdf_path
@@ -78,12 +77,10 @@ from rclpy.qos import qos_profile_sensor_data
 from rclpy.qos import QoSProfile
 from rclpy.time import Time
 from sensor_msgs.msg import JointState
-from std_msgs.msg import ColorRGBA
 from std_msgs.msg import Float64MultiArray
 from std_msgs.msg import Header
 from trajectory_msgs.msg import JointTrajectory
 from trajectory_msgs.msg import JointTrajectoryPoint
-from visualization_msgs.msg import Marker
 from visualization_msgs.msg import MarkerArray
 
 OUTPUT_MODES = ('joint_state', 'forward_position', 'joint_trajectory')
@@ -517,62 +514,8 @@ class IKNode(Node):
 
     def diagnostic_status(self) -> DiagnosticStatus:
         """Return what the node is doing, as one DiagnosticStatus."""
-        controller = self.controller
-        now = self._now()
-        step = controller.last
-        age = controller.feedback_age(now)
-        level, message = DiagnosticStatus.OK, 'idle: waiting for joint feedback and a target'
-        values = {}
-        if step is not None:
-            message = step.reason
-            if step.result is None:
-                stale = age is None or age > controller.feedback_timeout_s
-                level = DiagnosticStatus.WARN if stale else DiagnosticStatus.OK
-            else:
-                r = step.result
-                level = {Status.REACHED: DiagnosticStatus.OK, Status.MOVING: DiagnosticStatus.OK,
-                         Status.RECONFIGURING: DiagnosticStatus.WARN,
-                         Status.JOINT_LIMIT: DiagnosticStatus.WARN,
-                         Status.FALLBACK: DiagnosticStatus.WARN,
-                         Status.OUT_OF_REACH: DiagnosticStatus.WARN,
-                         Status.INVALID_TARGET: DiagnosticStatus.ERROR,
-                         Status.INVALID_STATE: DiagnosticStatus.ERROR}[r.status]
-                values.update({
-                    'status': r.status.name,
-                    'tip_error_m': f'{r.target_error_m:.3e}',
-                    'goal_error_m': f'{r.goal_error_m:.3e}',
-                    'target_reachable': str(not r.projected).lower(),
-                    'target_mode': controller.solver.target_mode.value,
-                    'goal': ', '.join(f'{v:.6f}' for v in r.goal),
-                    'elbow_branch': f'{r.branch:+.0f}',
-                    'velocity_limited': str(r.velocity_limited).lower(),
-                })
-                if not math.isnan(r.goal_error_rad):
-                    values['tip_error_rad'] = f'{r.target_error_rad:.3e}'
-                    values['goal_error_rad'] = f'{r.goal_error_rad:.3e}'
-                if r.unreachable:
-                    values['out_of_reach'] = r.unreachable
-        if controller.target is not None:
-            values['target'] = ', '.join(f'{v:.6f}' for v in controller.target)
-        values['feedback_age_s'] = 'never' if age is None else f'{age:.4f}'
-        tracking = controller.tracking_error()
-        if tracking is not None:
-            values['tracking_error_rad'] = f'{tracking:.4f}'
-        if self._latencies:
-            ordered = sorted(self._latencies)
-            values['tick_latency_us_last'] = f'{self._latencies[-1] * 1e6:.1f}'
-            values['tick_latency_us_p99'] = f'{ordered[int(0.99 * (len(ordered) - 1))] * 1e6:.1f}'
-        values.update({k: str(v) for k, v in controller.counters.items()})
-        values['output_mode'] = ','.join(self._modes)
-        values['model'] = self._model_source
-        if controller.solver.network is None:
-            # A user bringing up a new arm before training should see it in every view.
-            level = max(level, DiagnosticStatus.WARN)
-            message += ' (no model: damped least squares alone)'
-        chain = controller.solver.chain
-        return DiagnosticStatus(level=level, name='iknn_ros: ik_node', message=message,
-                                hardware_id=chain.robot_name,
-                                values=[KeyValue(key=k, value=v) for k, v in values.items()])
+        return diagnostic_status(self.controller, self._now(), self._latencies, self._modes,
+                                 self._model_source)
 
     def _on_people_timer(self) -> None:
         self._publish_diagnostics()
@@ -615,50 +558,7 @@ class IKNode(Node):
 
     def markers(self, goal: Optional[tuple]) -> MarkerArray:
         """Return the target, the goal it was projected to, and the reachable annulus."""
-        controller = self.controller
-        chain = controller.solver.chain
-        height = chain.planar.height if chain.planar is not None else 0.0
-        stamp = self.get_clock().now().to_msg()
-
-        def marker(ident: int, kind: int, rgba: tuple, scale: float) -> Marker:
-            m = Marker(ns='iknn', id=ident, type=kind, action=Marker.ADD)
-            m.header.frame_id = controller.base_frame
-            m.header.stamp = stamp
-            m.pose.orientation.w = 1.0
-            m.scale.x = m.scale.y = m.scale.z = scale
-            m.color = ColorRGBA(r=rgba[0], g=rgba[1], b=rgba[2], a=rgba[3])
-            return m
-
-        # Targets and goals carry a position first: x, y (planar) or x, y, z.
-        position_length = 2 if chain.planar is not None else 3
-
-        def point(values: tuple) -> Point:
-            z = values[2] if position_length > 2 and len(values) > 2 else height
-            return Point(x=float(values[0]), y=float(values[1]), z=float(z))
-
-        out = []
-        target = marker(0, Marker.SPHERE, (0.1, 0.8, 0.2, 0.9), 0.04)
-        if controller.target is None:
-            target.action = Marker.DELETE
-        else:
-            target.pose.position = point(controller.target)
-        out.append(target)
-        projected = marker(1, Marker.SPHERE, (1.0, 0.55, 0.0, 0.9), 0.035)
-        if goal is None or controller.target is None or \
-                math.dist(goal[:position_length], controller.target[:position_length]) < 1e-9:
-            projected.action = Marker.DELETE
-        else:
-            projected.pose.position = point(goal)
-        out.append(projected)
-        workspace = controller.solver.workspace
-        if isinstance(workspace, AnnulusWorkspace):
-            for ident, radius in ((2, workspace.r_min), (3, workspace.r_max)):
-                ring = marker(ident, Marker.LINE_STRIP, (0.6, 0.6, 0.6, 0.8), 0.004)
-                ring.points = [point((workspace.center[0] + radius * math.cos(a),
-                                      workspace.center[1] + radius * math.sin(a)))
-                               for a in (2 * math.pi * k / 120 for k in range(121))]
-                out.append(ring)
-        return MarkerArray(markers=out)
+        return target_markers(self.controller, goal, self.get_clock().now().to_msg())
 
     # ---- parameters ----------------------------------------------------------------------
 
