@@ -16,6 +16,7 @@
 The ROS 2 glue: thin rclpy nodes over :mod:`iknn_ros.ik`, and what starts them.
 
 ``ik_node`` (its messages for people built in ``messages``), ``sim_arm``, ``web`` (with
-``web_access``), ``goal_marker`` (RViz's interactive marker), ``demo``, ``node_main`` (signals and executors for every console
-script) and ``launch_plan`` (what the launch files start, checked first).
+``web_access``), ``goal_marker`` (RViz's interactive marker), ``demo``, ``node_main``
+(signals and executors for every console script) and ``launch_plan`` (what the launch files
+start, checked first).
 """
