@@ -174,14 +174,19 @@ def test_pose_targets_are_reached_exactly_within_the_limits(path):
 
 def test_streaming_poses_are_exact_in_one_tick():
     chain, solver = pose_solver(SEVEN)
-    body = RigidBodyModel(chain)
     start = 0.5 * (solver.safe_chain.lower + solver.safe_chain.upper)
+    assert_stream_exact_in_one_tick(chain, solver, start, 7.0)
+
+
+def assert_stream_exact_in_one_tick(chain, solver, start, slowness):
+    """Tick along a smooth joint path's tool targets; each must be reached in one tick."""
+    body = RigidBodyModel(chain)
     # Within the speed limits of a 100 Hz tick (0.5 m/s, 1 rad/s): every point is a goal.
     t = np.linspace(0.0, 1.0, 1000)[:, None]
-    path = start + 0.4 * np.sin(2 * math.pi * t * np.arange(1, 8) / 7.0)
+    path = start + 0.4 * np.sin(2 * math.pi * t * np.arange(1, chain.n_joints + 1) / slowness)
     q = tuple(path[0])
     for joints in path[1:]:
-        target = format_target(chain, TargetMode.POSE, *body.placement(joints))
+        target = format_target(chain, solver.target_mode, *body.placement(joints))
         result = solver.tick(q, target, 0.01)
         assert_safe(chain, solver, q, result.command, 0.01)
         assert result.status is Status.REACHED
@@ -378,20 +383,8 @@ def test_tool_axis_targets_are_solved_cold_and_tracked_by_a_five_joint_arm():
 
 def test_a_tool_axis_stream_is_exact_in_one_tick_and_ignores_the_turn_about_it():
     chain, solver = pose_solver(FIVE, mode='tool_axis')
-    body = RigidBodyModel(chain)
     # A working pose (the middle of a UR's limits is its stretched, singular one).
-    start = np.array([0.3, -1.4, 1.5, -1.2, -1.4])
-    # Within the speed limits of a 100 Hz tick (0.5 m/s, 1 rad/s): every point is a goal.
-    t = np.linspace(0.0, 1.0, 1000)[:, None]
-    path = start + 0.4 * np.sin(2 * math.pi * t * np.arange(1, 6) / 10.0)
-    q = tuple(path[0])
-    for joints in path[1:]:
-        target = format_target(chain, TargetMode.TOOL_AXIS, *body.placement(joints))
-        result = solver.tick(q, target, 0.01)
-        assert_safe(chain, solver, q, result.command, 0.01)
-        assert result.status is Status.REACHED
-        assert result.goal_error_m <= 1e-9 and result.goal_error_rad <= 1e-9
-        q = result.command
+    assert_stream_exact_in_one_tick(chain, solver, np.array([0.3, -1.4, 1.5, -1.2, -1.4]), 10.0)
     # The 6-joint arm in tool-axis mode keeps its last joint where it is: a turn about the
     # axis sets nothing, so the least-norm step does not move it.
     six, six_solver = pose_solver(SIX, mode='tool_axis')

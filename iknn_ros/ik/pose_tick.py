@@ -36,6 +36,7 @@ from typing import NamedTuple, Optional, Sequence
 import eigenpy
 from iknn_ros.ik.routes import scalar_segment_enters_ball
 from iknn_ros.ik.routes import scalar_spherical_waypoint
+from iknn_ros.ik.safety import checked_joints
 from iknn_ros.ik.safety import safe_command
 from iknn_ros.ik.tick_types import DAMPING_FLOOR_FRACTION
 from iknn_ros.ik.tick_types import FALLBACK_ITERATIONS
@@ -536,19 +537,6 @@ class PoseTick:
 
     # ---- the tick ------------------------------------------------------------------------
 
-    def _joints_if_valid(self, joints: Sequence[float], dt: float) -> Optional[FloatArray]:
-        if not (dt > 0.0 and dt < math.inf):
-            raise ValueError(f'tick duration must be a finite number > 0, got {dt!r}')
-        if len(joints) != self.n:
-            raise ValueError(f'expected {self.n} joint positions, got {len(joints)}')
-        q = list(map(float, joints))
-        # Plain floats: at seven joints, numpy's per-call cost is the cost.
-        for v, low, high in zip(q, self._hard_lo, self._hard_hi):
-            # NaN fails every comparison; continuous joints have infinite limits.
-            if not (low <= v <= high) or v in (math.inf, -math.inf):
-                return None
-        return np.array(q)
-
     def _refine(self, q: FloatArray, aim: Aim, branch: float, step_length: float,
                 evaluated: tuple) -> tuple:
         """Return the network's step refined (or least squares alone), fell back, error."""
@@ -598,7 +586,8 @@ class PoseTick:
     def tick(self, joints: Sequence[float], target: Sequence[float], dt: float,
              branch: Optional[float]) -> TickResult:
         """Return the next command toward ``target`` for one arm."""
-        q = self._joints_if_valid(joints, dt)
+        q = checked_joints(joints, dt, self._hard_lo, self._hard_hi)
+        q = None if q is None else np.array(q)
         key = tuple(float(v) for v in target)
         aim = parse_target(self.chain, self.mode, key)
         if q is None:

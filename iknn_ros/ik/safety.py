@@ -17,9 +17,30 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Optional, Sequence
 
 from iknn_ros.kinematics.angles import TWO_PI
+
+
+def checked_joints(joints: Sequence[float], dt: float, lower: Sequence[float],
+                   upper: Sequence[float]) -> Optional[list]:
+    """
+    Return the joints as floats, or None when one is outside its limits or not finite.
+
+    Raise ValueError for a tick duration that is not a finite number > 0, or a joint vector
+    of the wrong length (``lower`` and ``upper``: the limits a state may be within).
+    """
+    if not (dt > 0.0 and dt < math.inf):
+        raise ValueError(f'tick duration must be a finite number > 0, got {dt!r}')
+    if len(joints) != len(lower):
+        raise ValueError(f'expected {len(lower)} joint positions, got {len(joints)}')
+    q = list(map(float, joints))
+    # Plain floats: at seven joints, numpy's per-call cost is the cost.
+    for v, low, high in zip(q, lower, upper):
+        # NaN fails every comparison; continuous joints have infinite limits.
+        if not (low <= v <= high) or v in (math.inf, -math.inf):
+            return None
+    return q
 
 
 def safe_command(q: Sequence[float], solution: Sequence[float], dt: float,

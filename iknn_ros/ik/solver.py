@@ -56,6 +56,7 @@ from iknn_ros.ik.routes import route_length  # noqa: F401 (part of the solver's 
 from iknn_ros.ik.routes import route_waypoint
 from iknn_ros.ik.routes import scalar_polar_waypoint
 from iknn_ros.ik.routes import scalar_segment_enters_disk
+from iknn_ros.ik.safety import checked_joints
 from iknn_ros.ik.safety import safe_command
 from iknn_ros.ik.tick_types import BatchTickResult
 from iknn_ros.ik.tick_types import DAMPING_FLOOR_FRACTION
@@ -560,14 +561,8 @@ class Tracker:
         self._progress_floor = 1e-9 * solver.chain.reach
         self.branch: Optional[float] = None
         self._target: Optional[tuple] = None
-        self._best = math.inf
-        self._since_best = 0
-        self._held_ticks = 0
-        self._held_from = math.inf
-        self._window_ticks = 0
-        self._window_from = math.inf
-        self._searched = False
         self._detour: Optional[FloatArray] = None
+        self.reset()
 
     def reset(self) -> None:
         """Forget progress and any detour (a new target)."""
@@ -725,19 +720,6 @@ class _ScalarTick:
         self.goal_tolerance = cfg.goal_tolerance_m
         self.max_speed = cfg.max_cartesian_speed
         self.network = solver.network
-
-    def _joints_if_valid(self, joints: Sequence[float], dt: float) -> Optional[list]:
-        """Return the joints as floats, None if outside the URDF limits or not finite."""
-        if not (dt > 0.0 and dt < math.inf):
-            raise ValueError(f'tick duration must be a finite number > 0, got {dt!r}')
-        if len(joints) != self.n:
-            raise ValueError(f'expected {self.n} joint positions, got {len(joints)}')
-        q = list(map(float, joints))
-        for v, low, high in zip(q, self.hard_lo, self.hard_hi):
-            # NaN fails every comparison; continuous joints have infinite limits.
-            if not (low <= v <= high) or v in (math.inf, -math.inf):
-                return None
-        return q
 
     def _bounded_step(self, q: list, cols: list, error: tuple, damping: float) -> list:
         """Return the least-norm step; joints it would carry past a limit stop there."""
@@ -960,7 +942,7 @@ class _ScalarPlanarTick(_ScalarTick):
         if len(target) != 2:
             raise ValueError(f'expected a 2D target (x, y) for this planar arm, got '
                              f'{len(target)} values')
-        q = self._joints_if_valid(joints, dt)
+        q = checked_joints(joints, dt, self.hard_lo, self.hard_hi)
         if q is None:
             return _invalid_state_result(target)
         tx, ty = float(target[0]), float(target[1])
