@@ -84,3 +84,31 @@ def test_the_real_size_arm_benchmark_runs_and_its_invariants_hold(tmp_path):
         assert peer in report['skipped'] or 'placo solve' in \
             report['arms']['seven_dof_arm']['streaming']
     assert 'Streaming poses' in doc.read_text()
+
+
+def test_the_network_value_benchmark_compares_every_method_on_the_same_targets(tmp_path):
+    out, doc = tmp_path / 'value.json', tmp_path / 'value.md'
+    done = subprocess.run([sys.executable, str(REPO / 'bench' / 'bench_network_value.py'),
+                           '--quick', '--arms', 'two_link_arm', 'three_link_arm', '--json',
+                           str(out), '--doc', str(doc)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    for name, data in report['arms'].items():
+        methods = data['chained']
+        assert set(methods) == {'network only', 'network + refinement', 'damped least squares'}
+        targets = {row['targets'] for row in methods.values()}
+        assert targets == {report['counts']['chained']}, name
+        for row in methods.values():
+            assert row['limit_violations'] == row['velocity_violations'] == 0
+        # Refined and without the network: every target, to 1e-9 of the reach.
+        assert methods['network + refinement']['reached'] == targets.pop()
+        assert 'Levenberg-Marquardt solve' in data['cold']
+        # The planar arms' refined network is exact in one tick on streaming targets.
+        streaming = data['streaming']['network + refinement']
+        assert streaming['exact_in_one_tick'] == streaming['points'], name
+    # The redundant arm's laps are measured, the non-redundant one's are not.
+    assert 'drift' in report['arms']['three_link_arm']
+    assert 'drift' not in report['arms']['two_link_arm']
+    text = doc.read_text()
+    assert '## three_link_arm' in text and 'In plain words:' in text

@@ -170,6 +170,31 @@ def test_training_is_deterministic(chain, quick):
         assert torch.equal(value, again.model.state_dict()[key]), key
 
 
+def test_an_interrupted_run_resumes_to_the_same_network(chain, quick, tmp_path):
+    config, result = quick
+    state = tmp_path / 'training_state.pt'
+
+    def interrupt_at_400(line):
+        if 'step 400/' in line:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(chain, config, show_progress=False, log=interrupt_at_400, state_path=state,
+              checkpoint_every=200)
+    lines = []
+    resumed = train(chain, config, show_progress=False, log=lines.append, state_path=state,
+                    checkpoint_every=200, resume=True)
+    assert any('resuming after 200 of the steps' in line for line in lines)
+    assert any(' left' in line for line in lines)
+    for key, value in result.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    assert [h['step'] for h in resumed.history] == [h['step'] for h in result.history]
+    other = load_config('default', ['optim.learning_rate=0.001']).quick()
+    with pytest.raises(ValueError, match='another configuration'):
+        train(chain, other, show_progress=False, log=lambda _: None, state_path=state,
+              resume=True)
+
+
 # ---- export ---------------------------------------------------------------------------------
 
 def test_onnx_export_matches_torch_and_carries_its_card(chain, quick, tmp_path):

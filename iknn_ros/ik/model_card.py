@@ -23,7 +23,9 @@ runtime agree on what a model means, so a mismatch is found at load time, not on
 The network interface, shared by every architecture::
 
     inputs   joint_positions  float32 [batch, n_joints]   current joint angles (rad)
-             target           float32 [batch, target_dim] tip target in the base frame (m)
+             target           float32 [batch, target_dim] tip target in the base frame (m);
+                                                          pose models: x, y, z and R_goal
+                                                          row-major (target_dim 12)
              branch           float32 [batch, 1]          elbow branch to stay on (+1/-1)
     output   joint_delta      float32 [batch, n_joints]   increment: next = current + delta
 """
@@ -37,18 +39,26 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics.targets import POSE_TARGET_ENCODING
+from iknn_ros.kinematics.targets import POSE_TARGET_WIDTH
 from iknn_ros.resources import NO_MODEL
 from iknn_ros.resources import shipped_models
 
 # The card's format name, written into every model (not a module path: it outlived one).
 CARD_FORMAT = 'iknn_ros.model_card'
-CARD_VERSION = 1
+# 2: target_mode, orientation_encoding and step_rad (pose models). Version-1 cards are
+# position models.
+CARD_VERSION = 2
 METADATA_PREFIX = 'iknn_ros.'
 
 INPUT_JOINTS = 'joint_positions'
 INPUT_TARGET = 'target'
 INPUT_BRANCH = 'branch'
 OUTPUT_DELTA = 'joint_delta'
+
+# The targets a network can be trained for (tool-axis and planar-pose targets run without
+# one).
+TARGET_MODES = ('position', 'pose')
 
 ANGLE_CONVENTION = (
     'joint angles in radians as in the URDF and sensor_msgs/JointState; inputs are encoded '
@@ -90,6 +100,10 @@ class ModelCard:
     metrics: dict = dataclasses.field(default_factory=dict)
     # How joint angles are presented to the network (see JOINT_INPUTS).
     joint_input: str = 'wrap_continuous_pm_pi'
+    # 'position' or 'pose'; a pose model's target encoding and the turn of its trained step.
+    target_mode: str = 'position'
+    orientation_encoding: str = ''
+    step_rad: Optional[float] = None
     angle_convention: str = ANGLE_CONVENTION
     card_format: str = CARD_FORMAT
     card_version: int = CARD_VERSION
@@ -98,11 +112,16 @@ class ModelCard:
     def for_chain(cls, chain: KinematicChain, *, architecture: str, step_m: float,
                   branch_rule: str, input_encoding: dict, training_config: dict,
                   producer: dict, metrics: Optional[dict] = None,
-                  joint_input: str = JOINT_INPUTS[0]) -> 'ModelCard':
+                  joint_input: str = JOINT_INPUTS[0], target_mode: str = 'position',
+                  step_rad: Optional[float] = None) -> 'ModelCard':
         """Return the card of a model trained for ``chain``."""
+        pose = target_mode == 'pose'
         return cls(architecture=architecture, chain=chain.description(), joint_input=joint_input,
                    chain_fingerprint=chain.fingerprint(), joint_names=chain.joint_names,
-                   target_dim=chain.target_dim, step_m=float(step_m),
+                   target_dim=POSE_TARGET_WIDTH if pose else chain.target_dim,
+                   target_mode=target_mode, step_rad=float(step_rad) if pose else None,
+                   orientation_encoding=POSE_TARGET_ENCODING if pose else '',
+                   step_m=float(step_m),
                    reach_m=float(chain.reach), branch_rule=branch_rule,
                    input_encoding=dict(input_encoding), training_config=dict(training_config),
                    producer=dict(producer), metrics=dict(metrics or {}))
@@ -146,6 +165,17 @@ class ModelCard:
         if not (isinstance(card.step_m, (int, float)) and math.isfinite(card.step_m)
                 and card.step_m > 0.0):
             raise ModelCardError(f'{source}: invalid trained step {card.step_m!r}')
+        if card.target_mode not in TARGET_MODES:
+            raise ModelCardError(f'{source}: unknown target mode {card.target_mode!r}; known: '
+                                 f'{list(TARGET_MODES)}')
+        if card.target_mode == 'pose' and (
+                card.orientation_encoding != POSE_TARGET_ENCODING
+                or card.target_dim != POSE_TARGET_WIDTH
+                or not (isinstance(card.step_rad, (int, float)) and card.step_rad > 0.0)):
+            raise ModelCardError(
+                f'{source}: a pose model needs orientation_encoding {POSE_TARGET_ENCODING!r}, '
+                f'target_dim {POSE_TARGET_WIDTH} and a positive step_rad; got '
+                f'{card.orientation_encoding!r}, {card.target_dim}, {card.step_rad!r}')
         return dataclasses.replace(card, joint_names=tuple(card.joint_names))
 
     @property

@@ -145,7 +145,11 @@ class PoseTick:
         self.mode = check_mode(chain, config.target_mode)
         self.body = RigidBodyModel(chain)
         self.network = network
+        # A pose model takes the goal's rotation too (POSE_TARGET_ENCODING).
+        self.pose_network = network is not None and network.card.target_mode == 'pose'
         self.step_m = step_m
+        # The largest turn a step takes: the pose model's trained turn.
+        self.step_rad = float(network.card.step_rad) if self.pose_network else math.inf
         planar = chain.planar is not None
         self.position_rows = 2 if planar else 3
         self.weight = config.orientation_weight_m_per_rad
@@ -458,7 +462,7 @@ class PoseTick:
         """
         k = self.position_rows
         max_step = min(self.step_m, self.config.max_cartesian_speed * dt)
-        max_turn = self.config.max_angular_speed * dt
+        max_turn = min(self.step_rad, self.config.max_angular_speed * dt)
         distance = math.dist(position[:k], goal.position[:k])
         share = 1.0 if distance <= max_step else max_step / distance
         turn = None
@@ -546,11 +550,18 @@ class PoseTick:
         solution = q
         if self.network is not None:
             k = self.position_rows
-            delta = self.network.step_one(q.tolist(), tuple(aim.position[:k].tolist())
-                                          + (branch,))
+            network_target = aim.position[:k].tolist()
+            if self.pose_network:
+                network_target += aim.rotation.ravel().tolist()
+            delta = self.network.step_one(q.tolist(), network_target + [branch])
             solution = q + np.asarray(delta)
             evaluated = self.body.placement_and_jacobian(solution)
-            network_error = math.dist(evaluated[0][:k], aim.position[:k])
+            if self.pose_network:
+                # Metres plus weighted radians, as the step it is compared with.
+                _, position_error, angle = self.residual(evaluated[0], evaluated[1], aim)
+                network_error = position_error + self.weight * angle
+            else:
+                network_error = math.dist(evaluated[0][:k], aim.position[:k])
             limit = cfg.fallback_ratio * step_length + cfg.fallback_floor_m \
                 if cfg.fallback else math.inf
             if not network_error <= limit:
@@ -620,8 +631,12 @@ class PoseTick:
             self._verify(q)
             aim_now, at_goal = self.waypoint(position, rotation, self._goal, dt)
         while True:
-            step_length = math.dist(aim_now.position[:self.position_rows],
-                                    position[:self.position_rows])
+            if self.pose_network:
+                _, step_position, step_angle = self.residual(position, rotation, aim_now)
+                step_length = step_position + self.weight * step_angle
+            else:
+                step_length = math.dist(aim_now.position[:self.position_rows],
+                                        position[:self.position_rows])
             solution, fallback, network_error, before, final = self._refine(
                 q, aim_now, br, step_length, evaluated)
             command, position_limited, velocity_limited = self._safety(q, solution, dt)

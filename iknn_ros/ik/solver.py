@@ -221,9 +221,12 @@ class IKSolver:
             raise ValueError(f'joint(s) {unsupported} are prismatic or mimic joints: networks '
                              'support revolute and continuous joints only; run without a '
                              'model (use_network=False, model_path: none)')
-        if network is not None and config.use_network and mode is not TargetMode.POSITION:
-            raise ValueError(f"the model takes position targets; target_mode '{mode.value}' "
-                             'needs a pose model or none (use_network=False, model_path: none)')
+        if network is not None and config.use_network and \
+                network.card.target_mode != mode.value:
+            raise ValueError(
+                f'the model takes {network.card.target_mode} targets; target_mode '
+                f"'{mode.value}' needs a {mode.value} model or none (use_network=False, "
+                f'model_path: none), or set target_mode: {network.card.target_mode}')
         missing = [j.name for j in chain.joints if not math.isfinite(j.velocity)]
         if missing:
             raise ValueError(f'joint(s) {missing} have no velocity limit in the URDF; iknn_ros '
@@ -351,9 +354,24 @@ class IKSolver:
         move = np.where(chain.continuous, wrap_to_pi(move), move)
         blends = np.asarray(DETOUR_BLENDS)[:, None, None]
         ends = (joints + blends * move).reshape(-1, chain.n_joints)
-        goals = np.repeat(np.asarray(goal, dtype=np.float64)[None, :], len(ends), axis=0)
         dt = self.step_m / self.config.max_cartesian_speed
         reached = np.zeros(len(ends), dtype=bool)
+        if self.target_mode is not TargetMode.POSITION:
+            # One arm at a time through the general tick (the batched tick is for positions).
+            rollout = self._general_tick()
+            for i in range(len(ends)):
+                for _ in range(DETOUR_ROLLOUT_STEPS):
+                    result = rollout.tick(ends[i], goal, dt, 1.0)
+                    if result.command is None:
+                        break
+                    ends[i] = result.command
+                    if result.reached:
+                        reached[i] = True
+                        break
+            if not reached.any():
+                return None
+            return nearest_keeping_elbows(chain, ends[reached], joints)
+        goals = np.repeat(np.asarray(goal, dtype=np.float64)[None, :], len(ends), axis=0)
         for _ in range(DETOUR_ROLLOUT_STEPS):
             live = np.flatnonzero(~reached)
             if live.size == 0:

@@ -420,9 +420,25 @@ class KinematicChain:
         q = self._as_joint_array(q)
         if self.planar is not None:
             return _planar_jacobian(self.planar, q)
+        return self._spatial_jacobian(q, angular=False)
+
+    def tool_frames(self, q: ArrayLike) -> FloatArray:
+        """Return the tip link's frame in base coordinates, shape ``(..., 4, 4)``."""
+        return self._motion_frames(self._as_joint_array(q))[..., -1, :, :]
+
+    def pose_jacobian(self, q: ArrayLike) -> FloatArray:
+        """
+        Return the tool's velocity Jacobian in base axes, shape ``(..., 6, n)``.
+
+        Rows: the tip's linear velocity, then the tool's angular velocity, both in base
+        coordinates (Pinocchio's LOCAL_WORLD_ALIGNED frame), for any chain.
+        """
+        return self._spatial_jacobian(self._as_joint_array(q), angular=True)
+
+    def _spatial_jacobian(self, q: FloatArray, angular: bool) -> FloatArray:
         frames = self._motion_frames(q)
         tip = frames[..., -1, :3, 3]
-        jac = np.empty(q.shape[:-1] + (3, self.n_joints))
+        jac = np.zeros(q.shape[:-1] + (6 if angular else 3, self.n_joints))
         # Actuated joints first, then followers add to their masters' columns (chain rule).
         order = sorted(range(len(self._motions)), key=lambda i: self._motions[i].mimic is not None)
         for i in order:
@@ -430,10 +446,10 @@ class KinematicChain:
             axis_world = frame[..., :3, :3] @ joint.axis
             column = axis_world if joint.is_prismatic else \
                 np.cross(axis_world, tip - frame[..., :3, 3])
-            if joint.mimic is None:
-                jac[..., :, self._drivers[i]] = column
-            else:
-                jac[..., :, self._drivers[i]] += joint.multiplier * column
+            scale = 1.0 if joint.mimic is None else joint.multiplier
+            jac[..., :3, self._drivers[i]] += scale * column
+            if angular and not joint.is_prismatic:
+                jac[..., 3:, self._drivers[i]] += scale * axis_world
         return jac
 
     # ---- limits ------------------------------------------------------------------------

@@ -25,12 +25,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Optional
 
 from iknn_ros.kinematics.angles import wrap_to_pi
 from iknn_ros.kinematics.chain import KinematicChain
 from iknn_ros.kinematics.least_squares import damped_least_norm
 from iknn_ros.kinematics.least_squares import least_norm
 from iknn_ros.kinematics.least_squares import stop_at_limits
+from iknn_ros.kinematics.targets import pose_residuals
+from iknn_ros.kinematics.targets import POSE_TARGET_WIDTH
+from iknn_ros.kinematics.targets import pose_targets
 from iknn_ros.kinematics.two_link import TwoLinkGeometry
 import numpy as np
 from numpy.typing import NDArray
@@ -163,20 +167,68 @@ def least_motion_step_samples(chain: KinematicChain, rng: np.random.Generator, c
     return Samples.concatenate(parts)
 
 
+def pose_step_samples(chain: KinematicChain, rng: np.random.Generator, count: int,
+                      step_m: float, step_rad: float, small_step_share: float = 0.0,
+                      min_step_fraction: float = 1e-4, comfort_gain: float = 0.0,
+                      active_set: bool = True) -> Samples:
+    """
+    Return one-step pose problems (targets as :data:`POSE_TARGET_ENCODING`) with exact labels.
+
+    As :func:`least_motion_step_samples`, in six dimensions: a position step of at most
+    ``step_m`` and a turn of at most ``step_rad`` (each as the position steps are drawn),
+    the target where a damped least-norm joint step puts the tool, the label the exact
+    least joint motion to that pose (with the comfort drift of a redundant arm).
+    """
+    parts = []
+    have = 0
+    weight = step_m / step_rad
+    while have < count:
+        batch = int(min(count - have, 250_000) * 1.05) + 1000
+        joints = chain.random_configurations(rng, batch)
+        offsets = np.concatenate([
+            step_offsets(rng, batch, 3, step_m, small_step_share, min_step_fraction),
+            weight * step_offsets(rng, batch, 3, step_rad, small_step_share,
+                                  min_step_fraction)], axis=-1)
+        row_weight = np.array([1.0, 1.0, 1.0, weight, weight, weight])
+        moved = _limited(chain, joints + _damped_step(
+            chain, joints, offsets, chain.pose_jacobian(joints) * row_weight[:, None]))
+        target = pose_targets(chain.tool_frames(moved))
+        labelled = least_motion_labels(chain, joints, target, step_m, comfort_gain,
+                                       active_set, step_rad)
+        parts.append(labelled.subset(np.arange(min(len(labelled), count - have))))
+        have += len(parts[-1])
+    return Samples.concatenate(parts)
+
+
+def step_sizes(chain: KinematicChain, joints: NDArray[np.float64],
+               target: NDArray[np.float64]) -> tuple:
+    """Return each problem's position step (m) and, for pose targets, its turn (rad)."""
+    if target.shape[-1] == POSE_TARGET_WIDTH:
+        residual = pose_residuals(chain.tool_frames(joints), target)
+        return (np.linalg.norm(residual[..., :3], axis=-1),
+                np.linalg.norm(residual[..., 3:], axis=-1))
+    return np.linalg.norm(target - chain.fk(joints), axis=-1), None
+
+
 def least_motion_labels(chain: KinematicChain, joints: NDArray[np.float64],
                         target: NDArray[np.float64], step_m: float,
-                        comfort_gain: float = 0.0, active_set: bool = True) -> Samples:
+                        comfort_gain: float = 0.0, active_set: bool = True,
+                        step_rad: float = math.inf) -> Samples:
     """
     Return the exact least-motion answers to the given one-step problems (the solvable ones).
 
-    The comfort drift toward mid-range is ``comfort_gain * |target - tip| / step_m``, so
-    it is proportional to the distance travelled; problems whose exact answer moves a
-    joint more than ``2 * MAX_SAMPLE_JOINT_STEP_RAD`` or cannot reach the target are left out.
+    Targets are positions, or poses (:data:`POSE_TARGET_ENCODING`). The comfort drift
+    toward mid-range is ``comfort_gain * |target - tip| / step_m`` (for poses, the larger
+    of that and the turn over ``step_rad``), so it is proportional to the distance
+    travelled; problems whose exact answer moves a joint more than
+    ``2 * MAX_SAMPLE_JOINT_STEP_RAD`` or cannot reach the target are left out.
     With ``active_set``, problems the clipped iteration cannot solve are solved again with
     the active set, so the labels of every problem the clipped one solves stay as they were.
     """
-    offsets = target - chain.fk(joints)
-    scale = comfort_gain * np.linalg.norm(offsets, axis=-1) / step_m
+    distance, turn = step_sizes(chain, joints, target)
+    scale = comfort_gain * distance / step_m
+    if turn is not None:
+        scale = np.maximum(scale, comfort_gain * turn / step_rad)
     moved, reached = _solve_exactly(chain, joints, target, scale, active_set=False)
     retry = np.flatnonzero(~reached)
     if active_set and retry.size:
@@ -193,12 +245,21 @@ def _limited(chain: KinematicChain, joints: NDArray[np.float64]) -> NDArray[np.f
 
 
 def _damped_step(chain: KinematicChain, joints: NDArray[np.float64],
-                 offsets: NDArray[np.float64]) -> NDArray[np.float64]:
+                 offsets: NDArray[np.float64],
+                 jac: Optional[NDArray[np.float64]] = None) -> NDArray[np.float64]:
     """Return J^T (J J^T + l^2 I)^-1 d, scaled to at most MAX_SAMPLE_JOINT_STEP_RAD."""
-    delta = damped_least_norm(chain.jacobian(joints), offsets,
-                              (SAMPLE_DAMPING_FRACTION * chain.reach) ** 2)
+    jac = chain.jacobian(joints) if jac is None else jac
+    delta = damped_least_norm(jac, offsets, (SAMPLE_DAMPING_FRACTION * chain.reach) ** 2)
     biggest = np.max(np.abs(delta), axis=-1, keepdims=True)
     return delta * np.minimum(1.0, MAX_SAMPLE_JOINT_STEP_RAD / np.maximum(biggest, 1e-300))
+
+
+def _residual_and_jacobian(chain: KinematicChain, joints: NDArray[np.float64],
+                           target: NDArray[np.float64]) -> tuple:
+    """Return the error toward the targets and its Jacobian (positions or poses)."""
+    if target.shape[-1] == POSE_TARGET_WIDTH:
+        return pose_residuals(chain.tool_frames(joints), target), chain.pose_jacobian(joints)
+    return target - chain.fk(joints), chain.jacobian(joints)
 
 
 def _solve_exactly(chain: KinematicChain, joints: NDArray[np.float64],
@@ -221,9 +282,8 @@ def _solve_exactly(chain: KinematicChain, joints: NDArray[np.float64],
     half = np.where(limited, (upper - lower) / 2.0, 1.0)
     x = joints.copy()
     for k in range(iterations):
-        jac = chain.jacobian(x)
+        error, jac = _residual_and_jacobian(chain, x, target)
         pinv = np.linalg.pinv(jac)
-        error = target - chain.fk(x)
         step = (pinv @ error[..., None])[..., 0]
         if k == 0:
             gradient = np.where(limited, 2.0 * (x - middle) / half ** 2, 0.0)
@@ -232,7 +292,10 @@ def _solve_exactly(chain: KinematicChain, joints: NDArray[np.float64],
         if active_set:
             step = stop_at_limits(x, step, jac, error, lo, hi, least_norm)
         x = _limited(chain, x + step)
-    gap = np.linalg.norm(chain.fk(x) - target, axis=-1)
+    error, _ = _residual_and_jacobian(chain, x, target)
+    gap = np.linalg.norm(error[..., :3], axis=-1)
+    if error.shape[-1] == 6:
+        gap = np.maximum(gap, chain.reach * np.linalg.norm(error[..., 3:], axis=-1))
     move = np.max(np.abs(x - joints), axis=-1)
     return x, (gap <= 1e-9 * chain.reach) & (move <= 2.0 * MAX_SAMPLE_JOINT_STEP_RAD)
 

@@ -223,3 +223,63 @@ def format_target(chain: KinematicChain, mode: TargetMode, position: FloatArray,
     if mode is TargetMode.PLANAR_POSE:
         return (float(position[0]), float(position[1]), heading(rotation))
     return tuple(float(v) for v in position[:chain.target_dim])
+
+
+# ---- batched, for training and evaluation ----------------------------------------------
+
+# How a pose model takes its target (the ONNX ``target`` input, 12 numbers): the position,
+# then the rotation matrix row by row. A matrix, not a quaternion: one rotation has one
+# encoding (a quaternion and its negative are the same pose), and the graph needs no
+# conversion to compare it with the tool's frame.
+POSE_TARGET_ENCODING = 'position_then_rotation_matrix_row_major'
+POSE_TARGET_WIDTH = 12
+
+
+def pose_targets(frames: FloatArray) -> FloatArray:
+    """Return tool frames ``(..., 4, 4)`` as pose-model targets ``(..., 12)``."""
+    frames = np.asarray(frames, dtype=np.float64)
+    lead = frames.shape[:-2]
+    return np.concatenate([frames[..., :3, 3], frames[..., :3, :3].reshape(lead + (9,))],
+                          axis=-1)
+
+
+def pose_target_rotations(targets: FloatArray) -> FloatArray:
+    """Return the rotation matrices ``(..., 3, 3)`` of pose-model targets."""
+    targets = np.asarray(targets, dtype=np.float64)
+    return targets[..., 3:12].reshape(targets.shape[:-1] + (3, 3))
+
+
+def rotation_log(rotation: FloatArray) -> FloatArray:
+    """
+    Return the rotation vectors of rotation matrices ``(..., 3, 3)``: axis times angle.
+
+    Batched ``pinocchio.log3``: the angle from the trace, the axis from the skew part
+    (for angles near pi, from the symmetric part, where the skew part vanishes).
+    """
+    r = np.asarray(rotation, dtype=np.float64)
+    skew = 0.5 * np.stack([r[..., 2, 1] - r[..., 1, 2], r[..., 0, 2] - r[..., 2, 0],
+                           r[..., 1, 0] - r[..., 0, 1]], axis=-1)
+    cosine = np.clip(0.5 * (np.trace(r, axis1=-2, axis2=-1) - 1.0), -1.0, 1.0)
+    sine = np.linalg.norm(skew, axis=-1)
+    angle = np.arctan2(sine, cosine)
+    # angle / sin(angle), by its series where sin is small.
+    ratio = np.where(sine > 1e-6, angle / np.maximum(sine, 1e-300), 1.0 + angle ** 2 / 6.0)
+    out = skew * ratio[..., None]
+    near_pi = (cosine < 0.0) & (sine <= 1e-6)
+    if np.any(near_pi):
+        # R = 2 a a^T - I at pi: the axis is the largest column of (R + I) / 2, normalised.
+        sym = 0.5 * (r[near_pi] + np.eye(3))
+        column = np.argmax(np.diagonal(sym, axis1=-2, axis2=-1), axis=-1)
+        axis = sym[np.arange(len(sym)), :, column]
+        axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
+        sign = np.where(np.sum(axis * skew[near_pi], axis=-1) < 0.0, -1.0, 1.0)
+        out[near_pi] = axis * (sign * angle[near_pi])[:, None]
+    return out
+
+
+def pose_residuals(frames: FloatArray, targets: FloatArray) -> FloatArray:
+    """Return ``(p_goal - p, log(R_goal R^T))`` of tool frames toward pose targets, (..., 6)."""
+    rotation = np.asarray(frames)[..., :3, :3]
+    turn = rotation_log(pose_target_rotations(targets) @ np.swapaxes(rotation, -1, -2))
+    return np.concatenate([np.asarray(targets)[..., :3] - np.asarray(frames)[..., :3, 3],
+                           turn], axis=-1)

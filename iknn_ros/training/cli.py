@@ -43,6 +43,7 @@ from iknn_ros.ik.model_card import ModelCard
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import TwoLinkGeometry
 from iknn_ros.kinematics import UrdfError
+from iknn_ros.kinematics.targets import check_mode
 from iknn_ros.resources import share_directory
 from iknn_ros.training.config import ConfigError
 from iknn_ros.training.config import load_config
@@ -50,6 +51,8 @@ from iknn_ros.training.config import TrainConfig
 import yaml
 
 PARITY_TOLERANCE = 1e-5
+# The resumable state of a run in progress, in its output folder.
+STATE_FILE = 'training_state.pt'
 
 
 def resolve_urdf(path: str) -> Path:
@@ -89,6 +92,11 @@ def load_chain(config: TrainConfig) -> KinematicChain:
                           f'more joints; this one has {chain.n_joints} joints'
                           + ('' if chain.planar is not None else ' and is not planar'))
     chain.with_limit_margin(config.robot.limit_margin_rad)
+    if config.model.target_mode == 'pose':
+        try:
+            check_mode(chain, 'pose')
+        except ValueError as err:
+            raise ConfigError(str(err)) from err
     if config.data.step_m >= chain.reach:
         raise ConfigError(f'data.step_m {config.data.step_m} m is not smaller than the '
                           f'reach {chain.reach:.3f} m')
@@ -115,6 +123,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help='URDF of the arm to train for (sets robot.urdf)')
     parser.add_argument('--base-link', default=None, help='chain base link (robot.base_link)')
     parser.add_argument('--tip-link', default=None, help='chain tip link (robot.tip_link)')
+    parser.add_argument('--target-mode', choices=('position', 'pose'), default=None,
+                        help='what targets hold (model.target_mode); pose: spatial chains of '
+                             'six joints or more')
     parser.add_argument('--out', type=Path, default=None,
                         help='output folder (default: models/<robot>_<name>)')
     parser.add_argument('--quick', action='store_true',
@@ -128,6 +139,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help='start from the weights of an iknn_ros checkpoint')
     parser.add_argument('--progress', choices=('auto', 'bar', 'lines'), default='auto',
                         help='progress display (auto: a bar on a terminal)')
+    parser.add_argument('--device', choices=('auto', 'cpu', 'cuda'), default='auto',
+                        help='where to train: auto takes a CUDA GPU when torch sees one '
+                             '(the CPU path is the tested one)')
+    parser.add_argument('--resume', action='store_true',
+                        help=f'continue an interrupted run from --out/{STATE_FILE}')
+    parser.add_argument('--checkpoint-every', type=int, default=1000, metavar='N',
+                        help=f'write --out/{STATE_FILE} every N steps (epochs); 0: never')
     args = parser.parse_args(argv)
     try:
         return _run(args)
@@ -136,13 +154,49 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
 
 
+def chain_preset(chain: KinematicChain, target_mode: str) -> list[str]:
+    """
+    Return the settings that fit the design to an arm of the user's own (``--urdf`` alone).
+
+    The planar 2R arm keeps the default preset. Other arms: a trained step of 5 % of the
+    reach for positions (2 % and 0.04 rad for poses, whose six rows make each step harder),
+    wider layers for more joints, a comfort drift toward mid-range where the arm is
+    redundant for its targets, and room in the evaluation for a detour out of a trap.
+    """
+    if chain.planar is not None and chain.n_joints == 2 and target_mode == 'position':
+        return []
+    pose = target_mode == 'pose'
+    rows = 6 if pose else chain.target_dim
+    width = 128 if chain.n_joints <= 4 else 256
+    settings = [f'name={"pose" if pose else "default"}',
+                f'data.step_m={round((0.02 if pose else 0.05) * chain.reach, 4)}',
+                'data.samples=2000000', 'data.validation_share=0.02',
+                f'data.comfort_gain={0.05 if chain.n_joints > rows else 0.0}',
+                f'model.hidden=[{width}, {width}, {width}]', 'optim.steps=30000',
+                'evaluation.tick_budget=1000']
+    if pose:
+        settings.append('data.step_rad=0.04')
+    return settings
+
+
 def _run(args: argparse.Namespace) -> int:
     # The chain flags are the same settings as --set robot.X=...; they win over --set.
     chain_overrides = [f'robot.{key}={value}' for key, value in (
         ('urdf', args.urdf), ('base_link', args.base_link), ('tip_link', args.tip_link))
         if value is not None]
+    if args.target_mode is not None:
+        chain_overrides.append(f'model.target_mode={args.target_mode}')
+    preset = []
+    if args.urdf is not None and args.config is None and args.preset is None:
+        # An arm of the user's own: the chain picks the preset. The links the URDF
+        # implies are taken when not given (the default preset names the 2R arm's).
+        chain_overrides += [f'robot.{key}=null' for key, value in (
+            ('base_link', args.base_link), ('tip_link', args.tip_link)) if value is None]
+        chain = KinematicChain.from_urdf(resolve_urdf(args.urdf), args.base_link,
+                                         args.tip_link)
+        preset = chain_preset(chain, args.target_mode or 'position')
     config = load_config(args.config or args.preset or 'default',
-                         [*args.overrides, *chain_overrides])
+                         [*preset, *args.overrides, *chain_overrides])
     if args.quick:
         config = config.quick()
     chain = load_chain(config)
@@ -156,6 +210,7 @@ def _run(args: argparse.Namespace) -> int:
     from iknn_ros.training.export import onnx_bytes
     from iknn_ros.training.export import parity_error
     from iknn_ros.training.train import load_checkpoint
+    from iknn_ros.training.train import resolve_device
     from iknn_ros.training.train import save_checkpoint
     from iknn_ros.training.train import train
     import torch
@@ -163,16 +218,21 @@ def _run(args: argparse.Namespace) -> int:
     if args.init_from is not None:
         init_state, _ = load_checkpoint(args.init_from)
 
-    print(f'train: {config.name} on {chain.robot_name} {list(chain.joint_names)} -> {out}')
+    device = resolve_device(args.device)
+    print(f'train: {config.name} on {chain.robot_name} {list(chain.joint_names)} -> {out} '
+          f'({device.type})')
     show = {'auto': None, 'bar': True, 'lines': False}[args.progress]
-    result = train(chain, config, init_state=init_state, show_progress=show)
+    result = train(chain, config, init_state=init_state, show_progress=show,
+                   device=args.device, state_path=out / STATE_FILE,
+                   checkpoint_every=args.checkpoint_every, resume=args.resume)
 
     card = ModelCard.for_chain(
         chain, architecture=config.model.architecture, step_m=config.data.step_m,
         branch_rule=branch_rule(chain), input_encoding=result.model.input_encoding(),
         training_config=config.to_dict(),
         joint_input='wrap_all_0_2pi' if config.model.architecture == 'seed1'
-        else 'wrap_continuous_pm_pi',
+        else 'wrap_continuous_pm_pi', target_mode=config.model.target_mode,
+        step_rad=config.data.step_rad,
         producer={'iknn_ros': __version__, 'torch': torch.__version__,
                   'python': platform.python_version()},
         metrics={'train_seconds': round(result.seconds, 1),
@@ -191,6 +251,8 @@ def _run(args: argparse.Namespace) -> int:
         + yaml.safe_dump(config.to_dict(), sort_keys=False))
     (out / 'training_history.json').write_text(json.dumps(result.history, indent=1) + '\n')
     write_data_distribution(out, chain, config)
+    # The model is out: the resumable state has done its job.
+    (out / STATE_FILE).unlink(missing_ok=True)
 
     training = {'seconds': result.seconds, 'peak_memory_mb': result.peak_memory_mb,
                 'train_rows': result.train_rows, 'validation_rows': result.validation_rows,
@@ -252,13 +314,19 @@ def summary_table(config: TrainConfig, training: dict, report: Optional[dict],
         for key in ('mean', 'median', 'p95', 'max'):
             rows.append((f'held-out 1-step tip error {key}',
                          f'{s[key] * 1e3:.4f} mm ({100 * s[key] / reach:.4f} % of reach)'))
+        turn = report['single_step'].get('orientation_error_rad')
+        for key in ('mean', 'p95', 'max') if turn else ():
+            rows.append((f'held-out 1-step orientation error {key}',
+                         f'{math.degrees(turn[key]):.4f} deg'))
         loop = report['closed_loop']
         for name in ('network_only', 'refined'):
             r = loop[name]
             detours = r['n_reached'] - r.get('n_reached_without_detour', r['n_reached'])
+            within = f"{r['tolerance_m'] * 1e3:.2g} mm" + (
+                f" and {r['tolerance_rad']:.2g} rad" if 'tolerance_rad' in r else '')
             rows.append((f"chained targets, {name.replace('_', ' ')}",
-                         f"{r['n_reached']}/{r['n_targets']} within "
-                         f"{r['tolerance_m'] * 1e3:.2g} mm ({detours} by a detour); "
+                         f"{r['n_reached']}/{r['n_targets']} within {within} "
+                         f'({detours} by a detour); '
                          f"flips {r['elbow_flips']}, "
                          f"limit/velocity violations {r['limit_violations']}/"
                          f"{r['velocity_violations']}, fallbacks {r['fallback_ticks']}"))
@@ -294,12 +362,13 @@ def write_data_distribution(out: Path, chain: KinematicChain, config: TrainConfi
     matplotlib.use('Agg')
     from matplotlib import pyplot as plt
     import numpy as np
+    from iknn_ros.kinematics.sampling import step_sizes
     from iknn_ros.training.data import make_samples
 
     rng = np.random.default_rng(config.seed)
     data_config = dataclasses.replace(config.data, samples=min(config.data.samples, 200_000))
-    samples = make_samples(chain, data_config, rng)
-    step = np.linalg.norm(samples.target - chain.fk(samples.joints), axis=-1)
+    samples = make_samples(chain, data_config, rng, config.model.target_mode)
+    step = step_sizes(chain, samples.joints, samples.target)[0]
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     axes[0].hist2d(samples.joints[:, 0], samples.joints[:, 1], bins=80, cmap='magma')
     axes[0].set_xlabel(f'{chain.joint_names[0]} (rad)')

@@ -109,11 +109,12 @@ def _network_step(model: nn.Module, chain: KinematicChain, joints: NDArray[np.fl
                   waypoint: NDArray[np.float64]) -> NDArray[np.float64]:
     # The network takes continuous joints wrapped to [-pi, pi), as the runtime feeds them.
     inputs = np.where(chain.continuous, wrap_to_pi(joints), joints)
+    device = next(model.parameters()).device
     with torch.no_grad():
-        delta = model(torch.tensor(inputs, dtype=torch.float32),
-                      torch.tensor(waypoint, dtype=torch.float32),
-                      torch.ones((len(joints), 1), dtype=torch.float32))
-    return delta.double().numpy()
+        delta = model(torch.tensor(inputs, dtype=torch.float32, device=device),
+                      torch.tensor(waypoint, dtype=torch.float32, device=device),
+                      torch.ones((len(joints), 1), dtype=torch.float32, device=device))
+    return delta.double().cpu().numpy()
 
 
 def closed_loop_samples(model: nn.Module, chain: KinematicChain, settings: RolloutSettings,

@@ -62,6 +62,9 @@ class DataConfig:
     samples: int = 4_000_000
     # Largest Cartesian step (m) toward the target the network is trained for.
     step_m: float = 0.05
+    # Pose models: the largest turn (rad) of a step; step_m / step_rad is the metres a
+    # radian weighs in the network's residual.
+    step_rad: float = 0.1
     # Share of steps drawn log-uniformly down to min_step_fraction * step_m, so that the
     # last millimetres of an approach are learned as well as the first centimetres.
     small_step_share: float = 0.5
@@ -97,6 +100,9 @@ class ModelConfig:
     # 'incremental': sin/cos joints, tip and normalised step in; joint increment out (ours).
     # 'seed1': seed 1's 4-128-64-32-16-8-2 sigmoid MLP on raw [x, y, q1, q2] -> angles.
     architecture: str = 'incremental'
+    # What a target holds: 'position' or 'pose' (position and orientation; spatial chains
+    # of six joints or more). The node's target_mode must match.
+    target_mode: str = 'position'
     hidden: list = dataclasses.field(default_factory=lambda: [64, 64, 64])
     activation: str = 'tanh'
     # 'incremental' only, planar chains of 3+ joints: the direction of the arm's bend as
@@ -118,6 +124,9 @@ class OptimConfig:
     epochs: int = 0
     batch_size: int = 4096
     momentum: float = 0.0
+    # Largest gradient norm of a step (0: no clipping): one bad batch cannot throw the
+    # network far from where it was.
+    gradient_clip: float = 0.0
     # Loss: task-space tip error after the step (the FK loss, in units of step_m), plus
     # joint-space error to the elbow-consistent closed-form label, plus a limit penalty.
     fk_loss_weight: float = 1.0
@@ -195,6 +204,19 @@ class TrainConfig:
                f"model.architecture must be 'incremental' or 'seed1', got {m.architecture!r}")
         _check(not m.bend_direction or m.architecture == 'incremental',
                'model.bend_direction needs the incremental network')
+        _check(m.target_mode in ('position', 'pose'),
+               f"model.target_mode must be 'position' or 'pose', got {m.target_mode!r}")
+        _check(m.target_mode == 'position' or (m.architecture == 'incremental' and
+                                               d.sampler == 'continuous'
+                                               and not m.bend_direction),
+               'pose models need the incremental network and the continuous sampler')
+        _check(m.target_mode == 'position' or d.closed_loop_rounds == 0,
+               'closed-loop rounds are not implemented for pose models yet; set '
+               'data.closed_loop_rounds: 0')
+        _check(o.gradient_clip >= 0.0 and math.isfinite(o.gradient_clip),
+               'optim.gradient_clip must be finite and >= 0')
+        _check(0.0 < d.step_rad <= 1.0 and math.isfinite(d.step_rad),
+               'data.step_rad must be in (0, 1]')
         _check(bool(m.hidden) and all(isinstance(w, int) and w > 0 for w in m.hidden),
                f'model.hidden must be a list of positive widths, got {m.hidden!r}')
         _check(m.activation in ('silu', 'tanh', 'relu', 'sigmoid'),

@@ -25,6 +25,7 @@ elbow branch, so nothing but the target tells the network where to go (see
 from __future__ import annotations
 
 from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics.sampling import pose_step_samples
 from iknn_ros.kinematics.sampling import Samples
 from iknn_ros.kinematics.sampling import step_samples
 from iknn_ros.training.config import DataConfig
@@ -51,10 +52,14 @@ def seed1_grid_samples(chain: KinematicChain, config: DataConfig,
 
 
 def make_samples(chain: KinematicChain, config: DataConfig,
-                 rng: np.random.Generator) -> Samples:
+                 rng: np.random.Generator, target_mode: str = 'position') -> Samples:
     """Return the training samples the configuration asks for."""
     if config.sampler == 'seed1_grid':
         return seed1_grid_samples(chain, config, rng)
+    if target_mode == 'pose':
+        return pose_step_samples(chain, rng, config.samples, config.step_m, config.step_rad,
+                                 config.small_step_share, config.min_step_fraction,
+                                 config.comfort_gain, config.active_set_labels)
     return step_samples(chain, rng, config.samples, config.step_m, config.small_step_share,
                         config.min_step_fraction, config.comfort_gain,
                         config.active_set_labels)

@@ -33,6 +33,7 @@ from iknn_ros.ik.model_card import INPUT_TARGET
 from iknn_ros.ik.model_card import ModelCard
 from iknn_ros.ik.model_card import OUTPUT_DELTA
 from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics.targets import pose_targets
 import numpy as np
 import onnx
 import onnxruntime
@@ -65,7 +66,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def onnx_bytes(model: nn.Module, chain: KinematicChain, card: ModelCard) -> bytes:
     """Return the serialized ONNX model with the card in ``metadata_props``."""
     model.eval()
-    example = (torch.zeros(3, chain.n_joints), torch.zeros(3, chain.target_dim),
+    example = (torch.zeros(3, chain.n_joints), torch.zeros(3, card.target_dim),
                torch.ones(3, 1))
     batch = torch.export.Dim('batch', min=1)
     with warnings.catch_warnings(), _quiet_exporter():
@@ -101,11 +102,16 @@ def parity_error(model: nn.Module, chain: KinematicChain, onnx_model: bytes,
     """Return max |onnxruntime - torch| over random in-domain inputs."""
     rng = np.random.default_rng(seed)
     joints = chain.random_configurations(rng, samples)
-    direction = rng.normal(size=(samples, chain.target_dim))
-    step = direction * rng.uniform(0.0, 0.05, size=(samples, 1)) / np.linalg.norm(
-        direction, axis=-1, keepdims=True)
+    if getattr(model, 'pose', False):
+        # Poses a small joint motion away: steps of the size the network is trained for.
+        moved = joints + rng.normal(scale=0.02, size=joints.shape)
+        target = pose_targets(chain.tool_frames(moved))
+    else:
+        direction = rng.normal(size=(samples, chain.target_dim))
+        target = chain.fk(joints) + direction * rng.uniform(0.0, 0.05, size=(samples, 1)) \
+            / np.linalg.norm(direction, axis=-1, keepdims=True)
     inputs = {INPUT_JOINTS: joints.astype(np.float32),
-              INPUT_TARGET: (chain.fk(joints) + step).astype(np.float32),
+              INPUT_TARGET: target.astype(np.float32),
               INPUT_BRANCH: rng.choice([-1.0, 1.0], size=(samples, 1)).astype(np.float32)}
     session = onnxruntime.InferenceSession(onnx_model, providers=['CPUExecutionProvider'])
     (from_onnx,) = session.run([OUTPUT_DELTA], inputs)

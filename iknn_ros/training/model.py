@@ -24,6 +24,7 @@ them. The forward kinematics is part of the exported graph, so the ONNX file alo
 from __future__ import annotations
 
 from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics.targets import POSE_TARGET_WIDTH
 import numpy as np
 import torch
 from torch import nn
@@ -70,6 +71,10 @@ class ChainForwardKinematics(nn.Module):
                                                       dtype=dtype))
             self.register_buffer('tip_translation',
                                  torch.tensor(chain.tip_offset[:3, 3], dtype=dtype))
+            # Not in the state dict: checkpoints of position models stay as they were.
+            self.register_buffer('tip_rotation',
+                                 torch.tensor(chain.tip_offset[:3, :3], dtype=dtype),
+                                 persistent=False)
 
     def planar_angles(self, joints: torch.Tensor) -> torch.Tensor:
         """Return the accumulated in-plane angle after each joint (planar chains)."""
@@ -87,6 +92,16 @@ class ChainForwardKinematics(nn.Module):
         return self._spatial(joints)
 
     def _spatial(self, joints: torch.Tensor) -> torch.Tensor:
+        position, rotation = self._last_joint_frame(joints)
+        return position + (rotation @ self.tip_translation[:, None])[..., 0]
+
+    def pose(self, joints: torch.Tensor) -> tuple:
+        """Return the tool's position ``[batch, 3]`` and rotation ``[batch, 3, 3]`` (spatial)."""
+        position, rotation = self._last_joint_frame(joints)
+        return (position + (rotation @ self.tip_translation[:, None])[..., 0],
+                rotation @ self.tip_rotation)
+
+    def _last_joint_frame(self, joints: torch.Tensor) -> tuple:
         batch = joints.shape[0]
         rotation = torch.eye(3, dtype=joints.dtype).expand(batch, 3, 3)
         position = torch.zeros(batch, 3, dtype=joints.dtype)
@@ -94,7 +109,19 @@ class ChainForwardKinematics(nn.Module):
             position = position + (rotation @ self.origin_translations[i][:, None])[..., 0]
             rotation = rotation @ self.origin_rotations[i] @ _axis_rotation(self.axes[i],
                                                                             joints[:, i])
-        return position + (rotation @ self.tip_translation[:, None])[..., 0]
+        return position, rotation
+
+
+def rotation_error(goal: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
+    """
+    Return ``sin(angle) * axis`` of ``goal @ rotation^T`` in base axes, ``[batch, 3]``.
+
+    The rotation vector to first order, and zero exactly when the two agree: the network's
+    increment is linear in it, so a reached pose stays a fixed point.
+    """
+    turn = goal @ rotation.transpose(-1, -2)
+    return 0.5 * torch.stack([turn[:, 2, 1] - turn[:, 1, 2], turn[:, 0, 2] - turn[:, 2, 0],
+                              turn[:, 1, 0] - turn[:, 0, 1]], dim=-1)
 
 
 def _axis_rotation(axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
@@ -137,10 +164,18 @@ class IncrementalIKNet(nn.Module):
     """
 
     def __init__(self, chain: KinematicChain, step_m: float, hidden: list,
-                 activation: str, bend_direction: bool = False) -> None:
+                 activation: str, bend_direction: bool = False, target_mode: str = 'position',
+                 step_rad: float = 0.1) -> None:
         super().__init__()
         self.fk = ChainForwardKinematics(chain)
-        n, d = chain.n_joints, chain.target_dim
+        self.pose = target_mode == 'pose'
+        if target_mode not in ('position', 'pose'):
+            raise ValueError(f"networks take 'position' or 'pose' targets, not {target_mode!r}")
+        if self.pose and (chain.planar is not None or chain.n_joints < 6):
+            raise ValueError('pose networks need a spatial chain of six joints or more')
+        # d: the rows of the residual the increment is linear in (3 position + 3 turn).
+        n, d = chain.n_joints, (6 if self.pose else chain.target_dim)
+        self.step_rad = float(step_rad)
         self.bend_direction = bend_direction
         bends = 0
         if bend_direction:
@@ -157,13 +192,21 @@ class IncrementalIKNet(nn.Module):
                                                              dtype=torch.float32))
             self.register_buffer('bend_sum', torch.ones(1, bends))
             self.register_buffer('bend_eps_squared', torch.tensor([BEND_EPS_RAD ** 2]))
-        self.n_joints, self.target_dim = n, d
+        self.n_joints = n
+        self.target_dim = POSE_TARGET_WIDTH if self.pose else d
         self.step_m = float(step_m)
         self.reach_m = float(chain.reach)
         # Scales the matrix so that its entries are of order one for a unit step.
         self.delta_scale = 4.0 * self.step_m / self.reach_m
-        scale = ([1.0] * (2 * n) + [1.0 / self.reach_m] * d + [1.0 / self.step_m] * d + [1.0]
-                 + [1.0] * bends)
+        if self.pose:
+            scale = ([1.0] * (2 * n) + [1.0 / self.reach_m] * 3 + [1.0 / self.step_m] * 3
+                     + [1.0 / self.step_rad] * 3 + [1.0])
+            # Radians of turn weigh step_m / step_rad metres in the residual.
+            self.register_buffer('residual_weight', torch.tensor(
+                [1.0] * 3 + [self.step_m / self.step_rad] * 3, dtype=torch.float32))
+        else:
+            scale = ([1.0] * (2 * n) + [1.0 / self.reach_m] * d + [1.0 / self.step_m] * d
+                     + [1.0] + [1.0] * bends)
         self.register_buffer('feature_scale', torch.tensor(scale, dtype=torch.float32))
         # (M @ s)_i = sum_k M[i * d + k] s_k, as two constant matrix products around a
         # product: replicate s, multiply elementwise, sum each joint's group.
@@ -187,9 +230,18 @@ class IncrementalIKNet(nn.Module):
         else:
             cos_sin = torch.cat([torch.cos(joint_positions), torch.sin(joint_positions)],
                                 dim=-1)
-            tip = self.fk(joint_positions)
-        step = target - tip
-        parts = [cos_sin, tip, step, branch]
+            if self.pose:
+                tip, rotation = self.fk.pose(joint_positions)
+            else:
+                tip = self.fk(joint_positions)
+        if self.pose:
+            offset = target[:, :3] - tip
+            turn = rotation_error(target[:, 3:].reshape(-1, 3, 3), rotation)
+            parts = [cos_sin, tip, offset, turn, branch]
+            step = torch.cat([offset, turn], dim=-1) * self.residual_weight
+        else:
+            step = target - tip
+            parts = [cos_sin, tip, step, branch]
         if self.bend_direction:
             parts.append(self.bend_features(joint_positions))
         features = torch.cat(parts, dim=-1)
@@ -216,6 +268,16 @@ class IncrementalIKNet(nn.Module):
                     'step': f'(target - fk(joints)) / {self.step_m}', 'branch': 'raw +1/-1',
                     'output': f'(M(features) @ step) * {self.delta_scale}',
                     'network': 'M is the MLP output reshaped [n_joints, target_dim]'}
+        if self.pose:
+            weight = self.step_m / self.step_rad
+            encoding.update({
+                'target': 'x, y, z, then the rotation matrix R_goal row-major (12 numbers)',
+                'step': f'(target position - tip) / {self.step_m}, turn / {self.step_rad}; '
+                        'turn = vee(E - E^T) / 2, E = R_goal R(joints)^T (sin(angle) * axis, '
+                        'base axes)',
+                'output': f'(M(features) @ [target position - tip, {weight} * turn]) * '
+                          f'{self.delta_scale / self.step_m}',
+                'network': 'M is the MLP output reshaped [n_joints, 6]'})
         if self.bend_direction:
             encoding['bend'] = (f'b / sqrt(|b|^2 + {BEND_EPS_RAD}^2), b = sin of the relative '
                                 'angles of joints 2..n')
@@ -250,11 +312,28 @@ class Seed1Net(nn.Module):
 
 
 def build_model(chain: KinematicChain, architecture: str, step_m: float, hidden: list,
-                activation: str, bend_direction: bool = False) -> nn.Module:
+                activation: str, bend_direction: bool = False, target_mode: str = 'position',
+                step_rad: float = 0.1) -> nn.Module:
     """Return the network named by ``architecture``."""
     if architecture == 'seed1':
         return Seed1Net(chain, hidden, activation)
-    return IncrementalIKNet(chain, step_m, hidden, activation, bend_direction)
+    return IncrementalIKNet(chain, step_m, hidden, activation, bend_direction, target_mode,
+                            step_rad)
+
+
+def step_errors(fk: ChainForwardKinematics, joints: torch.Tensor,
+                target: torch.Tensor) -> tuple:
+    """
+    Return the tool's position error (m) at ``joints`` and, for pose targets, its turn.
+
+    The turn is ``|sin(angle)|`` of the rotation left (the angle itself to first order).
+    """
+    if target.shape[-1] == POSE_TARGET_WIDTH:
+        position, rotation = fk.pose(joints)
+        turn = rotation_error(target[:, 3:].reshape(-1, 3, 3), rotation)
+        return (torch.linalg.norm(position - target[:, :3], dim=-1),
+                torch.linalg.norm(turn, dim=-1))
+    return torch.linalg.norm(fk(joints) - target, dim=-1), None
 
 
 def parameter_count(model: nn.Module) -> int:

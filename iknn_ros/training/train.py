@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from pathlib import Path
 import resource
 import time
@@ -38,6 +39,7 @@ from iknn_ros.training.config import TrainConfig
 from iknn_ros.training.data import make_samples
 from iknn_ros.training.model import build_model
 from iknn_ros.training.model import ChainForwardKinematics
+from iknn_ros.training.model import step_errors
 import numpy as np
 import torch
 from torch import nn
@@ -76,6 +78,11 @@ class _Tensors:
         self.train = tuple(torch.cat([old, new]) for old, new in
                            zip(self.train, self._tensors(samples)))
 
+    def to(self, device: torch.device) -> None:
+        """Move every row to ``device``."""
+        self.train = tuple(t.to(device) for t in self.train)
+        self.validation = tuple(t.to(device) for t in self.validation)
+
     @staticmethod
     def _tensors(samples: Samples) -> tuple:
         return tuple(torch.tensor(a, dtype=torch.float32) for a in
@@ -88,6 +95,7 @@ class _Loss:
     def __init__(self, chain: KinematicChain, config: TrainConfig) -> None:
         self.fk = ChainForwardKinematics(chain)
         self.step_m = config.data.step_m
+        self.step_rad = config.data.step_rad
         self.weights = config.optim
         limited = ~chain.continuous
         self.limited = torch.tensor(limited)
@@ -96,12 +104,22 @@ class _Loss:
         self.middle = (self.lower + self.upper) / 2.0
         self.half_range = torch.clamp((self.upper - self.lower) / 2.0, min=1e-9)
 
+    def to(self, device: torch.device) -> '_Loss':
+        """Move the loss's constants to ``device``; return self."""
+        self.fk.to(device)
+        for name in ('limited', 'lower', 'upper', 'middle', 'half_range'):
+            setattr(self, name, getattr(self, name).to(device))
+        return self
+
     def __call__(self, model: nn.Module, batch: tuple) -> tuple:
         joints, target, branch, label = batch
         delta = model(joints, target, branch)
         nxt = joints + delta
-        tip_error = torch.linalg.norm(self.fk(nxt) - target, dim=-1)
+        tip_error, turn_error = step_errors(self.fk, nxt, target)
+        # The FK loss: the tool's error after the step, in units of the trained step.
         fk_term = (tip_error / self.step_m).pow(2).mean()
+        if turn_error is not None:
+            fk_term = fk_term + (turn_error / self.step_rad).pow(2).mean()
         joint_term = (delta - label).pow(2).mean()
         over = torch.relu(nxt - self.upper) + torch.relu(self.lower - nxt)
         limit_term = (over * self.limited).pow(2).sum(-1).mean()
@@ -112,8 +130,11 @@ class _Loss:
         loss = (w.fk_loss_weight * fk_term + w.joint_loss_weight * joint_term
                 + w.limit_penalty_weight * limit_term + w.motion_penalty_weight * motion_term
                 + w.comfort_weight * comfort_term)
-        return loss, {'loss': float(loss.detach()), 'joint_mse': float(joint_term.detach()),
-                      'tip_error_mean_m': float(tip_error.detach().mean())}
+        metrics = {'loss': float(loss.detach()), 'joint_mse': float(joint_term.detach()),
+                   'tip_error_mean_m': float(tip_error.detach().mean())}
+        if turn_error is not None:
+            metrics['orientation_error_mean_rad'] = float(turn_error.detach().mean())
+        return loss, metrics
 
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -136,24 +157,56 @@ def _learning_rate(config: TrainConfig, total: int) -> Callable[[int], Optional[
     return rate
 
 
+def resolve_device(name: str) -> torch.device:
+    """Return the device for ``'auto'`` (CUDA when present, else CPU), ``'cpu'`` or ``'cuda'``."""
+    if name == 'auto':
+        name = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if name == 'cuda' and not torch.cuda.is_available():
+        raise ValueError('--device cuda: torch sees no CUDA device (this torch build or '
+                         'machine has none); use --device cpu or auto')
+    if name not in ('cpu', 'cuda'):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {name!r}")
+    if name == 'cuda':
+        # cuBLAS is deterministic only with a fixed workspace.
+        os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+    return torch.device(name)
+
+
 def train(chain: KinematicChain, config: TrainConfig, init_state: Optional[dict] = None,
           show_progress: Optional[bool] = None,
-          log: Callable[[str], None] = print) -> TrainResult:
-    """Train the configured network on ``chain`` and return it with its history."""
+          log: Callable[[str], None] = print, device: str = 'cpu',
+          state_path: Optional[Path] = None, checkpoint_every: int = 1000,
+          resume: bool = False) -> TrainResult:
+    """
+    Train the configured network on ``chain`` and return it with its history.
+
+    With ``state_path``, the whole training state (weights, optimiser, schedule, the batch
+    sampler's generator, the history) is written there every ``checkpoint_every`` steps
+    (epochs) and when the main training ends; ``resume`` continues from it. The samples are
+    drawn again from the seed, so a resumed run is the run that was interrupted, to the bit.
+    """
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     torch.use_deterministic_algorithms(True)
+    target_device = resolve_device(device)
     rng = np.random.default_rng(config.seed)
     started = time.perf_counter()
 
-    samples = make_samples(chain, config.data, rng)
-    data = _Tensors(samples, config.data.validation_share, rng)
     m = config.model
+    saved = None
+    if resume:
+        if state_path is None or not Path(state_path).is_file():
+            raise ValueError(f"no training state to resume at '{state_path}'")
+        saved = load_training_state(Path(state_path), config)
+    samples = make_samples(chain, config.data, rng, m.target_mode)
+    data = _Tensors(samples, config.data.validation_share, rng)
+    data.to(target_device)
     model = build_model(chain, m.architecture, config.data.step_m, m.hidden, m.activation,
-                        m.bend_direction)
+                        m.bend_direction, m.target_mode, config.data.step_rad)
     if init_state is not None:
         model.load_state_dict(init_state)
-    loss_fn = _Loss(chain, config)
+    model.to(target_device)
+    loss_fn = _Loss(chain, config).to(target_device)
     optimizer = _optimizer(model, config)
     generator = torch.Generator().manual_seed(config.seed)
     n_train = data.train[0].shape[0]
@@ -170,6 +223,26 @@ def train(chain: KinematicChain, config: TrainConfig, init_state: Optional[dict]
 
     history: list = []
     running: list = []
+    first_unit = 0
+    if saved is not None:
+        model.load_state_dict(saved['model'])
+        optimizer.load_state_dict(saved['optimizer'])
+        if scheduler is not None:
+            scheduler.load_state_dict(saved['scheduler'])
+        generator.set_state(saved['generator'])
+        history.extend(json.loads(saved['history_json']))
+        running.extend(json.loads(saved['running_json']))
+        first_unit = int(saved['units_done'])
+        log(f'{config.name}: resuming after {first_unit} of the '
+            f"{'epochs' if o.epochs > 0 else 'steps'} from '{state_path}'")
+
+    def checkpoint(units_done: int) -> None:
+        if state_path is not None:
+            save_training_state(Path(state_path), config, {
+                'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
+                'scheduler': scheduler.state_dict() if scheduler is not None else {},
+                'generator': generator.get_state(), 'units_done': units_done,
+                'history_json': json.dumps(history), 'running_json': json.dumps(running)})
 
     def record(step: int, epoch: Optional[int], running: list = running) -> dict:
         model.eval()
@@ -183,18 +256,21 @@ def train(chain: KinematicChain, config: TrainConfig, init_state: Optional[dict]
                  if running else None,
                  'validation_loss': val['loss'], 'validation_joint_mse': val['joint_mse'],
                  'validation_tip_error_mean_m': val['tip_error_mean_m']}
+        if 'orientation_error_mean_rad' in val:
+            entry['validation_orientation_error_mean_rad'] = val['orientation_error_mean_rad']
         running.clear()
         history.append(entry)
         return entry
 
     units = o.epochs if by_epoch else total_steps
-    record(0, 0 if by_epoch else None)
-    progress = tqdm(total=units, unit='epoch' if by_epoch else 'step',
+    if saved is None:
+        record(0, 0 if by_epoch else None)
+    progress = tqdm(total=units, initial=first_unit, unit='epoch' if by_epoch else 'step',
                     disable=None if show_progress is None else not show_progress,
                     mininterval=1.0, dynamic_ncols=True, desc=f'train {config.name}')
     model.train()
-    step = 0
-    for unit in range(units):
+    step = first_unit * (batches_per_epoch if by_epoch else 1)
+    for unit in range(first_unit, units):
         if by_epoch:
             order = torch.randperm(n_train, generator=generator)
             index_batches = torch.split(order, o.batch_size)
@@ -209,25 +285,33 @@ def train(chain: KinematicChain, config: TrainConfig, init_state: Optional[dict]
             loss, metrics = loss_fn(model, batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if o.gradient_clip > 0.0:
+                nn.utils.clip_grad_norm_(model.parameters(), o.gradient_clip)
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
             running.append(metrics)
             step += 1
         done = unit + 1
+        progress.update(1)
         if done % config.log_every == 0 or done == units:
             entry = record(step, done if by_epoch else None)
             progress.set_postfix(loss=f"{entry['train_loss']:.3g}",
                                  val_tip_mm=f"{1e3 * entry['validation_tip_error_mean_m']:.3f}")
             if progress.disable:
+                turn = entry.get('validation_orientation_error_mean_rad')
                 log(f"{config.name}: {'epoch' if by_epoch else 'step'} {done}/{units} "
                     f"loss {entry['train_loss']:.4g} validation tip error "
-                    f"{1e3 * entry['validation_tip_error_mean_m']:.4f} mm")
-        progress.update(1)
+                    f"{1e3 * entry['validation_tip_error_mean_m']:.4f} mm"
+                    + ('' if turn is None else f', orientation {math.degrees(turn):.4f} deg')
+                    + f'; {_time_left(progress, done - first_unit, units - done)} left')
+        if checkpoint_every > 0 and (done % checkpoint_every == 0 or done == units):
+            checkpoint(done)
     progress.close()
     rounds = _closed_loop_rounds(model, chain, config, data, loss_fn, generator, rng, record,
                                  step, show_progress, log)
     model.eval()
+    model.cpu()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return TrainResult(model=model, history=history, seconds=time.perf_counter() - started,
                        peak_memory_mb=peak_mb, train_rows=int(data.train[0].shape[0]),
@@ -272,6 +356,8 @@ def _closed_loop_rounds(model: nn.Module, chain: KinematicChain, config: TrainCo
             loss, metrics = loss_fn(model, tuple(t[index] for t in data.train))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if o.gradient_clip > 0.0:
+                nn.utils.clip_grad_norm_(model.parameters(), o.gradient_clip)
             optimizer.step()
             scheduler.step()
             running.append(metrics)
@@ -286,6 +372,39 @@ def _closed_loop_rounds(model: nn.Module, chain: KinematicChain, config: TrainCo
             progress.update(1)
         progress.close()
     return rounds
+
+
+def _time_left(progress: tqdm, units_run: int, units_left: int) -> str:
+    elapsed = progress.format_dict['elapsed']
+    if units_run <= 0 or elapsed <= 0.0:
+        return 'time'
+    return tqdm.format_interval(units_left * elapsed / units_run)
+
+
+TRAINING_STATE_FORMAT = 'iknn_ros.training_state'
+
+
+def save_training_state(path: Path, config: TrainConfig, state: dict) -> None:
+    """Write a resumable training state atomically (tensors, numbers and strings only)."""
+    content = {'format': TRAINING_STATE_FORMAT, 'version': 1,
+               'config_json': json.dumps(config.to_dict(), sort_keys=True), **state}
+    temporary = path.with_name(f'.{path.name}.tmp')
+    torch.save(content, temporary)
+    os.replace(temporary, path)
+
+
+def load_training_state(path: Path, config: TrainConfig) -> dict:
+    """Read a training state written for ``config``; raise ValueError for any other."""
+    try:
+        content = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # noqa: B902 - the weights-only unpickler raises many types
+        raise ValueError(f"'{path}' is not a safe iknn_ros training state: {err}") from err
+    if not isinstance(content, dict) or content.get('format') != TRAINING_STATE_FORMAT:
+        raise ValueError(f"'{path}' is not an iknn_ros training state")
+    if content['config_json'] != json.dumps(config.to_dict(), sort_keys=True):
+        raise ValueError(f"'{path}' was written by a run with another configuration; resume "
+                         'with the same configuration, or start afresh without --resume')
+    return content
 
 
 def save_checkpoint(path: Path, model: nn.Module, config: TrainConfig) -> None:

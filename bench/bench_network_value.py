@@ -1,0 +1,442 @@
+#!/usr/bin/env python3
+# Copyright 2026 The iknn_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Does the network earn its place? The same loop with and without it, on every shipped arm.
+
+    .venv/bin/python bench/bench_network_value.py [--quick]
+
+One run, the same targets for every method, each method the same tick (IKSolver and its
+Tracker, as the node runs them) with the same waypoint speeds (the model's trained step
+and turn per tick):
+
+- network only: the network's answers alone drive the arm (no refinement, no fallback);
+- network + refinement: the shipped configuration (one damped Newton iteration after the
+  network);
+- damped least squares: the same tick without the network (one iteration, as refined);
+- Levenberg-Marquardt solve: ``IKSolver.solve`` (cold solves only; multi-start, no network).
+
+Measured per arm: chained targets (success, ticks to goal, joint path length, the closest
+approach to a URDF limit, limit and velocity violations), streaming targets reached exactly
+in one tick, joint drift after ten laps of a closed tool path (redundant arms), the
+direction error of out-of-reach targets, and cold solves (success and time). Writes
+bench/results/network_value.json and docs/network_value.md, which says where the network
+loses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import math
+from pathlib import Path
+import sys
+import time
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from iknn_ros.evaluation.evaluate import direction_errors_deg  # noqa: E402
+from iknn_ros.evaluation.evaluate import LoopSettings  # noqa: E402
+from iknn_ros.evaluation.evaluate import machine  # noqa: E402
+from iknn_ros.evaluation.evaluate import out_of_reach_targets  # noqa: E402
+from iknn_ros.evaluation.evaluate import run_chained  # noqa: E402
+from iknn_ros.ik.solver import IKSolver  # noqa: E402
+from iknn_ros.ik.solver import OnnxIKNetwork  # noqa: E402
+from iknn_ros.ik.solver import SolverConfig  # noqa: E402
+from iknn_ros.ik.solver import Tracker  # noqa: E402
+from iknn_ros.kinematics import KinematicChain  # noqa: E402
+from iknn_ros.kinematics.targets import parse_target  # noqa: E402
+import numpy as np  # noqa: E402
+
+DT = 0.01
+EXACT = 1e-9
+# The network alone is held to 0.1 % of the reach and half a degree.
+NETWORK_TOLERANCE_FRACTION = 1e-3
+NETWORK_TOLERANCE_RAD = math.radians(0.5)
+# Arms with a shipped model: (URDF, tip link, model folder).
+ARMS = {
+    'two_link_arm': ('tool0', 'two_link_arm_default'),
+    'three_link_arm': ('tool0', 'three_link_arm_default'),
+    'spatial_arm': ('tool0', 'spatial_arm_default'),
+    'six_dof_arm': ('tool0', 'six_dof_arm_pose'),
+    'seven_dof_arm': ('flange', 'seven_dof_arm_pose'),
+}
+METHODS = ('network only', 'network + refinement', 'damped least squares')
+LAPS = 10
+LAP_POINTS = 100
+
+
+@dataclasses.dataclass
+class Arm:
+    """One shipped arm, its model, and a solver per method."""
+
+    name: str
+    chain: KinematicChain
+    network: OnnxIKNetwork
+    mode: str
+
+    @property
+    def step_m(self) -> float:
+        return self.network.card.step_m
+
+    @property
+    def step_rad(self) -> float:
+        return self.network.card.step_rad or 1.0
+
+    def solver(self, method: str, dt: float = DT) -> IKSolver:
+        """Return the method's solver; every method's waypoints move alike per tick."""
+        network_only = method == 'network only'
+        exact = EXACT * self.chain.reach
+        config = SolverConfig(
+            refine_iterations=0 if network_only else 1, fallback=not network_only,
+            use_network=method != 'damped least squares', target_mode=self.mode,
+            max_cartesian_speed=self.step_m / dt, max_angular_speed=self.step_rad / dt,
+            goal_tolerance_m=NETWORK_TOLERANCE_FRACTION * self.chain.reach
+            if network_only else exact,
+            goal_tolerance_rad=NETWORK_TOLERANCE_RAD if network_only else exact)
+        return IKSolver(self.chain, self.network if config.use_network else None, config)
+
+    def start(self) -> np.ndarray:
+        safe = self.chain.with_limit_margin(SolverConfig().limit_margin_rad)
+        start = 0.5 * (np.where(safe.continuous, 0.0, safe.lower)
+                       + np.where(safe.continuous, 0.0, safe.upper))
+        # Away from the straight arm's singularity: bend each joint a little.
+        return np.clip(start + 0.4 * (-1.0) ** np.arange(len(start)), safe.lower, safe.upper)
+
+    def targets(self, joints: np.ndarray) -> np.ndarray:
+        solver = self.solver('damped least squares')
+        return np.array([solver.tool_target(q) for q in joints])
+
+
+def load_arm(name: str) -> Arm | None:
+    tip, folder = ARMS[name]
+    model = REPO / 'models' / folder / 'model.onnx'
+    if not model.is_file():
+        return None
+    chain = KinematicChain.from_urdf(REPO / 'urdf' / f'{name}.urdf', None, tip)
+    network = OnnxIKNetwork(model)
+    return Arm(name, chain, network, network.card.target_mode)
+
+
+def chained(arm: Arm, count: int, seed: int) -> dict:
+    safe = arm.chain.with_limit_margin(SolverConfig().limit_margin_rad)
+    targets = arm.targets(safe.random_configurations(np.random.default_rng(seed), count))
+    out = {}
+    for method in METHODS:
+        solver = arm.solver(method)
+        settings = LoopSettings(dt=DT, tick_budget=1000,
+                                tolerance_m=solver.config.goal_tolerance_m,
+                                tolerance_rad=solver.config.goal_tolerance_rad)
+        started = time.perf_counter()
+        run = run_chained(solver, targets, tuple(arm.start()), settings)
+        seconds = time.perf_counter() - started
+        s = run['summary']
+        out[method] = {
+            'reached': s['n_reached'], 'targets': s['n_targets'],
+            'without_detour': s['n_reached_without_detour'],
+            'ticks_mean': s['ticks']['mean_per_target'],
+            'joint_path_rad_mean': s['joint_path_rad_mean'],
+            'closest_to_limit_rad': s['closest_to_limit_rad'],
+            'limit_violations': s['limit_violations'],
+            'velocity_violations': s['velocity_violations'], 'seconds': seconds,
+            'tolerance_m': settings.tolerance_m, 'tolerance_rad': settings.tolerance_rad}
+    return out
+
+
+def streaming(arm: Arm, count: int) -> dict:
+    """
+    Tick along a smooth joint path's tool targets; count those exact after one tick.
+
+    The path moves at most about 1e-3 rad per joint per point (whatever ``count``), well
+    within one tick's step: every point is reachable in one tick.
+    """
+    t = (np.arange(count) / 2000.0)[:, None]
+    n = arm.chain.n_joints
+    safe = arm.chain.with_limit_margin(SolverConfig().limit_margin_rad)
+    path = np.clip(arm.start() + 0.3 * np.sin(2 * math.pi * t * (1 + np.arange(n)) / n),
+                   safe.lower, safe.upper)
+    targets = arm.targets(path)
+    out = {}
+    for method in METHODS:
+        solver = arm.solver(method)
+        q = tuple(path[0])
+        exact, times = 0, []
+        for target in targets[1:]:
+            started = time.perf_counter_ns()
+            result = solver.tick(q, target, DT)
+            times.append((time.perf_counter_ns() - started) / 1e3)
+            q = result.command
+            angle = 0.0 if math.isnan(result.goal_error_rad) else result.goal_error_rad
+            exact += result.goal_error_m <= EXACT and angle <= EXACT
+        out[method] = {'exact_in_one_tick': int(exact), 'points': len(targets) - 1,
+                       'tick_us_median': float(np.median(times))}
+    return out
+
+
+def closed_path(arm: Arm) -> np.ndarray:
+    """Return one lap of a closed tool path: a circle about the start's tool position."""
+    target = arm.solver('damped least squares').tool_target(arm.start())
+    aim = parse_target(arm.chain, arm.solver('damped least squares').target_mode, target)
+    radius = 0.1 * arm.chain.reach
+    angle = np.linspace(0.0, 2 * math.pi, LAP_POINTS + 1)[1:]
+    # In the base's xy plane (the plane of a planar arm), through the tool.
+    centre = aim.position - np.array([radius, 0.0, 0.0])
+    points = centre + radius * np.stack([np.cos(angle), np.sin(angle), 0 * angle], axis=-1)
+    rest = list(target[len(arm.chain.fk(arm.start())):])
+    return np.array([list(p[:arm.chain.target_dim]) + rest for p in points])
+
+
+def drift(arm: Arm) -> dict:
+    """Run ten laps; return how far the joints end from where each lap began."""
+    lap = closed_path(arm)
+    out = {}
+    for method in METHODS:
+        solver = arm.solver(method)
+        tracker = Tracker(solver)
+        q = tuple(arm.start())
+        ends = [np.array(q)]
+        missed = 0
+        for _ in range(LAPS):
+            for target in lap:
+                for _ in range(200):
+                    result = tracker.tick(q, target, DT)
+                    q = result.command
+                    if result.reached:
+                        break
+                missed += not result.reached
+            ends.append(np.array(q))
+        ends = np.array(ends)
+        wrap = arm.chain.continuous
+        total = ends[-1] - ends[0]
+        last = ends[-1] - ends[-2]
+        total = np.where(wrap, (total + math.pi) % (2 * math.pi) - math.pi, total)
+        last = np.where(wrap, (last + math.pi) % (2 * math.pi) - math.pi, last)
+        out[method] = {'drift_after_ten_laps_rad': float(np.abs(total).max()),
+                       'drift_in_the_tenth_lap_rad': float(np.abs(last).max()),
+                       'points_missed': int(missed), 'points': LAPS * LAP_POINTS}
+    return out
+
+
+def out_of_reach(arm: Arm, count: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    far = out_of_reach_targets(arm.chain, rng, count)
+    if arm.mode == 'pose':
+        turns = rng.normal(size=(len(far), 4))
+        far = np.concatenate([far, turns / np.linalg.norm(turns, axis=-1, keepdims=True)],
+                             axis=-1)
+    out = {}
+    for method in METHODS:
+        solver = arm.solver(method)
+        settings = LoopSettings(dt=DT, tick_budget=600, tolerance_m=1e-6 * arm.chain.reach,
+                                tolerance_rad=1e-6)
+        run = run_chained(solver, far, tuple(arm.start()), settings)
+        errors = direction_errors_deg(arm.chain, run)
+        out[method] = {'direction_error_deg_mean': float(errors.mean()),
+                       'direction_error_deg_max': float(errors.max()),
+                       'status_out_of_reach': sum(t['status'] == 'OUT_OF_REACH'
+                                                  for t in run['targets']),
+                       'targets': len(far)}
+    return out
+
+
+def cold(arm: Arm, count: int, seed: int) -> dict:
+    """Solve random reachable targets from the start: by ticks without a speed bound, by LM."""
+    safe = arm.chain.with_limit_margin(SolverConfig().limit_margin_rad)
+    targets = arm.targets(safe.random_configurations(np.random.default_rng(seed), count))
+    start = tuple(arm.start())
+    out = {}
+    # Ticks one second long: the velocity limits allow whole radians, so the trained step
+    # (and turn) per tick is the only bound left.
+    for method in METHODS:
+        solver = arm.solver(method, dt=1.0)
+        reached, times, ticks = 0, [], []
+        for target in targets:
+            tracker = Tracker(solver)
+            q = start
+            started = time.perf_counter()
+            for k in range(1, 401):
+                result = tracker.tick(q, target, 1.0)
+                q = result.command
+                if result.reached:
+                    break
+            times.append(1e6 * (time.perf_counter() - started))
+            reached += bool(result.reached)
+            ticks.append(k)
+        out[method] = {'reached': reached, 'targets': count,
+                       'time_us_median': float(np.median(times)),
+                       'ticks_median': float(np.median(ticks))}
+    solver = arm.solver('damped least squares')
+    reached, times = 0, []
+    for target in targets:
+        started = time.perf_counter()
+        result = solver.solve(target, start)
+        times.append(1e6 * (time.perf_counter() - started))
+        reached += result.reached
+    out['Levenberg-Marquardt solve'] = {'reached': reached, 'targets': count,
+                                        'time_us_median': float(np.median(times)),
+                                        'ticks_median': None}
+    return out
+
+
+def verdicts(data: dict, redundant: bool) -> list:
+    """Return plain sentences: where the network wins, ties or loses on this arm."""
+    lines = []
+    net, refined, dls = (data['chained'][m] for m in METHODS)
+    if refined['reached'] == dls['reached']:
+        lines.append(f"chained targets: a tie ({refined['reached']}/{refined['targets']} "
+                     'each, refined and without the network)')
+    else:
+        better = 'network + refinement' if refined['reached'] > dls['reached'] else \
+            'damped least squares'
+        lines.append(f'chained targets: {better} reaches more ({refined["reached"]} against '
+                     f'{dls["reached"]})')
+    faster = refined['ticks_mean'] < dls['ticks_mean']
+    lines.append(f"ticks to goal: {'the network' if faster else 'damped least squares'} "
+                 f"needs fewer (network + refinement {refined['ticks_mean']:.1f}, damped "
+                 f"least squares {dls['ticks_mean']:.1f})")
+    if refined['closest_to_limit_rad'] is not None:
+        clearer = refined['closest_to_limit_rad'] > dls['closest_to_limit_rad']
+        who = 'the network' if clearer else 'damped least squares'
+        lines.append(f'closest approach to a limit: {who} keeps clearer (network + refinement '
+                     f"{refined['closest_to_limit_rad']:.3f} rad, damped least squares "
+                     f"{dls['closest_to_limit_rad']:.3f} rad)")
+    s = data['streaming']
+    a, b = s['network + refinement']['exact_in_one_tick'], s['damped least squares'][
+        'exact_in_one_tick']
+    lines.append(f'streaming, exact in one tick: network + refinement {a}, damped least '
+                 f"squares {b} of {s['damped least squares']['points']}"
+                 + (' (the network wins)' if a > b else ' (no win)' if a == b else
+                    ' (the network loses)'))
+    if redundant and 'drift' in data:
+        d = data['drift']
+        lines.append('ten laps, drift in the tenth lap: network + refinement '
+                     f"{d['network + refinement']['drift_in_the_tenth_lap_rad']:.2e} rad, damped "
+                     f"least squares {d['damped least squares']['drift_in_the_tenth_lap_rad']:.2e}"
+                     ' rad')
+    c = data['cold']
+    lines.append(f"cold solves: Levenberg-Marquardt {c['Levenberg-Marquardt solve']['reached']}"
+                 f"/{c['Levenberg-Marquardt solve']['targets']} in "
+                 f"{c['Levenberg-Marquardt solve']['time_us_median']:.0f} us median; "
+                 f"network-led ticks {c['network + refinement']['reached']} in "
+                 f"{c['network + refinement']['time_us_median']:.0f} us; damped least squares "
+                 f"ticks {c['damped least squares']['reached']} in "
+                 f"{c['damped least squares']['time_us_median']:.0f} us")
+    return lines
+
+
+def write_doc(report: dict, path: Path) -> None:
+    m = report['machine']
+    lines = ['# Does the network earn its place?', '',
+             f"Written by `bench/bench_network_value.py` on {report['date']} "
+             f"({'quick' if report['quick'] else 'full'} run); machine: {m['processor']}, "
+             f"{m['cpus']} cores, Python {m['python']}. Every method is the same tick "
+             '(IKSolver with its Tracker, as the node runs it) at the same waypoint speed: '
+             "the model's trained step (and turn) per 10 ms tick. *Network only*: no "
+             'refinement, no fallback, held to 0.1 % of the reach (and 0.5 deg); the others '
+             'to 1e-9 of the reach (and 1e-9 rad). Times are wall time on a shared, noisy '
+             'machine: compare within a run.', '']
+    for name, data in report['arms'].items():
+        lines += [f"## {name} ({data['joints']} joints, {data['mode']} targets)", '']
+        lines += ['| method | chained reached | by a detour | ticks to goal | joint path '
+                  '(rad) | closest to a limit (rad) | limit / velocity violations |',
+                  '|---|---:|---:|---:|---:|---:|---:|']
+        for method, r in data['chained'].items():
+            clearance = '-' if r['closest_to_limit_rad'] is None else \
+                f"{r['closest_to_limit_rad']:.3f}"
+            lines.append(f"| {method} | {r['reached']}/{r['targets']} | "
+                         f"{r['reached'] - r['without_detour']} | {r['ticks_mean']:.1f} | "
+                         f"{r['joint_path_rad_mean']:.3f} | {clearance} | "
+                         f"{r['limit_violations']} / {r['velocity_violations']} |")
+        lines += ['', '| method | streaming: exact in one tick | tick median (us) | '
+                  'out of reach: direction error mean / max (deg) | cold: reached | '
+                  'cold: median (us) | cold: ticks |', '|---|---:|---:|---:|---:|---:|---:|']
+        for method in (*METHODS, 'Levenberg-Marquardt solve'):
+            s = data['streaming'].get(method)
+            o = data['out_of_reach'].get(method)
+            c = data['cold'][method]
+            lines.append(
+                f'| {method} | '
+                + (f"{s['exact_in_one_tick']}/{s['points']} | {s['tick_us_median']:.1f}"
+                   if s else '- | -')
+                + ' | ' + (f"{o['direction_error_deg_mean']:.3f} / "
+                           f"{o['direction_error_deg_max']:.3f}" if o else '-')
+                + f" | {c['reached']}/{c['targets']} | {c['time_us_median']:.0f} | "
+                + ('-' if c['ticks_median'] is None else f"{c['ticks_median']:.0f}") + ' |')
+        if 'drift' in data:
+            lines += ['', f'Ten laps of a closed tool path ({LAP_POINTS} points a lap, a '
+                      'circle of a tenth of the reach about the start):', '',
+                      '| method | drift after ten laps (rad) | drift in the tenth lap (rad) | '
+                      'points missed |', '|---|---:|---:|---:|']
+            for method, d in data['drift'].items():
+                lines.append(f"| {method} | {d['drift_after_ten_laps_rad']:.2e} | "
+                             f"{d['drift_in_the_tenth_lap_rad']:.2e} | {d['points_missed']}/"
+                             f"{d['points']} |")
+        lines += ['', 'In plain words:', ''] + [f'- {v}' for v in data['verdicts']] + ['']
+    if report['skipped']:
+        lines += ['Not measured: ' + '; '.join(f'{k} ({v})' for k, v in
+                                               report['skipped'].items()), '']
+    path.write_text('\n'.join(lines) + '\n', encoding='utf-8')
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0].strip())
+    parser.add_argument('--quick', action='store_true', help='small counts, same code paths')
+    parser.add_argument('--arms', nargs='*', default=list(ARMS), choices=list(ARMS))
+    parser.add_argument('--json', type=Path,
+                        default=REPO / 'bench' / 'results' / 'network_value.json')
+    parser.add_argument('--doc', type=Path, default=REPO / 'docs' / 'network_value.md')
+    args = parser.parse_args(argv)
+    counts = {'chained': 20, 'streaming': 50, 'far': 5, 'cold': 5} if args.quick else \
+        {'chained': 200, 'streaming': 500, 'far': 40, 'cold': 100}
+    report = {'date': datetime.date.today().isoformat(), 'quick': args.quick,
+              'machine': machine(), 'counts': counts, 'arms': {}, 'skipped': {}}
+    for name in args.arms:
+        arm = load_arm(name)
+        if arm is None:
+            report['skipped'][name] = f'no shipped model in models/{ARMS[name][1]}'
+            print(f'== {name}: skipped, no shipped model', flush=True)
+            continue
+        rows = 6 if arm.mode == 'pose' else arm.chain.target_dim
+        redundant = arm.chain.n_joints > rows
+        data = {'joints': arm.chain.n_joints, 'mode': arm.mode}
+        for part, run in (('chained', lambda: chained(arm, counts['chained'], 11)),
+                          ('streaming', lambda: streaming(arm, counts['streaming'])),
+                          ('out_of_reach', lambda: out_of_reach(arm, counts['far'], 12)),
+                          ('cold', lambda: cold(arm, counts['cold'], 13))):
+            print(f'== {name}: {part}', flush=True)
+            data[part] = run()
+            for method, row in data[part].items():
+                print(f'  {method:<26} {row}', flush=True)
+        if redundant:
+            print(f'== {name}: drift over {LAPS} laps', flush=True)
+            data['drift'] = drift(arm)
+            for method, row in data['drift'].items():
+                print(f'  {method:<26} {row}', flush=True)
+        data['verdicts'] = verdicts(data, redundant)
+        for line in data['verdicts']:
+            print(f'  * {line}')
+        report['arms'][name] = data
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + '\n', encoding='utf-8')
+    write_doc(report, args.doc)
+    print(f'wrote {args.json} and {args.doc}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,205 @@
+# Copyright 2026 The iknn_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Pose models: samples, the network, its card, and the general tick driving with it."""
+
+import math
+from pathlib import Path
+
+from iknn_ros.ik.solver import IKSolver
+from iknn_ros.ik.solver import SolverConfig
+from iknn_ros.ik.solver import Status
+from iknn_ros.ik.solver import Tracker
+from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics.sampling import pose_step_samples
+from iknn_ros.kinematics.sampling import step_sizes
+from iknn_ros.kinematics.targets import pose_residuals
+from iknn_ros.kinematics.targets import pose_targets
+from iknn_ros.kinematics.targets import rotation_log
+from iknn_ros.training.config import ConfigError
+from iknn_ros.training.config import load_config
+import numpy as np
+import pinocchio
+import pytest
+
+torch = pytest.importorskip('torch', reason='training needs torch==2.13.0 (make test installs '
+                                            'it; a colcon-only install may not)')
+
+from iknn_ros.ik.model_card import ModelCard  # noqa: E402, I100
+from iknn_ros.ik.model_card import ModelCardError  # noqa: E402
+from iknn_ros.ik.solver import OnnxIKNetwork  # noqa: E402
+from iknn_ros.training.export import onnx_bytes  # noqa: E402
+from iknn_ros.training.export import parity_error  # noqa: E402
+from iknn_ros.training.train import train  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SEVEN = REPO / 'urdf' / 'seven_dof_arm.urdf'
+
+
+@pytest.fixture(scope='module')
+def seven():
+    return KinematicChain.from_urdf(SEVEN)
+
+
+@pytest.fixture(scope='module')
+def quick_pose(seven):
+    # The shipped preset's design, small: seconds, not the hour it trains for.
+    config = load_config('seven_dof_arm_pose', ['data.samples=20000', 'model.hidden=[64, 64]',
+                                                'optim.steps=400']).quick()
+    return config, train(seven, config, show_progress=False, log=lambda _: None)
+
+
+@pytest.fixture(scope='module')
+def pose_network(seven, quick_pose):
+    config, result = quick_pose
+    return OnnxIKNetwork(onnx_bytes(result.model, seven, card_for(seven, config, result.model)))
+
+
+def card_for(chain, config, model):
+    return ModelCard.for_chain(chain, architecture='incremental', step_m=config.data.step_m,
+                               branch_rule='none', input_encoding=model.input_encoding(),
+                               training_config=config.to_dict(), producer={},
+                               target_mode='pose', step_rad=config.data.step_rad)
+
+
+# ---- samples ---------------------------------------------------------------------------
+
+def test_the_batched_rotation_log_is_pinocchios():
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(200, 3)) * 1.1
+    axis = np.array([0.36, -0.48, 0.8])
+    vectors = np.concatenate([vectors, [axis * math.pi, axis * (math.pi - 1e-9), axis * 1e-9,
+                                        np.zeros(3)]])
+    rotations = np.array([pinocchio.exp3(v) for v in vectors])
+    expected = np.array([pinocchio.log3(r) for r in rotations])
+    assert np.abs(rotation_log(rotations) - expected).max() <= 1e-8
+
+
+def test_pose_samples_are_exact_least_motion_steps_within_the_limits(seven):
+    samples = pose_step_samples(seven, np.random.default_rng(0), 3000, 0.02, 0.04,
+                                small_step_share=0.5, comfort_gain=0.05)
+    assert len(samples) == 3000 and samples.target.shape == (3000, 12)
+    residual = pose_residuals(seven.tool_frames(samples.joints + samples.delta),
+                              samples.target)
+    assert np.abs(residual).max() <= 1e-9
+    moved = samples.joints + samples.delta
+    assert np.all(moved >= seven.lower - 1e-12) and np.all(moved <= seven.upper + 1e-12)
+    distance, turn = step_sizes(seven, samples.joints, samples.target)
+    within = (distance <= 0.02 * (1 + 1e-9)) & (turn <= 0.04 * (1 + 1e-9))
+    assert within.mean() >= 0.9, within.mean()
+    # Both parts vary: some steps are pure turns, some pure moves, most both.
+    assert turn.max() > 0.03 and distance.max() > 0.015
+    # The rotation part of a target is a rotation.
+    rotations = samples.target[:, 3:].reshape(-1, 3, 3)
+    assert np.abs(rotations @ np.swapaxes(rotations, -1, -2) - np.eye(3)).max() <= 1e-12
+
+
+def test_pose_models_refuse_what_they_cannot_be():
+    with pytest.raises(ConfigError, match='closed-loop rounds are not implemented for pose'):
+        load_config('seven_dof_arm_pose', ['data.closed_loop_rounds=1'])
+    with pytest.raises(ConfigError, match="model.target_mode must be 'position' or 'pose'"):
+        load_config('seven_dof_arm_pose', ['model.target_mode=tool_axis'])
+
+
+def test_the_command_line_refuses_a_pose_model_for_a_chain_that_cannot_hold_poses(tmp_path):
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, '-m', 'iknn_ros.training', '--preset',
+                           'spatial_arm', '--target-mode', 'pose', '--set',
+                           'data.closed_loop_rounds=0', '--out', str(tmp_path / 'x')],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert 'a full pose needs a spatial chain of six joints or more' in done.stderr
+
+
+# ---- the network -----------------------------------------------------------------------
+
+def test_pose_training_learns_both_parts(quick_pose):
+    _, result = quick_pose
+    first, last = result.history[0], result.history[-1]
+    assert first['validation_tip_error_mean_m'] / last['validation_tip_error_mean_m'] > 1.3
+    assert first['validation_orientation_error_mean_rad'] / \
+        last['validation_orientation_error_mean_rad'] > 1.3
+
+
+def test_a_pose_network_is_still_at_its_target_and_follows_the_orientation(seven, quick_pose):
+    _, result = quick_pose
+    q = seven.random_configurations(np.random.default_rng(1), 16)
+    frames = seven.tool_frames(q)
+    here = pose_targets(frames)
+    turned = frames.copy()
+    turned[:, :3, :3] = np.array([pinocchio.exp3(np.array([0.0, 0.0, 0.03]))] * 16) @ \
+        frames[:, :3, :3]
+    with torch.no_grad():
+        still = result.model(torch.tensor(q, dtype=torch.float32),
+                             torch.tensor(here, dtype=torch.float32), torch.ones(16, 1))
+        turn = result.model(torch.tensor(q, dtype=torch.float32),
+                            torch.tensor(pose_targets(turned), dtype=torch.float32),
+                            torch.ones(16, 1))
+    # Zero at the target, up to float32 rounding of the pose.
+    assert float(still.abs().max()) <= 1e-4
+    # A turn alone (same position) moves the joints.
+    assert float(turn.abs().max(dim=-1).values.min()) >= 1e-3
+
+
+def test_a_pose_model_exports_with_its_card(seven, quick_pose, pose_network):
+    config, result = quick_pose
+    card = card_for(seven, config, result.model)
+    data = onnx_bytes(result.model, seven, card)
+    assert parity_error(result.model, seven, data) <= 1e-5
+    assert pose_network.card.target_mode == 'pose' and pose_network.card.target_dim == 12
+    assert pose_network.card.step_rad == config.data.step_rad
+    assert pose_network.card.orientation_encoding == 'position_then_rotation_matrix_row_major'
+    shapes = {i.name: i.shape for i in pose_network.session.get_inputs()}
+    assert shapes['target'][1] == 12
+    metadata = card.to_metadata()
+    metadata['iknn_ros.orientation_encoding'] = '"quaternion_xyzw"'
+    with pytest.raises(ModelCardError, match='a pose model needs orientation_encoding'):
+        ModelCard.from_metadata(metadata)
+
+
+# ---- the tick with a pose network ------------------------------------------------------
+
+def test_the_solver_takes_a_pose_model_for_pose_targets_only(seven, pose_network):
+    with pytest.raises(ValueError, match='the model takes pose targets; target_mode '
+                                         "'position' needs a position model"):
+        IKSolver(seven, pose_network, SolverConfig(target_mode='position'))
+    IKSolver(seven, pose_network, SolverConfig(target_mode='pose'))
+
+
+def test_refined_ticks_with_a_pose_network_reach_poses_exactly_and_safely(seven, pose_network):
+    solver = IKSolver(seven, pose_network, SolverConfig(target_mode='pose'))
+    rng = np.random.default_rng(4)
+    goals = solver.safe_chain.random_configurations(rng, 4)
+    q = tuple(0.5 * (solver.safe_chain.lower + solver.safe_chain.upper))
+    tracker = Tracker(solver)
+    dt = 0.01
+    for goal in goals:
+        target = solver.tool_target(goal)
+        for _ in range(2000):
+            result = tracker.tick(q, target, dt)
+            command = np.asarray(result.command)
+            assert np.all(command >= seven.lower) and np.all(command <= seven.upper)
+            assert np.all(np.abs(command - q) <= seven.velocity_limits * dt * (1 + 1e-9))
+            q = result.command
+            if result.reached and result.goal_error_m <= 1e-9 and \
+                    result.goal_error_rad <= 1e-9:
+                break
+        # REACHED, or FALLBACK where this small network's step was replaced.
+        assert result.reached and result.status in (Status.REACHED, Status.FALLBACK), result
+        frame = seven.tool_frames(np.array(q))
+        aim = pose_targets(seven.tool_frames(goal))
+        assert np.abs(pose_residuals(frame, aim)).max() <= 1e-9
+    # The network was asked on every ordinary tick.
+    assert math.isfinite(result.network_error_m) or result.detour
