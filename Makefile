@@ -8,8 +8,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.iknn-setup-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all setup chromium demo test lint bench bench-arms models model-default model-seed1 \
-	model-three-link model-spatial clean
+.PHONY: all setup chromium demo test lint bench bench-arms bench-network-value models \
+	model-default model-seed1 model-three-link model-spatial model-six-dof model-seven-dof clean
 
 all: test
 
@@ -47,7 +47,7 @@ test: setup
 	exit $$rc
 
 # Rebuild the shipped models from their saved configurations (deterministic per seed).
-models: model-default model-seed1 model-three-link model-spatial
+models: model-default model-seed1 model-three-link model-spatial model-six-dof model-seven-dof
 
 model-default: setup
 	$(BIN)/python -m iknn_ros.training --config models/two_link_arm_default/config.yaml \
@@ -67,13 +67,26 @@ model-spatial: setup
 	$(BIN)/python -m iknn_ros.training --config models/spatial_arm_default/config.yaml \
 		--out models/spatial_arm_default
 
-# Latency, accuracy and robustness against the baselines; writes docs/benchmarks*.md.
+model-six-dof: setup
+	$(BIN)/python -m iknn_ros.training --config models/six_dof_arm_pose/config.yaml \
+		--out models/six_dof_arm_pose
+
+model-seven-dof: setup
+	$(BIN)/python -m iknn_ros.training --config models/seven_dof_arm_pose/config.yaml \
+		--out models/seven_dof_arm_pose
+
+# Latency, accuracy and robustness against the baselines; writes docs/benchmarks*.md and
+# docs/network_value.md (the network against the same tick without it).
 bench: setup
 	$(BIN)/python bench/bench_ik.py
 	$(BIN)/python bench/bench_node.py
 	$(BIN)/python bench/bench_web.py
 	$(BIN)/python bench/compare_seed2.py
+	$(MAKE) bench-network-value
 	$(MAKE) bench-arms
+
+bench-network-value: setup
+	$(BIN)/python bench/bench_network_value.py
 
 # The real-size arms against the PyPI peers, in a venv of their own: placo and pytracik
 # pin their own Pinocchio and Boost; the runtime's venv does not take them.

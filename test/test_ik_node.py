@@ -147,12 +147,15 @@ def test_unreachable_goal_ends_at_its_projection(loop):
     projection = np.array([0.8, 0.6])
     assert harness.spin_until(lambda: np.linalg.norm(tip(states[-1]) - projection) < 1e-4,
                               15.0)
+    # Diagnostics go out at 10 Hz: on a loaded machine the first one after the arm settles
+    # may still be from a tick before it did.
     assert harness.spin_until(lambda: diagnostics and
-                              last_diagnostic(diagnostics)[1].get('status') == 'OUT_OF_REACH')
+                              last_diagnostic(diagnostics)[1].get('status') == 'OUT_OF_REACH'
+                              and float(last_diagnostic(diagnostics)[1]['goal_error_m'])
+                              <= 1e-4)
     status, values = last_diagnostic(diagnostics)
     assert status.level == DiagnosticStatus.WARN and values['target_reachable'] == 'false'
     assert 'out of reach' in status.message
-    assert float(values['goal_error_m']) <= 1e-4
     goal = [float(v) for v in values['goal'].split(',')]
     np.testing.assert_allclose(goal, projection, atol=1e-9)
     # The marker array shows the target and, apart, its projection.
@@ -309,7 +312,7 @@ def test_a_model_for_another_arm_stops_the_start(tmp_path):
     done = subprocess.run([sys.executable, '-m', 'iknn_ros.nodes.ik_node', '--ros-args', '-p',
                            f'urdf_path:={other}'], capture_output=True, text=True,
                           timeout=60)
-    assert done.returncode == 1 and 'no shipped model is trained for' in done.stderr
+    assert done.returncode == 1 and 'no shipped position model is trained for' in done.stderr
 
 
 @pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])

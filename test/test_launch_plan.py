@@ -182,14 +182,17 @@ def test_the_ik_launch_plans_one_node_with_the_generic_parameters(installed):
     assert KinematicChain.from_urdf(overrides['robot_description']).n_joints == 4
 
 
-def test_an_arm_without_a_model_needs_model_none(installed):
+def test_an_arm_without_a_model_for_its_targets_needs_model_none(installed):
     installed('iknn_ros')
     urdf = str(REPO / 'urdf' / 'seven_dof_arm.urdf')
-    with pytest.raises(LaunchArgumentError, match=r'no shipped model.*model_path none'):
+    # The generic parameters ask for position targets: this arm's model takes poses.
+    with pytest.raises(LaunchArgumentError,
+                       match=r'no shipped position model.*model_path none'):
         plan_ik(REPO, urdf=urdf)
     plan = plan_ik(REPO, urdf=urdf, model='none')
     assert plan[0].parameters[1]['model_path'] == 'none'
-    # Its own parameter file says model_path: none, and the launch leaves it so.
+    # Its own parameter file asks for poses (its shipped pose model), and the launch leaves
+    # the file's model_path as it is.
     plan = plan_ik(REPO, urdf=urdf, params_file=str(REPO / 'config' / 'seven_dof_arm.yaml'))
     assert 'model_path' not in plan[0].parameters[1]
     # Given alone, the shipped URDF brings its own file (a start inside the limits).

@@ -14,6 +14,7 @@
 
 """Pose models: samples, the network, its card, and the general tick driving with it."""
 
+import json
 import math
 from pathlib import Path
 
@@ -203,3 +204,73 @@ def test_refined_ticks_with_a_pose_network_reach_poses_exactly_and_safely(seven,
         assert np.abs(pose_residuals(frame, aim)).max() <= 1e-9
     # The network was asked on every ordinary tick.
     assert math.isfinite(result.network_error_m) or result.detour
+
+
+def test_training_for_your_own_arm_picks_a_preset_from_the_chain(tmp_path):
+    import subprocess
+    import sys
+    out = tmp_path / 'mine'
+    done = subprocess.run([sys.executable, '-m', 'iknn_ros.training', '--urdf',
+                           str(REPO / 'urdf' / 'six_dof_arm.urdf'), '--target-mode', 'pose',
+                           '--quick', '--no-eval', '--set', 'data.samples=5000', '--set',
+                           'model.hidden=[16]', '--set', 'optim.steps=60', '--device', 'cpu',
+                           '--progress', 'lines', '--out', str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    config = load_config(out / 'config.yaml')
+    chain = KinematicChain.from_urdf(REPO / 'urdf' / 'six_dof_arm.urdf')
+    # The tip the URDF implies, a step of 1 % of the reach, no comfort drift (no null space).
+    assert config.robot.tip_link is None and config.robot.base_link is None
+    assert config.data.step_m == round(0.01 * chain.reach, 4) and config.data.step_rad == 0.02
+    assert config.data.comfort_gain == 0.0 and config.model.target_mode == 'pose'
+    assert 'left' in done.stdout and '(cpu)' in done.stdout
+    network = OnnxIKNetwork(out / 'model.onnx')
+    assert network.card.target_mode == 'pose'
+    assert network.card.chain_fingerprint == chain.fingerprint()
+    # Without the held-out report, the training record is kept for --evaluate-only.
+    record = json.loads((out / 'metrics.json').read_text())['training']
+    assert record['seconds'] > 0 and record['peak_memory_mb'] > 0
+    # The run's resumable state is gone once the model is out.
+    assert not (out / 'training_state.pt').exists()
+
+
+# ---- the shipped pose models -----------------------------------------------------------
+
+@pytest.mark.parametrize('arm', ['six_dof_arm', 'seven_dof_arm'])
+def test_the_shipped_pose_model_is_found_by_fingerprint_and_target_mode(arm):
+    from iknn_ros.ik.model_card import model_for
+    from iknn_ros.ik.model_card import shipped_model_for
+    chain = KinematicChain.from_urdf(REPO / 'urdf' / f'{arm}.urdf')
+    model = model_for(chain, 'pose')
+    assert model.parent.name == f'{arm}_pose'
+    assert shipped_model_for(chain.fingerprint(), arm, 'position') is None
+    with pytest.raises(ValueError, match='no shipped position model'):
+        model_for(chain, 'position')
+    metrics = json.loads((model.parent / 'metrics.json').read_text())
+    for key in ('tip_error_m', 'orientation_error_rad'):
+        assert {'mean', 'p95', 'max'} <= set(metrics['single_step'][key])
+    # The node's parameter file for the arm uses it.
+    import yaml
+    params = yaml.safe_load((REPO / 'config' / f'{arm}.yaml').read_text())
+    node = params['/**/ik_node']['ros__parameters']
+    assert node['model_path'] == '' and node['target_mode'] == 'pose'
+
+
+@pytest.mark.parametrize('arm', ['six_dof_arm', 'seven_dof_arm'])
+def test_the_shipped_pose_model_refined_reaches_poses_in_one_tick_when_streaming(arm):
+    from iknn_ros.ik.model_card import model_for
+    chain = KinematicChain.from_urdf(REPO / 'urdf' / f'{arm}.urdf')
+    network = OnnxIKNetwork(model_for(chain, 'pose'))
+    solver = IKSolver(chain, network, SolverConfig(target_mode='pose', refine_iterations=1))
+    start = 0.5 * (solver.safe_chain.lower + solver.safe_chain.upper) + 0.3
+    t = (np.arange(300) / 2000.0)[:, None]
+    path = start + 0.3 * np.sin(2 * math.pi * t * np.arange(1, chain.n_joints + 1))
+    q = tuple(path[0])
+    exact = 0
+    for joints in path[1:]:
+        result = solver.tick(q, solver.tool_target(joints), 0.01)
+        assert math.isfinite(result.network_error_m) and not result.fallback
+        q = result.command
+        exact += result.goal_error_m <= 1e-9 and result.goal_error_rad <= 1e-9
+    # The network's step and one Newton iteration: exact on every streaming point.
+    assert exact == len(path) - 1

@@ -17,6 +17,7 @@
 import json
 import math
 from pathlib import Path
+import re
 import subprocess
 import sys
 
@@ -185,7 +186,7 @@ def test_an_interrupted_run_resumes_to_the_same_network(chain, quick, tmp_path):
     resumed = train(chain, config, show_progress=False, log=lines.append, state_path=state,
                     checkpoint_every=200, resume=True)
     assert any('resuming after 200 of the steps' in line for line in lines)
-    assert any(' left' in line for line in lines)
+    assert any(re.search(r'; \d+:\d\d left$', line) for line in lines), lines
     for key, value in result.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
     assert [h['step'] for h in resumed.history] == [h['step'] for h in result.history]

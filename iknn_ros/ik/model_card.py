@@ -239,12 +239,14 @@ def _far(a: list, b: list) -> bool:
 
 # ---- the shipped models, found by their cards -----------------------------------------
 
-def shipped_model_for(fingerprint: str, robot_name: str = '') -> Optional[Path]:
+def shipped_model_for(fingerprint: str, robot_name: str = '',
+                      target_mode: Optional[str] = None) -> Optional[Path]:
     """
     Return the shipped model trained for the chain with this fingerprint, if any.
 
-    Models in folders named after ``robot_name`` are looked at first: each look opens an
-    ONNX session, and the node's start time counts.
+    With ``target_mode``, only a model for that kind of target (a version-1 card is a
+    position model). Models in folders named after ``robot_name`` are looked at first: each
+    look opens an ONNX session, and the node's start time counts.
     """
     import onnxruntime  # noqa: F401 - only the metadata is read, but through onnxruntime
     models = shipped_models()
@@ -253,16 +255,20 @@ def shipped_model_for(fingerprint: str, robot_name: str = '') -> Optional[Path]:
     for path in models:
         metadata = onnxruntime.InferenceSession(
             str(path), providers=['CPUExecutionProvider']).get_modelmeta().custom_metadata_map
-        if metadata.get(METADATA_PREFIX + 'chain_fingerprint', '').strip('"') == fingerprint:
+        if metadata.get(METADATA_PREFIX + 'chain_fingerprint', '').strip('"') != fingerprint:
+            continue
+        mode = metadata.get(METADATA_PREFIX + 'target_mode', '"position"').strip('"')
+        if target_mode is None or mode == target_mode:
             return path
     return None
 
 
-def model_for(chain: KinematicChain) -> Path:
+def model_for(chain: KinematicChain, target_mode: Optional[str] = None) -> Path:
     """Return the shipped model trained for the chain, or raise ValueError saying what to do."""
-    model = shipped_model_for(chain.fingerprint(), chain.robot_name)
+    model = shipped_model_for(chain.fingerprint(), chain.robot_name, target_mode)
     if model is None:
-        raise ValueError(f'no shipped model is trained for {chain.robot_name} '
+        kind = f'{target_mode} ' if target_mode else ''
+        raise ValueError(f'no shipped {kind}model is trained for {chain.robot_name} '
                          f'{list(chain.joint_names)}; train one '
                          '(python -m iknn_ros.training --urdf ...) and pass its model.onnx, '
                          f'or run without one: model_path {NO_MODEL} (damped least squares)')

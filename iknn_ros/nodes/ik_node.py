@@ -55,6 +55,7 @@ from iknn_ros.ik.solver import SolverConfig
 from iknn_ros.ik.solver import Status
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import UrdfError
+from iknn_ros.kinematics.targets import check_mode
 from iknn_ros.kinematics.targets import modes_for
 from iknn_ros.kinematics.targets import TargetMode
 from iknn_ros.nodes.goal_marker import GoalMarker
@@ -298,10 +299,12 @@ class IKNode(Node):
                 urdf = values['urdf_path'] or str(default_urdf_path())
             chain = KinematicChain.from_urdf(urdf, values['base_link'] or None,
                                              values['tip_link'] or None)
+            # A mode the arm cannot hold is the error to report, not a missing model for it.
+            check_mode(chain, str(values['target_mode']))
             if is_no_model(values['model_path']):
                 network, source = None, 'none (damped least squares, no network)'
             else:
-                model = str(values['model_path'] or model_for(chain))
+                model = str(values['model_path'] or model_for(chain, values['target_mode']))
                 network, source = OnnxIKNetwork(model), Path(model).name
                 network.card.check_chain(chain, f"model '{model}'")
             config = SolverConfig(refine_iterations=int(values['refine_iterations']),

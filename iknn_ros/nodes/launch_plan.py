@@ -130,7 +130,7 @@ def _read_params(path: Path, argument: str) -> dict:
     return params
 
 
-def _check_model(model: str, chain) -> None:
+def _check_model(model: str, chain, target_mode: str = 'position') -> None:
     from iknn_ros.ik.model_card import ModelMismatchError
     from iknn_ros.resources import is_no_model
     from iknn_ros.ik.model_card import model_for
@@ -140,7 +140,7 @@ def _check_model(model: str, chain) -> None:
         return
     if not model:
         try:
-            model_for(chain)
+            model_for(chain, target_mode)
         except ValueError as err:
             raise LaunchArgumentError(f'{err} (model:=...)') from None
         return
@@ -171,6 +171,10 @@ def ik_parameters(params_file: Path, robot_description: str, model: str,
 
 def _file_model(params: dict) -> str:
     return str(_node_section(params, 'ik_node').get('model_path') or '')
+
+
+def _file_target_mode(params: dict) -> str:
+    return str(_node_section(params, 'ik_node').get('target_mode') or 'position')
 
 
 def plan_demo(share: Path, *, arm: str = '', urdf: str = '', params_file: str = '',
@@ -213,7 +217,7 @@ def plan_demo(share: Path, *, arm: str = '', urdf: str = '', params_file: str = 
             f"positions, but {urdf_argument}:={urdf} describes {chain.robot_name}'s "
             f'{chain.n_joints} joints {list(chain.joint_names)}; pass a params_file for this '
             'arm, or leave params_file and arm unset to derive it from the URDF')
-    _check_model(model or _file_model(params), chain)
+    _check_model(model or _file_model(params), chain, _file_target_mode(params))
     plan = []
     if use_rsp:
         plan.append(NodePlan('robot_state_publisher', 'robot_state_publisher',
@@ -238,7 +242,7 @@ def plan_ik(share: Path, *, urdf: str = '', params_file: str = '', model: str = 
     robot_description, chain = _read_chain(urdf, 'urdf')
     params_path = Path(params_file) if params_file else share / 'config' / 'iknn.yaml'
     params = _read_params(params_path, 'params_file')
-    _check_model(model or _file_model(params), chain)
+    _check_model(model or _file_model(params), chain, _file_target_mode(params))
     plan = [NodePlan(PACKAGE, 'ik_node', 'ik_node',
                      ik_parameters(params_path, robot_description, model, output_mode))]
     check_installed(plan, prefix_of=prefix_of)

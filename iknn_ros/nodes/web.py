@@ -507,7 +507,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             policy = make_policy(host, _or(args.token, ''), args.allow_origin or (),
                                  bool(args.read_only))
             urdf = args.urdf or default_urdf_path()
-            model = args.model or model_for(KinematicChain.from_urdf(urdf))
+            model = args.model or model_for(KinematicChain.from_urdf(urdf), 'position')
             solver = IKSolver.from_files(model, urdf)
             config = page_config(solver, list(default_start(solver.chain)), live=False)
         except Exception as err:  # noqa: B902 - any load error is reported the same way
@@ -580,7 +580,7 @@ def _main_ros(argv: list, args: argparse.Namespace) -> int:
         policy = make_policy(p['host'], p['token'], p['allow_origins'], p['read_only'])
         urdf = p['robot_description'] or p['urdf_path'] or str(default_urdf_path())
         chain = KinematicChain.from_urdf(urdf, p['base_link'] or None, p['tip_link'] or None)
-        model = Path(p['model_path'] or model_for(chain))
+        model = Path(p['model_path'] or model_for(chain, 'position'))
         solver = IKSolver(chain, OnnxIKNetwork(model), SolverConfig())
         config = page_config(solver, list(start) if start else list(default_start(chain)), True)
         bridge = Bridge(node, chain, read_only=policy.read_only)

@@ -159,7 +159,8 @@ def chain_preset(chain: KinematicChain, target_mode: str) -> list[str]:
     Return the settings that fit the design to an arm of the user's own (``--urdf`` alone).
 
     The planar 2R arm keeps the default preset. Other arms: a trained step of 5 % of the
-    reach for positions (2 % and 0.04 rad for poses, whose six rows make each step harder),
+    reach for positions (1 % and 0.02 rad for poses, whose six rows make each step harder;
+    still twice a 100 Hz tick's at the node's default speeds),
     wider layers for more joints, a comfort drift toward mid-range where the arm is
     redundant for its targets, and room in the evaluation for a detour out of a trap.
     """
@@ -169,13 +170,13 @@ def chain_preset(chain: KinematicChain, target_mode: str) -> list[str]:
     rows = 6 if pose else chain.target_dim
     width = 128 if chain.n_joints <= 4 else 256
     settings = [f'name={"pose" if pose else "default"}',
-                f'data.step_m={round((0.02 if pose else 0.05) * chain.reach, 4)}',
+                f'data.step_m={round((0.01 if pose else 0.05) * chain.reach, 4)}',
                 'data.samples=2000000', 'data.validation_share=0.02',
                 f'data.comfort_gain={0.05 if chain.n_joints > rows else 0.0}',
                 f'model.hidden=[{width}, {width}, {width}]', 'optim.steps=30000',
                 'evaluation.tick_budget=1000']
     if pose:
-        settings.append('data.step_rad=0.04')
+        settings.append('data.step_rad=0.02')
     return settings
 
 
@@ -263,7 +264,12 @@ def _run(args: argparse.Namespace) -> int:
                 'final_validation_tip_error_mean_m':
                     result.history[-1]['validation_tip_error_mean_m'],
                 'closed_loop_rounds': result.closed_loop_rounds}
-    report = None if args.no_eval else _report(config, chain, out, training, result.history)
+    if args.no_eval:
+        # The training record alone, so that --evaluate-only can add the report later.
+        report = None
+        (out / 'metrics.json').write_text(json.dumps({'training': training}, indent=2) + '\n')
+    else:
+        report = _report(config, chain, out, training, result.history)
     table = summary_table(config, training, report, chain.reach)
     (out / 'README.md').write_text(markdown_report(config, out, table))
     print(table)

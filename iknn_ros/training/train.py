@@ -270,6 +270,7 @@ def train(chain: KinematicChain, config: TrainConfig, init_state: Optional[dict]
                     mininterval=1.0, dynamic_ncols=True, desc=f'train {config.name}')
     model.train()
     step = first_unit * (batches_per_epoch if by_epoch else 1)
+    loop_started = time.perf_counter()
     for unit in range(first_unit, units):
         if by_epoch:
             order = torch.randperm(n_train, generator=generator)
@@ -299,12 +300,14 @@ def train(chain: KinematicChain, config: TrainConfig, init_state: Optional[dict]
             progress.set_postfix(loss=f"{entry['train_loss']:.3g}",
                                  val_tip_mm=f"{1e3 * entry['validation_tip_error_mean_m']:.3f}")
             if progress.disable:
+                left = _time_left(time.perf_counter() - loop_started, done - first_unit,
+                                  units - done)
                 turn = entry.get('validation_orientation_error_mean_rad')
                 log(f"{config.name}: {'epoch' if by_epoch else 'step'} {done}/{units} "
                     f"loss {entry['train_loss']:.4g} validation tip error "
                     f"{1e3 * entry['validation_tip_error_mean_m']:.4f} mm"
                     + ('' if turn is None else f', orientation {math.degrees(turn):.4f} deg')
-                    + f'; {_time_left(progress, done - first_unit, units - done)} left')
+                    + f'; {left} left')
         if checkpoint_every > 0 and (done % checkpoint_every == 0 or done == units):
             checkpoint(done)
     progress.close()
@@ -374,11 +377,9 @@ def _closed_loop_rounds(model: nn.Module, chain: KinematicChain, config: TrainCo
     return rounds
 
 
-def _time_left(progress: tqdm, units_run: int, units_left: int) -> str:
-    elapsed = progress.format_dict['elapsed']
-    if units_run <= 0 or elapsed <= 0.0:
-        return 'time'
-    return tqdm.format_interval(units_left * elapsed / units_run)
+def _time_left(elapsed: float, units_run: int, units_left: int) -> str:
+    """Return the time the rest of the run takes at the rate so far, as tqdm shows it."""
+    return tqdm.format_interval(units_left * elapsed / max(units_run, 1))
 
 
 TRAINING_STATE_FORMAT = 'iknn_ros.training_state'
