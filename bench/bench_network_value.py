@@ -308,11 +308,14 @@ def verdicts(data: dict, redundant: bool) -> list:
     faster = refined['ticks_mean'] < dls['ticks_mean']
     lines.append(f"ticks to goal: {'the network' if faster else 'damped least squares'} "
                  f"needs fewer (network + refinement {refined['ticks_mean']:.1f}, damped "
-                 f"least squares {dls['ticks_mean']:.1f})")
+                 f"least squares {dls['ticks_mean']:.1f}); per tick the network costs "
+                 f"{data['streaming']['network + refinement']['tick_us_median']:.0f} us "
+                 f"against {data['streaming']['damped least squares']['tick_us_median']:.0f}")
     if refined['closest_to_limit_rad'] is not None:
-        clearer = refined['closest_to_limit_rad'] > dls['closest_to_limit_rad']
-        who = 'the network' if clearer else 'damped least squares'
-        lines.append(f'closest approach to a limit: {who} keeps clearer (network + refinement '
+        gap = refined['closest_to_limit_rad'] - dls['closest_to_limit_rad']
+        who = 'a tie' if abs(gap) < 1e-3 else 'the network keeps clearer' if gap > 0.0 \
+            else 'damped least squares keeps clearer'
+        lines.append(f'closest approach to a limit: {who} (network + refinement '
                      f"{refined['closest_to_limit_rad']:.3f} rad, damped least squares "
                      f"{dls['closest_to_limit_rad']:.3f} rad)")
     s = data['streaming']

@@ -202,11 +202,12 @@ def test_an_arm_without_a_model_for_its_targets_needs_model_none(installed):
 
 
 @pytest.mark.parametrize('arm', ['six_dof_arm', 'seven_dof_arm'])
-def test_the_real_size_arms_launch_on_their_own_files_without_a_model(installed, arm):
+def test_the_real_size_arms_launch_on_their_own_files_with_their_pose_models(installed, arm):
     installed(*ALL_PACKAGES)
     plan = plan_demo(REPO, arm=arm)
     ik = next(n for n in plan if n.executable == 'ik_node')
     file, overrides = ik.parameters
     assert file == str(REPO / 'config' / f'{arm}.yaml') and 'model_path' not in overrides
     section = yaml.safe_load(Path(file).read_text())['/**/ik_node']['ros__parameters']
-    assert section['model_path'] == 'none' and section['target_mode'] == 'pose'
+    # The shipped model of the file's target mode: found, so the plan stands.
+    assert section['model_path'] == '' and section['target_mode'] == 'pose'

@@ -257,20 +257,27 @@ def test_the_shipped_pose_model_is_found_by_fingerprint_and_target_mode(arm):
 
 
 @pytest.mark.parametrize('arm', ['six_dof_arm', 'seven_dof_arm'])
-def test_the_shipped_pose_model_refined_reaches_poses_in_one_tick_when_streaming(arm):
+def test_the_shipped_pose_model_leaves_less_for_newton_on_a_stream(arm):
     from iknn_ros.ik.model_card import model_for
     chain = KinematicChain.from_urdf(REPO / 'urdf' / f'{arm}.urdf')
     network = OnnxIKNetwork(model_for(chain, 'pose'))
-    solver = IKSolver(chain, network, SolverConfig(target_mode='pose', refine_iterations=1))
-    start = 0.5 * (solver.safe_chain.lower + solver.safe_chain.upper) + 0.3
-    t = (np.arange(300) / 2000.0)[:, None]
-    path = start + 0.3 * np.sin(2 * math.pi * t * np.arange(1, chain.n_joints + 1))
-    q = tuple(path[0])
-    exact = 0
-    for joints in path[1:]:
-        result = solver.tick(q, solver.tool_target(joints), 0.01)
-        assert math.isfinite(result.network_error_m) and not result.fallback
-        q = result.command
-        exact += result.goal_error_m <= 1e-9 and result.goal_error_rad <= 1e-9
-    # The network's step and one Newton iteration: exact on every streaming point.
-    assert exact == len(path) - 1
+
+    def stream(use_network, refine):
+        solver = IKSolver(chain, network if use_network else None, SolverConfig(
+            target_mode='pose', refine_iterations=refine, use_network=use_network))
+        start = 0.5 * (solver.safe_chain.lower + solver.safe_chain.upper) + 0.3
+        # Slow enough for one tick per point at the default speeds (0.5 m/s, 1 rad/s).
+        t = (np.arange(200) / 8000.0)[:, None]
+        path = start + 0.3 * np.sin(2 * math.pi * t * np.arange(1, chain.n_joints + 1))
+        q, errors = tuple(path[0]), []
+        for joints in path[1:]:
+            result = solver.tick(q, solver.tool_target(joints), 0.01)
+            assert not result.fallback
+            q = result.command
+            errors.append(max(result.goal_error_m, result.goal_error_rad))
+        return np.array(errors)
+
+    # The network's step and two Newton iterations: every point exact in one tick.
+    assert np.all(stream(True, 2) <= 1e-9)
+    # After one iteration, the network's start leaves Newton less than a standing start.
+    assert np.median(stream(True, 1)) < 0.5 * np.median(stream(False, 1))
