@@ -123,22 +123,8 @@ def single_step(network: OnnxIKNetwork, chain: KinematicChain, rng: np.random.Ge
     # Exact labels exist for the 2R chain only; a redundant chain's label is first-order.
     joint_error = np.max(np.abs(delta - samples.delta), axis=-1) if has_closed_form(chain) \
         else np.full(len(tip_error), np.nan)
-    tip_stats = stats(tip_error)
-    report = {
-        'samples': len(samples),
-        'samples_beyond_the_trained_step_left_out': count - len(samples),
-        'step_m': network.card.step_m,
-        'tip_error_m': tip_stats,
-        'tip_error_fraction_of_reach': {k: (v / reach if isinstance(v, float) else v)
-                                        for k, v in tip_stats.items()},
-        'joint_error_rad': stats(joint_error),
-        'tip_error_by_step_fraction': {
-            band: stats(tip_error[(step >= lo * network.card.step_m)
-                                  & (step < hi * network.card.step_m)])['mean']
-            for band, (lo, hi) in {'0-10%': (0.0, 0.1), '10-50%': (0.1, 0.5),
-                                   '50-100%': (0.5, 1.0 + 1e-9)}.items()},
-        'gap_closed_mean': float(np.mean(1.0 - tip_error / np.maximum(step, 1e-12))),
-    }
+    report = _step_report(tip_error, step, network.card.step_m, reach,
+                          count - len(samples), joint_error_rad=stats(joint_error))
     return report, {'target': samples.target, 'tip_error': tip_error}
 
 
@@ -163,24 +149,30 @@ def _pose_single_step(network: OnnxIKNetwork, chain: KinematicChain,
     residual = pose_residuals(chain.tool_frames(samples.joints + delta), samples.target)
     tip_error = np.linalg.norm(residual[:, :3], axis=-1)
     angle_error = np.linalg.norm(residual[:, 3:], axis=-1)
+    report = _step_report(tip_error, step, card.step_m, reach, len(drawn) - len(samples),
+                          step_rad=card.step_rad, orientation_error_rad=stats(angle_error),
+                          joint_error_rad=stats(np.full(len(tip_error), np.nan)))
+    return report, {'target': samples.target[:, :3], 'tip_error': tip_error}
+
+
+def _step_report(tip_error: np.ndarray, step: np.ndarray, step_m: float, reach: float,
+                 left_out: int, **parts: object) -> dict:
+    """Return the single-step report of the tip errors after steps of length ``step``."""
     tip_stats = stats(tip_error)
-    report = {
-        'samples': len(samples),
-        'samples_beyond_the_trained_step_left_out': len(drawn) - len(samples),
-        'step_m': card.step_m,
-        'step_rad': card.step_rad,
+    bands = {'0-10%': (0.0, 0.1), '10-50%': (0.1, 0.5), '50-100%': (0.5, 1.0 + 1e-9)}
+    return {
+        'samples': len(tip_error),
+        'samples_beyond_the_trained_step_left_out': left_out,
+        'step_m': step_m,
         'tip_error_m': tip_stats,
         'tip_error_fraction_of_reach': {k: (v / reach if isinstance(v, float) else v)
                                         for k, v in tip_stats.items()},
-        'orientation_error_rad': stats(angle_error),
-        'joint_error_rad': stats(np.full(len(tip_error), np.nan)),
+        **parts,
         'tip_error_by_step_fraction': {
-            band: stats(tip_error[(step >= lo * card.step_m) & (step < hi * card.step_m)])[
-                'mean'] for band, (lo, hi) in {'0-10%': (0.0, 0.1), '10-50%': (0.1, 0.5),
-                                               '50-100%': (0.5, 1.0 + 1e-9)}.items()},
+            band: stats(tip_error[(step >= lo * step_m) & (step < hi * step_m)])['mean']
+            for band, (lo, hi) in bands.items()},
         'gap_closed_mean': float(np.mean(1.0 - tip_error / np.maximum(step, 1e-12))),
     }
-    return report, {'target': samples.target[:, :3], 'tip_error': tip_error}
 
 
 # --------------------------------------------------------------------------------------

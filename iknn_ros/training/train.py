@@ -394,14 +394,20 @@ def save_training_state(path: Path, config: TrainConfig, state: dict) -> None:
     os.replace(temporary, path)
 
 
-def load_training_state(path: Path, config: TrainConfig) -> dict:
-    """Read a training state written for ``config``; raise ValueError for any other."""
+def _load_weights_only(path: Path, file_format: str, what: str) -> dict:
+    """Read a file of ours with torch's weights-only loader; raise ValueError for any other."""
     try:
         content = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:  # noqa: B902 - the weights-only unpickler raises many types
-        raise ValueError(f"'{path}' is not a safe iknn_ros training state: {err}") from err
-    if not isinstance(content, dict) or content.get('format') != TRAINING_STATE_FORMAT:
-        raise ValueError(f"'{path}' is not an iknn_ros training state")
+        raise ValueError(f"'{path}' is not a safe iknn_ros {what}: {err}") from err
+    if not isinstance(content, dict) or content.get('format') != file_format:
+        raise ValueError(f"'{path}' is not an iknn_ros {what}")
+    return content
+
+
+def load_training_state(path: Path, config: TrainConfig) -> dict:
+    """Read a training state written for ``config``; raise ValueError for any other."""
+    content = _load_weights_only(path, TRAINING_STATE_FORMAT, 'training state')
     if content['config_json'] != json.dumps(config.to_dict(), sort_keys=True):
         raise ValueError(f"'{path}' was written by a run with another configuration; resume "
                          'with the same configuration, or start afresh without --resume')
@@ -417,10 +423,5 @@ def save_checkpoint(path: Path, model: nn.Module, config: TrainConfig) -> None:
 
 def load_checkpoint(path: Path) -> tuple:
     """Read a checkpoint with torch's weights-only loader; return (state_dict, config)."""
-    try:
-        content = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # noqa: B902 - the weights-only unpickler raises many types
-        raise ValueError(f"'{path}' is not a safe iknn_ros checkpoint: {err}") from err
-    if not isinstance(content, dict) or content.get('format') != CHECKPOINT_FORMAT:
-        raise ValueError(f"'{path}' is not an iknn_ros checkpoint")
+    content = _load_weights_only(path, CHECKPOINT_FORMAT, 'checkpoint')
     return content['state_dict'], json.loads(content['config_json'])
