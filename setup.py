@@ -13,6 +13,7 @@
 # limitations under the License.
 
 from glob import glob
+import json
 import os
 
 from setuptools import find_packages
@@ -32,14 +33,20 @@ def share_files(folder, patterns=('*',)):
     return sorted(entries.items())
 
 
-def vendored_onnxruntime_web():
-    """Return the onnxruntime-web files the page loads, when `npm ci` has fetched them."""
-    dist = os.path.join('web', 'node_modules', 'onnxruntime-web', 'dist')
-    names = ('ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm')
-    files = [os.path.join(dist, n) for n in names if os.path.isfile(os.path.join(dist, n))]
-    if len(files) != len(names):
-        return []
-    return [(os.path.join('share', package_name, 'web', 'vendor', 'onnxruntime-web'), files)]
+def vendored_web_packages():
+    """Return the npm files the page loads (web/vendor.json), when `npm ci` has fetched them."""
+    with open(os.path.join('web', 'vendor.json'), encoding='utf-8') as f:
+        packages = json.load(f)['packages']
+    entries = {}
+    for package, paths in packages.items():
+        files = [os.path.join('web', 'node_modules', package, p) for p in paths]
+        if not all(os.path.isfile(f) for f in files):
+            continue  # not fetched: the web node says so when the page asks for them
+        for path, source in zip(paths, files):
+            target = os.path.join('share', package_name, 'web', 'vendor', package,
+                                  os.path.dirname(path))
+            entries.setdefault(target, []).append(source)
+    return sorted(entries.items())
 
 
 setup(
@@ -55,7 +62,8 @@ setup(
         *share_files('rviz', ('*.rviz',)),
         *share_files('models', ('*.onnx', '*.json', '*.yaml', '*.png', '*.md')),
         *share_files('web/static', ('*.html', '*.js', '*.css')),
-        *vendored_onnxruntime_web(),
+        ('share/' + package_name + '/web', ['web/vendor.json']),
+        *vendored_web_packages(),
     ],
     install_requires=['setuptools'],
     zip_safe=True,

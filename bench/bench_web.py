@@ -52,7 +52,7 @@ def main() -> int:
     try:
         for _ in range(3):
             done = subprocess.run(['node', str(REPO / 'web' / 'tests' / 'browser.mjs'), 'bench',
-                                   url + '?mode=standalone', '{}'], capture_output=True,
+                                   url + 'plan.html?mode=standalone', '{}'], capture_output=True,
                                   text=True, timeout=300, cwd=REPO / 'web')
             runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
             if 'error' in runs[-1]:

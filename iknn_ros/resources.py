@@ -39,16 +39,31 @@ def is_no_model(model_path: str) -> bool:
     return str(model_path).strip().lower() == NO_MODEL
 
 
-def _from_ament_index() -> Optional[Path]:
+def _from_ament_index(package: str = PACKAGE_NAME) -> Optional[Path]:
     try:
         from ament_index_python.packages import get_package_share_directory
         from ament_index_python.packages import PackageNotFoundError
     except ImportError:
         return None
     try:
-        return Path(get_package_share_directory(PACKAGE_NAME))
-    except (PackageNotFoundError, OSError, KeyError):
+        return Path(get_package_share_directory(package))
+    except (PackageNotFoundError, OSError, KeyError, ValueError):
         return None
+
+
+def package_share(package: str) -> Optional[Path]:
+    """
+    Return the share directory ``package://package/...`` names, or None when unknown.
+
+    Any package the ament index knows; without ROS, this package's own share directory.
+    """
+    found = _from_ament_index(package)
+    if found is None and package == PACKAGE_NAME:
+        try:
+            found = share_directory()
+        except FileNotFoundError:
+            return None
+    return found
 
 
 def share_directory() -> Path:

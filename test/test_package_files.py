@@ -161,7 +161,7 @@ def test_installing_puts_every_shared_file_in_place(tmp_path):
                      'models/two_link_arm_default/model.onnx',
                      'models/two_link_arm_default/metrics.json',
                      'models/spatial_arm_default/model.onnx', 'web/static/index.html',
-                     'web/static/tick.js', 'web/vendor/onnxruntime-web/ort.wasm.min.mjs'):
+                     'web/static/tick.js', 'web/vendor/onnxruntime-web/dist/ort.wasm.min.mjs'):
         assert (share / relative).is_file(), relative
     assert (tmp_path / 'share' / 'ament_index' / 'resource_index' / 'packages' /
             'iknn_ros').is_file()

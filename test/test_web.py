@@ -108,9 +108,9 @@ def standalone():
 
 
 def test_server_sends_isolation_headers_and_the_wasm_runtime(standalone):
-    for path, kind in (('', 'text/html'), ('vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm',
-                                           'application/wasm'),
-                       ('vendor/onnxruntime-web/ort.wasm.min.mjs', 'text/javascript')):
+    wasm = 'vendor/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm'
+    for path, kind in (('', 'text/html'), (wasm, 'application/wasm'),
+                       ('vendor/onnxruntime-web/dist/ort.wasm.min.mjs', 'text/javascript')):
         with urllib.request.urlopen(standalone + path) as response:
             assert response.headers['Content-Type'].startswith(kind)
             assert response.headers['Cross-Origin-Opener-Policy'] == 'same-origin'
@@ -120,7 +120,7 @@ def test_server_sends_isolation_headers_and_the_wasm_runtime(standalone):
             assert response.headers['X-Frame-Options'] == 'DENY'
             assert response.headers['Referrer-Policy'] == 'no-referrer'
     with pytest.raises(urllib.error.HTTPError):
-        urllib.request.urlopen(standalone + 'vendor/onnxruntime-web/ort.all.min.mjs')
+        urllib.request.urlopen(standalone + 'vendor/onnxruntime-web/dist/ort.all.min.mjs')
     # Nothing is changed by a plain HTTP request: every route takes GET only.
     for path in ('', 'ws', 'access', 'config.json'):
         request = urllib.request.Request(standalone + path, data=b'{}', method='POST')
@@ -132,7 +132,8 @@ def test_server_sends_isolation_headers_and_the_wasm_runtime(standalone):
 def test_standalone_click_converges_without_console_errors(standalone):
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / 'web_standalone.png'
-    result = browse('click', standalone + '?mode=standalone', {'target': [-0.4, 0.5]}, shot)
+    result = browse('click', standalone + 'plan.html?mode=standalone', {'target': [-0.4, 0.5]},
+                    shot)
     assert result['consoleErrors'] == []
     assert result['crossOriginIsolated'] is True
     state = result['state']
@@ -145,7 +146,7 @@ def test_standalone_click_converges_without_console_errors(standalone):
 
 
 def test_unreachable_click_shows_the_projection(standalone):
-    result = browse('click', standalone + '?mode=standalone', {'target': [1.1, 0.05]})
+    result = browse('click', standalone + 'plan.html?mode=standalone', {'target': [1.1, 0.05]})
     state = result['state']
     assert state['status'] == 'OUT_OF_REACH'
     assert math.hypot(*state['goal']) == pytest.approx(1.0, abs=1e-12)
@@ -163,7 +164,7 @@ def test_browser_tick_matches_the_python_solver(standalone):
     targets = np.concatenate([circle, jumps, line])
     assert len(targets) == 500
     start, dt = [0.2, 1.1], 0.01
-    result = browse('parity', standalone + '?mode=standalone',
+    result = browse('parity', standalone + 'plan.html?mode=standalone',
                     {'targets': targets.tolist(), 'start': start, 'dt': dt})
     browser = np.array(result['joints'])
     solver = IKSolver(KinematicChain.from_urdf(default_urdf_path()),
@@ -209,7 +210,7 @@ def test_browser_refinement_matches_python_at_the_joint_limits(arm, model):
                       SolverConfig())
     cases = limit_pressing_steps(solver, np.random.default_rng(12), 300)
     try:
-        result = browse('steps', url + '?mode=standalone', {'cases': cases})
+        result = browse('steps', url + 'plan.html?mode=standalone', {'cases': cases})
     finally:
         stop(process)
     pressed = 0
@@ -233,7 +234,7 @@ def test_browser_tick_matches_the_python_solver_on_the_three_link_arm():
         # Back and forth across the base: the path goes around the keep-out disk.
         targets = np.repeat([[-0.9, 0.1], [0.9, 0.05], [0.1, -0.15], [-0.5, -0.5]], 75, axis=0)
         start, dt = [0.0, 1.0, 0.5], 0.01
-        result = browse('parity', url + '?mode=standalone',
+        result = browse('parity', url + 'plan.html?mode=standalone',
                         {'targets': targets.tolist(), 'start': start, 'dt': dt})
     finally:
         stop(process)
@@ -250,12 +251,12 @@ def test_browser_tick_matches_the_python_solver_on_the_three_link_arm():
 
 
 def test_click_outside_the_canvas_says_where_to_click(standalone):
-    result = browse('outside', standalone + '?mode=standalone')
+    result = browse('outside', standalone + 'plan.html?mode=standalone')
     assert 'Click inside the arm view' in result['state']['message']
 
 
 def test_a_model_that_fails_to_load_is_shown_not_blank(standalone):
-    result = browse('error', standalone + '?mode=standalone', {'breakModel': True})
+    result = browse('error', standalone + 'plan.html?mode=standalone', {'breakModel': True})
     assert 'could not be loaded' in result['state']['message']
     assert result['canvasColours'] > 5
 
@@ -278,7 +279,7 @@ def test_live_click_drives_the_simulated_arm(tmp_path):
     listener.create_subscription(JointState, 'joint_states', states.append, 10)
     try:
         ARTIFACTS.mkdir(exist_ok=True)
-        result = browse('click', url + '?mode=live',
+        result = browse('click', url + 'plan.html?mode=live',
                         {'target': [-0.5, -0.4], 'settle': 1500, 'tolerance': 1e-4},
                         ARTIFACTS / 'web_live.png')
         assert result['consoleErrors'] == []
@@ -304,7 +305,7 @@ def test_live_click_drives_the_simulated_arm(tmp_path):
 
 def test_a_lost_websocket_is_reported():
     web, url = start_web('--ros-args', '-p', 'port:=0')
-    driver = subprocess.Popen(['node', str(DRIVER), 'lost', url + '?mode=live'],
+    driver = subprocess.Popen(['node', str(DRIVER), 'lost', url + 'plan.html?mode=live'],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                               cwd=WEB)
     try:
@@ -335,7 +336,7 @@ def test_live_view_of_the_spatial_arm():
             config = json.loads(response.read())
         assert config['kind'] == 'spatial' and config['n_joints'] == 4
         ARTIFACTS.mkdir(exist_ok=True)
-        result = browse('click', url + '?mode=live',
+        result = browse('click', url + 'plan.html?mode=live',
                         {'target': [0.3, 0.2], 'settle': 1000, 'tolerance': 1e-4},
                         ARTIFACTS / 'web_live_spatial.png')
         assert result['consoleErrors'] == []
@@ -344,9 +345,9 @@ def test_live_view_of_the_spatial_arm():
         assert state['target'][2] == pytest.approx(0.1 + 0.3, abs=1e-9)
         chain = KinematicChain.from_urdf(spatial)
         assert np.linalg.norm(chain.fk(np.array(state['joints'])) - state['target']) < 1e-4
-        # Standalone mode runs planar arms only, and says so.
-        outside = browse('error', url + '?mode=standalone')
-        assert 'Standalone mode runs planar arms' in outside['state']['message']
+        # The 2D view runs planar arms standalone only, and points to the 3D view.
+        outside = browse('error', url + 'plan.html?mode=standalone')
+        assert 'the 3D view runs every arm standalone' in outside['state']['message']
     finally:
         stop(web)
         for node in nodes:
@@ -554,7 +555,7 @@ def test_a_page_from_another_origin_cannot_connect_send_or_frame_the_view(tmp_pa
         time.sleep(1.0)
         assert probe.goals() == []
         # The page itself connects and its click arrives: the probe was listening.
-        own = browse('send', url + '?mode=live', {'target': [0.5, 0.3]})
+        own = browse('send', url + 'plan.html?mode=live', {'target': [0.5, 0.3]})
         assert own['state']['live'] is True and own['consoleErrors'] == []
         assert probe.wait_for(lambda: len(probe.goals()) == 1)
         _, x, y = probe.goals()[0]
@@ -623,8 +624,9 @@ def test_beyond_loopback_the_token_is_required(probe):
         probe.wait_for_web()
         base = base_of(url)
         # The page without the token, or with a wrong one, says so and sends nothing.
-        for address, said in ((base + '?mode=live', 'needs its access token'),
-                              (base + f'?mode=live&token={token[:-2]}xy', 'wrong access token')):
+        wrong = base + f'plan.html?mode=live&token={token[:-2]}xy'
+        for address, said in ((base + 'plan.html?mode=live', 'needs its access token'),
+                              (wrong, 'wrong access token')):
             page = browse('send', address, {'target': [0.5, 0.3], 'waitFor': 'refused'})
             state = page['state']
             assert state['live'] is False and said in state['refused'], state
@@ -642,7 +644,8 @@ def test_beyond_loopback_the_token_is_required(probe):
         # With the token: the script's goal, then the page's click, arrive.
         assert run(send_goals(ws_url(url, token), [{**goal, 'token': token}])) is None
         assert probe.wait_for(lambda: len(probe.goals()) == 1)
-        page = browse('send', url + '&mode=live', {'target': [0.5, 0.3]})
+        page = browse('send', url.replace('/?', '/plan.html?') + '&mode=live',
+                      {'target': [0.5, 0.3]})
         assert page['state']['live'] is True and page['state']['refused'] is None
         assert probe.wait_for(lambda: len(probe.goals()) == 2)
         arrived = [(round(x, 2), round(y, 2)) for _, x, y in probe.goals()]
@@ -820,7 +823,7 @@ def test_read_only_serves_the_view_without_accepting_goals(probe):
     web, url = start_live_web('read_only:=true')
     try:
         probe.wait_for_web(publishes=False)
-        page = browse('send', url + '?mode=live', {'target': [0.5, 0.3]})
+        page = browse('send', url + 'plan.html?mode=live', {'target': [0.5, 0.3]})
         state = page['state']
         assert state['live'] is True and state['readOnly'] is True
         assert 'read-only' in state['message'] and state['joints'] is not None

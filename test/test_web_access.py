@@ -131,9 +131,13 @@ def test_the_printed_address_carries_the_token():
 
 
 def test_goal_messages_are_validated():
-    assert parse_goal('{"type": "goal", "x": 0.4, "y": -0.3}') == (0.4, -0.3, None, None)
+    assert parse_goal('{"type": "goal", "x": 0.4, "y": -0.3}') == (0.4, -0.3, None, None, None)
     assert parse_goal(json.dumps({'type': 'goal', 'x': 1, 'y': 2, 'z': 0.5,
-                                  'token': TOKEN})) == (1.0, 2.0, 0.5, TOKEN)
+                                  'token': TOKEN})) == (1.0, 2.0, 0.5, TOKEN, None)
+    # The 3D view's gizmo sends an orientation: normalised on the way in.
+    turned = parse_goal(json.dumps({'type': 'goal', 'x': 1, 'y': 2, 'z': 0.5, 'orientation':
+                                    {'qx': 0.0, 'qy': 0.0, 'qz': 2.0, 'qw': 2.0}}))
+    assert turned.orientation == pytest.approx((0.0, 0.0, 2 ** -0.5, 2 ** -0.5), abs=1e-15)
     malformed = ['not json', '[1, 2]', '"goal"', '{"type": "teleport"}',
                  '{"type": "goal", "y": 0}', '{"type": "goal", "x": "1", "y": 0}',
                  '{"type": "goal", "x": true, "y": 0}', '{"type": "goal", "x": NaN, "y": 0}',

@@ -34,6 +34,7 @@ import math
 from typing import NamedTuple, Optional, Sequence
 
 import eigenpy
+from iknn_ros.ik.routes import DISK_TOUCH_TOLERANCE_M
 from iknn_ros.ik.routes import scalar_segment_enters_ball
 from iknn_ros.ik.routes import scalar_spherical_waypoint
 from iknn_ros.ik.safety import checked_joints
@@ -182,6 +183,55 @@ class PoseTick:
         # The last projected target: (its aim, the nearest pose's joints, the part out of
         # reach), from which a stream of targets just beside it is followed locally.
         self._projection: Optional[tuple] = None
+
+    def browser_constants(self, workspace_starts: Optional[FloatArray] = None) -> dict:
+        """
+        Return this tick as plain data for the browser's port (web/static/pose_tick.js).
+
+        Every number the port needs, so that it runs on exactly these: the chain's joint
+        frames and axes (the kinematics), the limits, the configuration and the fixed
+        starting poses. ``workspace_starts``: the grid the solver's numeric workspace
+        projects position targets from (its coarse and polish iterations are the
+        defaults). Infinite values are given as None (JSON has no infinity).
+        """
+        def finite(values) -> list:
+            return [float(v) if math.isfinite(v) else None for v in np.ravel(values)]
+
+        cfg = self.config
+        motions = [{'origin': self.chain.motions[i].origin.tolist(),
+                    'axis': [float(v) for v in joint.axis],
+                    'prismatic': bool(joint.is_prismatic), 'driver': int(driver),
+                    'multiplier': float(joint.multiplier if joint.mimic else 1.0),
+                    'offset': float(joint.offset if joint.mimic else 0.0)}
+                   for i, (joint, driver) in enumerate(zip(self.chain.motions,
+                                                           self.chain.drivers))]
+        return {
+            'motions': motions, 'tip_offset': self.chain.tip_offset.tolist(),
+            'mode': self.mode.value, 'position_rows': self.position_rows,
+            'planar_height': float(self.chain.planar.height) if self.chain.planar else None,
+            'weight': self.weight, 'step_m': float(self.step_m),
+            'step_rad': finite([self.step_rad])[0], 'pose_network': self.pose_network,
+            'lo': finite(self.lo), 'hi': finite(self.hi), 'hard_lo': finite(self.hard_lo),
+            'hard_hi': finite(self.hard_hi), 'velocity': finite(self.velocity),
+            'continuous': [bool(v) for v in self.continuous],
+            'damping_floor': self.damping_floor, 'route_center': list(self.route_center),
+            'route_radius': self.route_radius, 'start_poses': self._start_poses().tolist(),
+            'elbow_joints': [int(j) for j in self.chain.elbow_joints()],
+            'workspace_starts': None if workspace_starts is None else workspace_starts.tolist(),
+            'solver': {'refine_iterations': cfg.refine_iterations, 'fallback': cfg.fallback,
+                       'fallback_ratio': cfg.fallback_ratio,
+                       'fallback_floor_m': cfg.fallback_floor_m,
+                       'goal_tolerance_m': cfg.goal_tolerance_m,
+                       'goal_tolerance_rad': cfg.goal_tolerance_rad,
+                       'max_cartesian_speed': cfg.max_cartesian_speed,
+                       'max_angular_speed': cfg.max_angular_speed},
+            'constants': {'refined_gap': REFINED_GAP, 'converging': CONVERGING,
+                          'solve_iterations': SOLVE_ITERATIONS,
+                          'initial_damping': INITIAL_DAMPING, 'settled': SETTLED,
+                          'max_damping': MAX_DAMPING, 'exact_gap_m': EXACT_GAP_M,
+                          'quick_reach_iterations': QUICK_REACH_ITERATIONS,
+                          'fallback_iterations': FALLBACK_ITERATIONS,
+                          'disk_touch_tolerance_m': DISK_TOUCH_TOLERANCE_M}}
 
     # ---- residuals -----------------------------------------------------------------------
 

@@ -289,6 +289,26 @@ class IKSolver:
             general = self._solver_tick
         return general.solve(target, seed)
 
+    def general_constants(self) -> Optional[dict]:
+        """
+        Return the general tick's constants as plain data (None: the planar fast path runs).
+
+        The browser's port (web/static/pose_tick.js) runs on exactly these numbers; see
+        :meth:`PoseTick.browser_constants`.
+        """
+        if not isinstance(self._scalar, PoseTick):
+            return None
+        starts = None
+        numeric = isinstance(self.workspace, NumericWorkspace)
+        if self.target_mode is TargetMode.POSITION and numeric:
+            starts = self.workspace.starts
+        data = self._scalar.browser_constants(starts)
+        data['tracker'] = {'stall_ticks': Tracker(self).stall_ticks,
+                           'crawl_window_stalls': CRAWL_WINDOW_STALLS}
+        if starts is not None:
+            data['workspace'] = self.workspace.settings()
+        return data
+
     def planar_constants(self) -> Optional[dict]:
         """
         Return the constants of the planar fast path as plain data (None: not planar).

@@ -107,6 +107,16 @@ class NumericWorkspace(Workspace):
         self._polish_iterations = polish_iterations
         self._polished = polished
 
+    @property
+    def starts(self) -> FloatArray:
+        """Return the grid of starting joint vectors (one row each)."""
+        return self._starts
+
+    def settings(self) -> dict:
+        """Return the iteration counts of :meth:`solve` (the browser's port runs them too)."""
+        return {'coarse_iterations': self._coarse_iterations,
+                'polish_iterations': self._polish_iterations, 'polished': self._polished}
+
     def solve(self, target: ArrayLike,
               seeds: Optional[ArrayLike] = None) -> tuple[FloatArray, float]:
         """

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import math
 from pathlib import Path
 import signal
@@ -48,11 +50,14 @@ from typing import Callable, Optional, Sequence
 from aiohttp import web
 from aiohttp import WSMsgType
 from iknn_ros.evaluation.evaluate import default_start
-from iknn_ros.ik.model_card import model_for
+from iknn_ros.ik.model_card import shipped_model_for
 from iknn_ros.ik.solver import IKSolver
 from iknn_ros.ik.solver import OnnxIKNetwork
 from iknn_ros.ik.solver import SolverConfig
 from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics.targets import check_mode
+from iknn_ros.kinematics.targets import modes_for
+from iknn_ros.kinematics.targets import TargetMode
 from iknn_ros.nodes.node_main import ignore_stop_signals
 from iknn_ros.nodes.node_main import install_stop_handlers
 from iknn_ros.nodes.node_main import stop_requested
@@ -70,10 +75,11 @@ from iknn_ros.nodes.web_access import ThrottledLog
 from iknn_ros.nodes.web_access import TokenBucket
 from iknn_ros.nodes.web_access import UNSUPPORTED_DATA
 from iknn_ros.resources import default_urdf_path
+from iknn_ros.resources import is_no_model
+from iknn_ros.resources import package_share
 from iknn_ros.resources import share_directory
 import numpy as np
 
-ORT_FILES = ('ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm')
 ISOLATION_HEADERS = {'Cross-Origin-Opener-Policy': 'same-origin',
                      'Cross-Origin-Embedder-Policy': 'require-corp',
                      'Cross-Origin-Resource-Policy': 'same-origin',
@@ -86,6 +92,10 @@ ISOLATION_HEADERS = {'Cross-Origin-Opener-Policy': 'same-origin',
 CONTENT_TYPES = {'.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm',
                  '.html': 'text/html', '.css': 'text/css', '.json': 'application/json',
                  '.onnx': 'application/octet-stream'}
+# What a URDF's visuals may name (urdf-loader reads these); nothing else leaves the disk.
+MESH_TYPES = {'.stl': 'model/stl', '.dae': 'model/vnd.collada+xml', '.obj': 'model/obj',
+              '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg',
+              '.tga': 'image/x-tga'}
 # aiohttp's own limit: bigger frames are refused unread (code 1009, no reason text); up to
 # it, parse_goal refuses anything over MAX_MESSAGE_BYTES with the reason.
 FRAME_LIMIT_BYTES = 64 * 1024
@@ -95,33 +105,85 @@ SEND_TIMEOUT_S = 5.0
 CLOSE_TIMEOUT_S = 2.0
 
 
-def web_directories() -> tuple:
-    """Return the page's folder and onnxruntime-web's files folder (installed or source)."""
-    share = share_directory()
-    static = share / 'web' / 'static'
-    for vendor in (share / 'web' / 'vendor' / 'onnxruntime-web',
-                   share / 'web' / 'node_modules' / 'onnxruntime-web' / 'dist'):
-        if all((vendor / name).is_file() for name in ORT_FILES):
-            return static, vendor
-    return static, None
+def vendor_packages(share: Path) -> dict:
+    """
+    Return {npm package: (its folder, the files the page may load)} (web/vendor.json).
+
+    The folder is the installed copy (share/web/vendor) or the source tree's
+    node_modules; None when `npm ci` has not fetched the package.
+    """
+    manifest = json.loads((share / 'web' / 'vendor.json').read_text(encoding='utf-8'))
+    packages = {}
+    for package, paths in manifest['packages'].items():
+        folder = None
+        for candidate in (share / 'web' / 'vendor' / package,
+                          share / 'web' / 'node_modules' / package):
+            if all((candidate / p).is_file() for p in paths):
+                folder = candidate
+                break
+        packages[package] = (folder, frozenset(paths))
+    return packages
+
+
+@dataclasses.dataclass(frozen=True)
+class RobotFiles:
+    """The URDF the page draws, and where its relative mesh paths lead (None: nowhere)."""
+
+    urdf: str
+    directory: Optional[Path]
+
+    @classmethod
+    def read(cls, source: str) -> 'RobotFiles':
+        """Return the files of ``source``: URDF text (robot_description) or a file path."""
+        if source.lstrip().startswith('<'):
+            return cls(source, None)
+        path = Path(source)
+        return cls(path.read_text(encoding='utf-8'), path.resolve().parent)
+
+
+def mesh_file(root: Optional[Path], relative: str) -> Path:
+    """
+    Return the mesh or texture ``relative`` to ``root``, or raise HTTPNotFound saying why.
+
+    Only the file types a URDF visual names, and only beneath ``root``: the page cannot
+    read anything else from the disk.
+    """
+    if root is None:
+        raise web.HTTPNotFound(text=f'{relative}: no folder to find it in (the URDF came '
+                               'as text, or its package is unknown)')
+    path = (root / relative).resolve()
+    if path.suffix.lower() not in MESH_TYPES or not path.is_relative_to(root.resolve()):
+        raise web.HTTPNotFound(text=f'{relative}: not a mesh or texture of the robot')
+    if not path.is_file():
+        raise web.HTTPNotFound(text=f'{relative} not found')
+    return path
 
 
 def page_config(solver: IKSolver, start: Sequence[float], live: bool) -> dict:
     """
-    Return /config.json: what the page draws and, for planar arms, the tick's constants.
+    Return /config.json: what the page draws and the tick's constants.
 
-    Planar arms whose first joint turns freely run standalone in the page (the tick is
-    ported for them); other arms are shown live, drawn from joint positions the server
-    computes.
+    Planar arms whose first joint turns freely get the constants of the planar tick
+    (tick.js); every other arm the general tick's. ``model_url`` is None when the solver
+    runs without a network (damped least squares alone).
     """
     chain = solver.chain
-    common = {'start': list(start), 'live': live, 'model_url': 'model.onnx',
+    common = {'start': list(start), 'live': live,
+              'model_url': None if solver.network is None else 'model.onnx',
+              'urdf_url': 'robot/robot.urdf', 'robot_name': chain.robot_name,
+              'base_link': chain.base_link, 'tip_link': chain.tip_link,
+              'target_mode': solver.target_mode.value,
+              'target_modes': [m.value for m in modes_for(chain)],
               'joint_names': list(chain.joint_names), 'n_joints': chain.n_joints,
-              'reach': float(chain.reach), 'shoulder': chain.shoulder().tolist()}
+              'target_dim': chain.target_dim, 'reach': float(chain.reach),
+              'shoulder': chain.shoulder().tolist()}
+    if solver.network is not None:
+        common['joint_input'] = solver.network.card.joint_input
     constants = solver.planar_constants()
     if constants is not None:
         return {**constants, **common, 'kind': 'planar'}
-    return {**common, 'kind': 'spatial' if chain.target_dim == 3 else 'planar_general',
+    return {**solver.general_constants(), **common,
+            'kind': 'spatial' if chain.target_dim == 3 else 'planar_general',
             'start_points': chain.joint_positions(np.asarray(start)).tolist()}
 
 
@@ -182,10 +244,16 @@ class Bridge:
                     'message': status.message, 'level': int.from_bytes(status.level, 'little')
                     if isinstance(status.level, bytes) else int(status.level),
                     'tip_error_m': number('tip_error_m'), 'goal_error_m': number('goal_error_m'),
+                    'tip_error_rad': number('tip_error_rad'),
+                    'goal_error_rad': number('goal_error_rad'),
+                    'target_mode': values.get('target_mode'),
+                    'out_of_reach': values.get('out_of_reach'),
                     'goal': point('goal'), 'target': point('target')}
                 self.version += 1
 
-    def publish_goal(self, x: float, y: float, z: Optional[float] = None) -> None:
+    def publish_goal(self, x: float, y: float, z: Optional[float] = None,
+                     orientation: Optional[tuple] = None) -> None:
+        """Publish a goal on /goal_pose; ``orientation``: (qx, qy, qz, qw), None: identity."""
         if self.goal_publisher is None:
             return
         msg = self.pose_type()
@@ -196,7 +264,8 @@ class Bridge:
             msg.pose.position.z = float(self.chain.planar.height)
         elif z is not None:
             msg.pose.position.z = float(z)
-        msg.pose.orientation.w = 1.0
+        o = msg.pose.orientation
+        o.x, o.y, o.z, o.w = orientation or (0.0, 0.0, 0.0, 1.0)
         self.goal_publisher.publish(msg)
 
     def snapshot(self) -> tuple:
@@ -233,19 +302,25 @@ def stream_messages(snapshot: tuple) -> list:
     return messages
 
 
-def build_app(config: dict, model_path: Path, bridge: Optional[Bridge],
-              stream_rate_hz: float, policy: Optional[AccessPolicy] = None,
+def build_app(config: dict, model_path: Optional[Path], robot: RobotFiles,
+              bridge: Optional[Bridge], stream_rate_hz: float,
+              policy: Optional[AccessPolicy] = None,
               goal_rate_hz: float = 10.0,
               log: Optional[Callable[[str], None]] = None) -> web.Application:
     """
-    Return the aiohttp application serving the page, the model and the WebSocket.
+    Return the aiohttp application serving the page, the model, the robot and the WebSocket.
+
+    The robot is its URDF (/robot/robot.urdf), the meshes it names relative to its file
+    (/robot/...) and those it names by package:// (/package/NAME/...).
 
     ``policy`` decides who may open the live socket (by default: the page's own origin on
     loopback, no token); ``goal_rate_hz`` caps the goals all clients together publish;
     refusals and cut-off clients are reported through ``log``, throttled.
     """
     policy = policy or AccessPolicy(None)
-    static, vendor = web_directories()
+    share = share_directory()
+    static = share / 'web' / 'static'
+    vendor = vendor_packages(share)
     clients: set = set()
     goals = GoalQueue()
     goal_waiting = asyncio.Event()
@@ -275,13 +350,33 @@ def build_app(config: dict, model_path: Path, bridge: Optional[Bridge],
         return file_response(static / name)
 
     async def vendor_file(request: web.Request) -> web.StreamResponse:
-        name = request.match_info['name']
-        if vendor is None or name not in ORT_FILES:
-            raise web.HTTPNotFound(text='onnxruntime-web is not installed: run npm ci in web/')
-        return file_response(vendor / name)
+        package, path = request.match_info['package'], request.match_info['path']
+        folder, paths = vendor.get(package, (None, frozenset()))
+        if path not in paths:
+            raise web.HTTPNotFound(text=f'{package}/{path} is not served')
+        if folder is None:
+            raise web.HTTPNotFound(text=f'{package} is not installed: run npm ci in web/')
+        return file_response(folder / path)
 
     async def model(request: web.Request) -> web.StreamResponse:
+        if model_path is None:
+            raise web.HTTPNotFound(text='no model: this view runs damped least squares alone')
         return file_response(model_path)
+
+    async def robot_description(request: web.Request) -> web.Response:
+        return web.Response(text=robot.urdf, content_type='application/xml',
+                            headers={'Cache-Control': 'no-store'})
+
+    def mesh_response(path: Path) -> web.StreamResponse:
+        return web.FileResponse(path, headers={'Content-Type': MESH_TYPES[path.suffix.lower()],
+                                               'Cache-Control': 'no-cache'})
+
+    async def robot_mesh(request: web.Request) -> web.StreamResponse:
+        return mesh_response(mesh_file(robot.directory, request.match_info['path']))
+
+    async def package_mesh(request: web.Request) -> web.StreamResponse:
+        return mesh_response(mesh_file(package_share(request.match_info['package']),
+                                       request.match_info['path']))
 
     async def config_json(request: web.Request) -> web.Response:
         return web.json_response(config, headers={'Cache-Control': 'no-store'})
@@ -414,7 +509,7 @@ def build_app(config: dict, model_path: Path, bridge: Optional[Bridge],
                 continue
             goal = item[1]
             try:
-                bridge.publish_goal(goal.x, goal.y, goal.z)
+                bridge.publish_goal(goal.x, goal.y, goal.z, goal.orientation)
             except RuntimeError as err:
                 # rclpy shutting down under us: this goal is lost, the task lives on.
                 report('publish', f'could not publish a goal: {err}')
@@ -436,7 +531,10 @@ def build_app(config: dict, model_path: Path, bridge: Optional[Bridge],
     app.add_routes([web.get('/', index), web.get('/config.json', config_json),
                     web.get('/model.onnx', model), web.get('/ws', live_socket),
                     web.get('/access', access),
-                    web.get('/vendor/onnxruntime-web/{name}', vendor_file),
+                    web.get('/robot/robot.urdf', robot_description),
+                    web.get('/robot/{path:.+}', robot_mesh),
+                    web.get('/package/{package}/{path:.+}', package_mesh),
+                    web.get('/vendor/{package}/{path:.+}', vendor_file),
                     web.get('/{name}', static_file)])
     app.on_startup.append(start_stream)
     app.on_shutdown.append(stop_stream)
@@ -466,6 +564,33 @@ async def serve(app: web.Application, host: str, port: int,
     await runner.cleanup()
 
 
+def view_solver(urdf: str, model_path: str = '', target_mode: str = '',
+                base_link: Optional[str] = None, tip_link: Optional[str] = None) -> tuple:
+    """
+    Return (the solver the page's tick mirrors, its model file or None, the URDF's files).
+
+    ``target_mode`` empty: pose where the chain holds one, else position. ``model_path``
+    empty: the shipped model of that mode, or none (damped least squares alone, as the IK
+    node's ``model_path: none``) when no model is shipped for the arm.
+    """
+    chain = KinematicChain.from_urdf(urdf, base_link, tip_link)
+    robot = RobotFiles.read(urdf)
+    mode = target_mode or (TargetMode.POSE.value if TargetMode.POSE in modes_for(chain)
+                           else TargetMode.POSITION.value)
+    check_mode(chain, mode)
+    if is_no_model(model_path):
+        model = None
+    elif model_path:
+        model = Path(model_path)
+    else:
+        model = shipped_model_for(chain.fingerprint(), chain.robot_name, mode)
+    network = None if model is None else OnnxIKNetwork(model)
+    if network is not None:
+        network.card.check_chain(chain, f"model '{model}'")
+    config = SolverConfig(target_mode=mode, use_network=network is not None)
+    return IKSolver(chain, network, config), model, robot
+
+
 def _arguments(argv: list) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog='web', description='Serve the iknn_ros web view. The live node takes the same '
@@ -487,8 +612,12 @@ def _arguments(argv: list) -> argparse.Namespace:
     parser.add_argument('--goal-rate', type=float, default=None, metavar='HZ',
                         help='goals per second published on /goal_pose, all clients '
                         'together (default 10)')
-    parser.add_argument('--model', type=Path, default=None, help='standalone: ONNX model')
+    parser.add_argument('--model', default=None,
+                        help="standalone: ONNX model ('none': damped least squares alone)")
     parser.add_argument('--urdf', type=Path, default=None, help='standalone: URDF')
+    parser.add_argument('--target-mode', default=None,
+                        help='standalone: position or pose (default: pose where the arm holds '
+                        'one)')
     from rclpy.utilities import remove_ros_args
     return parser.parse_args(remove_ros_args(argv)[1:])
 
@@ -506,14 +635,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             policy = make_policy(host, _or(args.token, ''), args.allow_origin or (),
                                  bool(args.read_only))
-            urdf = args.urdf or default_urdf_path()
-            model = args.model or model_for(KinematicChain.from_urdf(urdf), 'position')
-            solver = IKSolver.from_files(model, urdf)
+            solver, model, robot = view_solver(str(args.urdf or default_urdf_path()),
+                                               args.model or '', args.target_mode or '')
             config = page_config(solver, list(default_start(solver.chain)), live=False)
         except Exception as err:  # noqa: B902 - any load error is reported the same way
             print(f'web: cannot start: {err}', file=sys.stderr)
             return 1
-        app = build_app(config, Path(model), None, 30.0, policy)
+        app = build_app(config, model, robot, None, 30.0, policy)
         asyncio.run(serve(app, host, port, policy.token))
         ignore_stop_signals()  # asyncio left SIGINT/SIGTERM at their defaults
         return 0
@@ -561,7 +689,11 @@ def _main_ros(argv: list, args: argparse.Namespace) -> int:
             'latest goal of each client waits its turn', floating=(0.1, 100.0))),
         ('stream_rate_hz', 30.0, describe('joint states and status sent to the page per '
                                           'second', floating=(1.0, 200.0))),
-        ('model_path', '', describe('ONNX model; empty: the shipped model for the URDF')),
+        ('model_path', '', describe('ONNX model for the standalone view; empty: the shipped '
+                                    'model of target_mode (none shipped: no network); none: '
+                                    'damped least squares alone')),
+        ('target_mode', '', describe('position or pose, as the IK node; empty: pose where the '
+                                     'arm holds one, else position')),
         ('robot_description', '', describe('URDF text; empty: read urdf_path')),
         ('urdf_path', '', describe('URDF file; empty: the shipped arm')),
         ('base_link', '', describe("chain base link; empty: the URDF's root link")),
@@ -579,9 +711,9 @@ def _main_ros(argv: list, args: argparse.Namespace) -> int:
                                                 'state (rad); unset: the default start')).value
         policy = make_policy(p['host'], p['token'], p['allow_origins'], p['read_only'])
         urdf = p['robot_description'] or p['urdf_path'] or str(default_urdf_path())
-        chain = KinematicChain.from_urdf(urdf, p['base_link'] or None, p['tip_link'] or None)
-        model = Path(p['model_path'] or model_for(chain, 'position'))
-        solver = IKSolver(chain, OnnxIKNetwork(model), SolverConfig())
+        solver, model, robot = view_solver(urdf, p['model_path'], p['target_mode'],
+                                           p['base_link'] or None, p['tip_link'] or None)
+        chain = solver.chain
         config = page_config(solver, list(start) if start else list(default_start(chain)), True)
         bridge = Bridge(node, chain, read_only=policy.read_only)
     except Exception as err:  # noqa: B902 - any load error is reported the same way
@@ -601,8 +733,8 @@ def _main_ros(argv: list, args: argparse.Namespace) -> int:
     thread.start()
     logger = node.get_logger()
     try:
-        app = build_app(config, model, bridge, p['stream_rate_hz'], policy, p['goal_rate_hz'],
-                        logger.warning)
+        app = build_app(config, model, robot, bridge, p['stream_rate_hz'], policy,
+                        p['goal_rate_hz'], logger.warning)
         asyncio.run(serve(app, p['host'], p['port'], policy.token))
     finally:
         # asyncio leaves SIGINT/SIGTERM at their defaults when it closes: a late signal

@@ -72,6 +72,8 @@ class Goal(NamedTuple):
     y: float
     z: Optional[float]
     token: Optional[str]
+    # The unit quaternion (qx, qy, qz, qw) of the goal's orientation; None: identity.
+    orientation: Optional[tuple] = None
 
 
 class MessageError(ValueError):
@@ -257,8 +259,20 @@ def parse_goal(text: str) -> Goal:
     token = data.get('token')
     if token is not None and not isinstance(token, str):
         raise MessageError(INVALID_PAYLOAD, 'malformed goal: token must be a string')
+    orientation = None
+    if data.get('orientation') is not None:
+        parts = data['orientation']
+        if not isinstance(parts, dict):
+            raise MessageError(INVALID_PAYLOAD, 'malformed goal: orientation must be an '
+                               'object {qx, qy, qz, qw}')
+        q = tuple(_finite(parts, key, True) for key in ('qx', 'qy', 'qz', 'qw'))
+        norm = math.sqrt(sum(v * v for v in q))
+        if not norm > 1e-9:
+            raise MessageError(INVALID_PAYLOAD, 'malformed goal: orientation is a zero '
+                               'quaternion')
+        orientation = tuple(v / norm for v in q)
     return Goal(_finite(data, 'x', True), _finite(data, 'y', True), _finite(data, 'z', False),
-                token)
+                token, orientation)
 
 
 class TokenBucket:

@@ -13,27 +13,21 @@
 // limitations under the License.
 
 /**
- * The iknn_ros page: a top view of the arm, click (or arrow keys) to set a target.
+ * The 2D view (plan.html): a top view of the arm, click (or arrow keys) to set a target.
  *
  * Standalone: the shipped ONNX model runs here with onnxruntime-web inside the same tick
  * as the Python solver (tick.js). Live: the page shows the running ROS graph through the
  * web node's WebSocket (joint states, target, diagnostics) and a click publishes
  * /goal_pose. Whatever fails (the model, the connection, a refusal by the web node) is said
- * on the page, which keeps drawing what it last knew.
- *
- * Beyond loopback the web node wants its access token: the address it prints carries it
- * (?token=...), and the page passes it on with the socket and with every goal.
+ * on the page, which keeps drawing what it last knew. The live link is live.js.
  */
 
+import {LiveLink} from './live.js';
 import {OrtNetwork, PlanarTick, Status} from './tick.js';
 
 const NUDGE_M = 0.02;
 const PATH_POINTS = 600;
 const DT = 1 / 60;
-// Close codes for a message the web node would not take (RFC 6455, 7.4.1).
-const REFUSED_MESSAGE = [1003, 1007, 1008, 1009];
-const TOKEN = new URLSearchParams(location.search).get('token');
-const TOKEN_QUERY = TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : '';
 
 const canvas = document.getElementById('view');
 const context = canvas.getContext('2d');
@@ -45,7 +39,6 @@ const view = {
   config: null, mode: null, joints: null, points: null, target: null, goal: null,
   targetZ: 0,
   status: 'WAITING', tipError: NaN, goalError: NaN, branch: null, path: [], tick: null,
-  socket: null, liveConnected: false, reconnecting: false, readOnly: false, refused: null,
   ticks: 0, tickWindowStart: performance.now(),
   ticksPerSecond: 0, firstFrameMs: null, busy: false,
 };
@@ -89,8 +82,8 @@ async function loadConfig() {
 }
 
 async function loadNetwork(config) {
-  const ort = await import('/vendor/onnxruntime-web/ort.wasm.min.mjs');
-  ort.env.wasm.wasmPaths = '/vendor/onnxruntime-web/';
+  const ort = await import('/vendor/onnxruntime-web/dist/ort.wasm.min.mjs');
+  ort.env.wasm.wasmPaths = '/vendor/onnxruntime-web/dist/';
   ort.env.wasm.numThreads = 1;
   const session = await ort.InferenceSession.create(config.model_url,
                                                     {executionProviders: ['wasm']});
@@ -229,7 +222,7 @@ function draw() {
   fields.joints.textContent = view.joints
     ? view.joints.map((v) => v.toFixed(3)).join(', ') : '-';
   fields.rate.textContent = view.mode === 'standalone'
-    ? `${view.ticksPerSecond.toFixed(0)} ticks/s` : (view.liveConnected ? 'live' : 'offline');
+    ? `${view.ticksPerSecond.toFixed(0)} ticks/s` : (live.connected ? 'live' : 'offline');
 }
 
 /** A side view (x right, z up) of a spatial arm, inset in the lower right corner. */
@@ -322,25 +315,10 @@ function frame() {
 
 // ---- live mode ----------------------------------------------------------------------------
 
-let reconnectDelay = 500;
-
-function connectLive() {
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws${TOKEN_QUERY}`;
-  const socket = new WebSocket(url);
-  let opened = false;
-  view.socket = socket;
-  socket.onopen = () => {
-    opened = true;
-    view.liveConnected = true;
-    reconnectDelay = 500;
-    if (view.reconnecting || !errors.length) {
-      // A standing error (say, standalone refused) stays until something replaces it.
-      say('Live: connected to the ROS graph. Click to send a goal to ik_node.');
-    }
-    view.reconnecting = false;
-  };
-  socket.onmessage = (event) => {
-    const msg = JSON.parse(event.data);
+const live = new LiveLink({
+  connectedText: 'Live: connected to the ROS graph. Click to send a goal to ik_node.',
+  say, fail, hasErrors: () => errors.length > 0, active: () => view.mode === 'live',
+  onMessage(msg) {
     if (msg.type === 'state') {
       view.joints = msg.joints;
       view.points = msg.points || null;
@@ -356,83 +334,25 @@ function connectLive() {
       if (msg.target) {
         view.target = msg.target;
       }
-    } else if (msg.type === 'hello') {
-      view.readOnly = msg.goals === false;
-      if (view.readOnly) {
-        say('Live, read-only: this view shows the ROS graph and sends no goals.');
-      }
-    } else if (msg.type === 'error') {
-      fail(`Live: ${msg.message}`);
     }
-  };
-  socket.onclose = async (event) => {
-    view.liveConnected = false;
-    if (view.mode !== 'live' || view.socket !== socket) {
-      return;
-    }
-    if (!opened) {
-      // A browser does not say why a handshake failed; the web node does, when asked.
-      const reason = await refusalReason();
-      if (reason) {
-        view.refused = reason;
-        fail(refusedMessage(reason));
-        return;
-      }
-    }
-    view.reconnecting = true;
-    const retry = `retrying in ${reconnectDelay / 1000} s. The view shows the last known state.`;
-    if (REFUSED_MESSAGE.includes(event.code)) {
-      fail(`Live: the web node closed the connection (${event.reason || event.code}); ${retry}`);
-    } else {
-      fail(`Live: connection to the web node lost; ${retry}`);
-    }
-    setTimeout(() => view.mode === 'live' && connectLive(), reconnectDelay);
-    reconnectDelay = Math.min(reconnectDelay * 2, 5000);
-  };
-}
-
-function refusedMessage(reason) {
-  return `Live: the web node refused this page: ${reason}. No goal was sent.`;
-}
-
-/** Why the web node refuses this page's socket, or null (not refused, or unreachable). */
-async function refusalReason() {
-  try {
-    const response = await fetch(`access${TOKEN_QUERY}`, {cache: 'no-store'});
-    if (response.status === 403) {
-      return (await response.json()).reason || 'access refused';
-    }
-  } catch (error) {
-    // Unreachable: a lost connection, reported as such.
-  }
-  return null;
-}
+  },
+});
 
 // ---- input ----------------------------------------------------------------------------------
 
 function setTarget(x, y) {
   const spatial = view.config.kind === 'spatial';
-  if (view.mode === 'live' && view.refused) {
-    fail(refusedMessage(view.refused));
-    return;
-  }
-  if (view.mode === 'live' && view.readOnly) {
-    say('Live, read-only: this view sends no goals.', 'hint');
+  if (view.mode === 'live') {
+    const goal = spatial ? {x, y, z: view.targetZ} : {x, y};
+    if (!live.refused && !live.readOnly) {
+      view.target = spatial ? [x, y, view.targetZ] : [x, y];
+    }
+    live.sendGoal(goal);
     return;
   }
   view.target = spatial ? [x, y, view.targetZ] : [x, y];
-  view.status = view.mode === 'standalone' ? Status.MOVING : view.status;
-  if (view.mode === 'live') {
-    if (view.socket && view.socket.readyState === WebSocket.OPEN) {
-      const goal = spatial ? {type: 'goal', x, y, z: view.targetZ} : {type: 'goal', x, y};
-      if (TOKEN) {
-        goal.token = TOKEN;
-      }
-      view.socket.send(JSON.stringify(goal));
-    } else {
-      fail('Live: not connected; the goal was not sent.');
-    }
-  } else if (!errors.length) {
+  view.status = Status.MOVING;
+  if (!errors.length) {
     say('');
   }
 }
@@ -477,7 +397,7 @@ document.addEventListener('keydown', (event) => {
 });
 
 function setMode(mode) {
-  if (mode === view.mode && (mode !== 'live' || view.socket)) {
+  if (mode === view.mode && (mode !== 'live' || live.socket)) {
     return;
   }
   if (mode !== 'live' && mode !== 'standalone') {
@@ -493,18 +413,15 @@ function setMode(mode) {
       fail('Live mode needs the web node running with ROS (python -m iknn_ros.web).');
       return;
     }
-    connectLive();
+    live.connect();
   } else {
     if (view.config.kind !== 'planar') {
-      fail('Standalone mode runs planar arms in the page; this arm is shown live from ROS.');
+      fail('The 2D view runs planar arms standalone; the 3D view runs every arm standalone ' +
+           '(open ./?mode=standalone). This arm is shown live from ROS here.');
       setMode('live');
       return;
     }
-    if (view.socket) {
-      view.socket.onclose = null;
-      view.socket.close();
-      view.socket = null;
-    }
+    live.close();
     view.joints = view.joints || view.config.start.slice();
     say(view.tick ? 'Standalone: the network runs in this page. Click to set a target.'
       : messageBox.textContent, view.tick ? 'info' : messageBox.dataset.kind);
@@ -574,7 +491,7 @@ window.iknn = {
   state: () => ({
     mode: view.mode, joints: view.joints, target: view.target, goal: view.goal,
     status: view.status, tipError: view.tipError, goalError: view.goalError,
-    live: view.liveConnected, readOnly: view.readOnly, refused: view.refused,
+    live: live.connected, readOnly: live.readOnly, refused: live.refused,
     ticksPerSecond: view.ticksPerSecond, firstFrameMs: view.firstFrameMs,
     message: messageBox.hidden ? '' : messageBox.textContent,
   }),

@@ -40,6 +40,7 @@ export const Status = Object.freeze({
   REACHED: 'REACHED',
   MOVING: 'MOVING',
   JOINT_LIMIT: 'JOINT_LIMIT',
+  RECONFIGURING: 'RECONFIGURING',
   FALLBACK: 'FALLBACK',
   OUT_OF_REACH: 'OUT_OF_REACH',
   INVALID_TARGET: 'INVALID_TARGET',
@@ -365,11 +366,13 @@ export class OrtNetwork {
       return c.continuous[i] ? wrap(v) : v;
     });
     const n = joints.length;
+    // The target's coordinates (2, 3, or a pose model's 12), then the branch.
+    const target = targetAndBranch.slice(0, -1);
     const feeds = {
       joint_positions: new this.ort.Tensor('float32', Float32Array.from(inputs), [1, n]),
-      target: new this.ort.Tensor('float32', Float32Array.from(targetAndBranch.slice(0, 2)),
-                                  [1, 2]),
-      branch: new this.ort.Tensor('float32', Float32Array.from([targetAndBranch[2]]), [1, 1]),
+      target: new this.ort.Tensor('float32', Float32Array.from(target), [1, target.length]),
+      branch: new this.ort.Tensor('float32', Float32Array.from(targetAndBranch.slice(-1)),
+                                  [1, 1]),
     };
     const out = await this.session.run(feeds);
     return Array.from(out.joint_delta.data, Number);

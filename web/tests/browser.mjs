@@ -16,7 +16,7 @@
  * Drives the page in headless Chromium (Debian's, through playwright-core) for the pytest
  * suite (test/test_web.py), which asserts on the JSON this prints last on stdout.
  *
- *   node browser.mjs <scenario> <url> [argument JSON] [screenshot path]
+ *   node browser.mjs <scenario> <url> [argument JSON, or @file holding it] [screenshot path]
  *
  * Scenarios: click (click a world point, wait for REACHED), steps (damped Newton steps
  * from given joints toward given points), parity (run a target script
@@ -26,11 +26,49 @@
  * throughput; bench/bench_web.py), send (live: wait until connected, or until refused
  * with {waitFor: 'refused'}, click a world point, report), attack (open a page of another
  * origin that tries the live socket itself and frames the view; wait for its
- * window.attack.done, click where the framed view is, report what got through).
+ * window.attack.done, click where the framed view is, report what got through), drag
+ * (the 3D view: drag the gizmo, wait for the arm to arrive).
  */
 
 import {chromium} from 'playwright-core';
+import {readFileSync} from 'node:fs';
 import {createInterface} from 'node:readline';
+
+/**
+ * The 3D view: drag the gizmo from its centre by `options.by` (pixels, [dx, dy]) in each
+ * of `options.modes` ('translate', 'rotate'), as a user does with the mouse; then wait for
+ * the arm to arrive (REACHED, or OUT_OF_REACH at its goal) and settle.
+ */
+async function drag(page, options) {
+  if (options.waitForLive) {
+    await page.waitForFunction(() => window.iknn.state().live, null, {timeout: 20000});
+  }
+  result.drags = [];
+  for (const [mode, [dx, dy]] of options.moves) {
+    await page.evaluate((m) => window.iknn.setGizmoMode(m), mode);
+    await page.waitForTimeout(200);
+    const before = await page.evaluate(() => window.iknn.state().gizmoTarget);
+    const [px, py] = await page.evaluate((p) => window.iknn.worldToPage(p[0], p[1], p[2]),
+                                         before);
+    await page.mouse.move(px, py);
+    await page.waitForTimeout(100);
+    await page.mouse.down();
+    for (let i = 1; i <= 12; i++) {
+      await page.mouse.move(px + (dx * i) / 12, py + (dy * i) / 12);
+      await page.waitForTimeout(30);
+    }
+    await page.mouse.up();
+    const after = await page.evaluate(() => window.iknn.state().gizmoTarget);
+    result.drags.push({mode, before, after});
+  }
+  await page.waitForFunction(
+    (tolerance) => {
+      const s = window.iknn.state();
+      return ['REACHED', 'OUT_OF_REACH'].includes(s.status) && s.goalError <= tolerance &&
+        !s.dragging;
+    }, options.tolerance || 1e-6, {timeout: options.timeout || 60000});
+  await page.waitForTimeout(options.settle || 300);
+}
 
 /** Ends a scenario that reports through `result` without the page's own checks. */
 class Done extends Error {}
@@ -67,12 +105,16 @@ async function attack(page, options) {
 }
 
 const [scenario, url, argument = '{}', screenshot = ''] = process.argv.slice(2);
-const options = JSON.parse(argument);
+// '@file': the options are in that file (a long target script exceeds the command line).
+const options = JSON.parse(argument.startsWith('@') ? readFileSync(argument.slice(1), 'utf8')
+  : argument);
 const result = {scenario, consoleErrors: []};
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  // WebGL (the 3D view) through SwiftShader: no GPU on these machines.
+  args: ['--no-sandbox', '--disable-gpu', '--enable-unsafe-swiftshader', '--disable-quic',
+         '--no-first-run',
          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 try {
@@ -115,8 +157,8 @@ try {
     result.state = await page.evaluate(() => window.iknn.state());
   } else if (scenario === 'parity') {
     result.joints = await page.evaluate(
-      ([targets, start, dt]) => window.iknn.runScript(targets, start, dt),
-      [options.targets, options.start, options.dt]);
+      ([targets, start, dt, states]) => window.iknn.runScript(targets, start, dt, states),
+      [options.targets, options.start, options.dt, options.states || null]);
   } else if (scenario === 'steps') {
     result.steps = await page.evaluate((cases) => window.iknn.lmSteps(cases), options.cases);
   } else if (scenario === 'outside') {
@@ -163,12 +205,18 @@ try {
     await page.mouse.click(px, py);
     await page.waitForTimeout(options.settle || 500);
     result.state = await page.evaluate(() => window.iknn.state());
+  } else if (scenario === 'drag') {
+    await drag(page, options);
+    result.state = await page.evaluate(() => window.iknn.state());
   } else if (scenario !== 'error') {
     throw new Error(`unknown scenario ${scenario}`);
   }
   result.state = result.state || await page.evaluate(() => window.iknn.state());
-  // The canvas is never blank: count distinct colours in a downsampled read-back.
+  // The view is never blank: count distinct colours in a downsampled read-back.
   result.canvasColours = await page.evaluate(() => {
+    if (window.iknn.colours) {
+      return window.iknn.colours();  // the 3D view's WebGL frame
+    }
     const canvas = document.getElementById('view');
     const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
     const colours = new Set();
