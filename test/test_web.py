@@ -24,19 +24,23 @@ import functools
 import http.server
 import json
 import math
-import os
-from pathlib import Path
 import re
-import shutil
-import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 
 import aiohttp
+from browser_harness import ARTIFACTS
+from browser_harness import browse
+from browser_harness import DRIVER
+from browser_harness import needs_browser
+from browser_harness import REPO
+from browser_harness import start_process
+from browser_harness import start_web
+from browser_harness import stop
+from browser_harness import WEB
 
 from iknn_ros.ik.solver import IKSolver
 from iknn_ros.ik.solver import OnnxIKNetwork
@@ -47,57 +51,7 @@ from iknn_ros.resources import default_urdf_path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-WEB = REPO / 'web'
-DRIVER = WEB / 'tests' / 'browser.mjs'
-ARTIFACTS = REPO / 'artifacts'
-CHROMIUM = os.environ.get('CHROMIUM', '/usr/bin/chromium')
-
-pytestmark = pytest.mark.skipif(
-    not (Path(CHROMIUM).is_file() and shutil.which('node')
-         and (WEB / 'node_modules' / 'playwright-core').is_dir()
-         and (WEB / 'node_modules' / 'onnxruntime-web').is_dir()),
-    reason='needs Debian chromium, node and `npm ci` in web/ (make test installs them)')
-
-
-def start_process(*args):
-    return subprocess.Popen([sys.executable, '-m', *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=REPO)
-
-
-def start_web(*args):
-    """Start the web server on a free port; return the process and its URL."""
-    process = start_process('iknn_ros.nodes.web', *args)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        match = re.search(r'serving (http://\S+)', line)
-        if match:
-            return process, match.group(1)
-        if process.poll() is not None:
-            break
-    process.kill()
-    raise AssertionError(f'web server did not start: {process.stderr.read()}')
-
-
-def stop(process):
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    return process
-
-
-def browse(scenario, url, options=None, screenshot=None, timeout=120):
-    done = subprocess.run(['node', str(DRIVER), scenario, url, json.dumps(options or {}),
-                           str(screenshot or '')], capture_output=True, text=True,
-                          timeout=timeout, cwd=WEB)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert 'error' not in result, result['error']
-    return result
+pytestmark = needs_browser
 
 
 @pytest.fixture(scope='module')

@@ -232,6 +232,15 @@ function toolPose() {
   return [position, quaternion];
 }
 
+/** Put the gizmo on the tool; its orientation is kept for arms that take positions only. */
+function placeGizmoOnTool() {
+  const [position, quaternion] = toolPose();
+  view.planeZ = position.z;
+  view.targetQuaternion = quaternion.clone();
+  targetObject.position.copy(position);
+  targetObject.quaternion.copy(quaternion);
+}
+
 function recordPath() {
   if (!robot) {
     return;
@@ -315,10 +324,17 @@ function sendPendingGoal(force) {
 
 function placeTarget(values) {
   // A target from the IK node's diagnostics (another view, RViz): shown, not sent back.
+  // The diagnostics round to a micrometre: a target this page sent stays as it was sent.
   if (view.dragging || !values || values.length < 2) {
     return;
   }
   const z = values.length > 2 ? values[2] : view.planeZ;
+  const shown = [...targetObject.position.toArray(), ...targetObject.quaternion.toArray()];
+  const same = values.every((v, i) => Math.abs(v - (i === 2 && values.length === 2
+    ? z : shown[i])) <= 2e-6);
+  if (same) {
+    return;
+  }
   targetObject.position.set(values[0], values[1], z);
   if (values.length === 7) {
     targetObject.quaternion.set(values[3], values[4], values[5], values[6]);
@@ -414,6 +430,11 @@ const live = new LiveLink({
   onMessage(msg) {
     if (msg.type === 'state') {
       view.joints = msg.joints;
+      if (!view.target && !view.dragging && robot) {
+        // No goal yet: the gizmo starts on the tool where the arm really is.
+        showJoints(view.joints);
+        placeGizmoOnTool();
+      }
     } else if (msg.type === 'diagnostics') {
       view.status = msg.status || 'WAITING';
       view.tipError = Number.isFinite(msg.tip_error_m) ? msg.tip_error_m : NaN;
@@ -458,7 +479,7 @@ function setMode(mode) {
   }
   live.close();
   view.joints = view.joints || view.config.start.slice();
-  if (view.tick) {
+  if (view.tick && !errors.length) {
     say(view.config.model_url ? 'Standalone: the network runs in this page. Drag the gizmo.'
       : 'Standalone without a model: damped least squares alone (the IK node\'s ' +
         'model_path: none). Drag the gizmo.', view.config.model_url ? 'info' : 'hint');
@@ -504,6 +525,7 @@ function frame() {
   view.frames += 1;
   if (view.firstFrameMs === null && view.robotLoaded) {
     view.firstFrameMs = performance.now();
+    performance.mark('iknn-first-frame');
   }
   fields.mode.textContent = view.mode || '-';
   fields.status.textContent = view.status;
@@ -548,6 +570,7 @@ async function start() {
     fail(`Cannot load the arm description: ${error.message}`);
     return;
   }
+  performance.mark('iknn-config');
   const c = view.config;
   fields.robot.textContent = `${c.robot_name} (${c.n_joints} joints, ${c.target_mode})`;
   view.targetMode = c.target_mode;
@@ -556,16 +579,13 @@ async function start() {
   requestAnimationFrame(frame);
   try {
     attachRobot(c, await loadRobot(c));
+    performance.mark('iknn-robot');
   } catch (error) {
     fail(`Cannot load the robot description ${c.urdf_url}: ${error.message || error}`);
   }
   if (robot) {
     showJoints(view.joints);
-    const [position, quaternion] = toolPose();
-    view.planeZ = position.z;
-    view.targetQuaternion = quaternion.clone();
-    targetObject.position.copy(position);
-    targetObject.quaternion.copy(quaternion);
+    placeGizmoOnTool();
   }
   setGizmoMode('translate');
   let network = null;
@@ -641,6 +661,24 @@ window.iknn = {
   setMode,
   setGizmoMode,
   colours,
+  /** The page coordinates of the gizmo's handle `name` ('XY', 'XYZ', 'XYZE', ...). */
+  handleToPage(name) {
+    gizmo.getHelper().updateMatrixWorld(true);
+    let found = null;
+    gizmo.getHelper().traverse((o) => {
+      if (!found && o.picker) {
+        found = o.picker[gizmo.mode].children.find((c) => c.name === name) || null;
+      }
+    });
+    if (!found) {
+      throw new Error(`the ${gizmo.mode} gizmo has no handle ${name}`);
+    }
+    found.geometry.computeBoundingSphere();
+    const point = found.localToWorld(found.geometry.boundingSphere.center.clone())
+      .project(camera);
+    const box = renderer.domElement.getBoundingClientRect();
+    return [box.left + (point.x + 1) * box.width / 2, box.top + (1 - point.y) * box.height / 2];
+  },
   /** The page coordinates of a point in the base frame. */
   worldToPage(x, y, z) {
     const point = baseFrame.localToWorld(new THREE.Vector3(x, y, z)).project(camera);
@@ -666,6 +704,9 @@ window.iknn = {
       live: live.connected, readOnly: live.readOnly, refused: live.refused,
       ticksPerSecond: view.ticksPerSecond, framesPerSecond: view.framesPerSecond,
       firstFrameMs: view.firstFrameMs, robotLoaded: view.robotLoaded,
+      marks: Object.fromEntries(performance.getEntriesByType('mark')
+        .map((m) => [m.name, m.startTime])),
+      loadEventMs: performance.getEntriesByType('navigation')[0]?.loadEventEnd || null,
       missingMeshes: view.missingMeshes.slice(),
       placeholders: robot ? robot.children.length && countPlaceholders() : 0,
       message: messageBox.hidden ? '' : messageBox.textContent,

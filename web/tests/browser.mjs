@@ -35,21 +35,26 @@ import {readFileSync} from 'node:fs';
 import {createInterface} from 'node:readline';
 
 /**
- * The 3D view: drag the gizmo from its centre by `options.by` (pixels, [dx, dy]) in each
- * of `options.modes` ('translate', 'rotate'), as a user does with the mouse; then wait for
- * the arm to arrive (REACHED, or OUT_OF_REACH at its goal) and settle.
+ * The 3D view: for each of `options.moves` ([gizmo mode, [dx, dy] pixels, handle name]),
+ * drag that handle of the gizmo ('XY': the plane handle, 'XYZE': the turning ball) as a
+ * user does with the mouse; then wait for the arm to arrive (REACHED, or OUT_OF_REACH at
+ * its goal) and settle.
  */
 async function drag(page, options) {
   if (options.waitForLive) {
     await page.waitForFunction(() => window.iknn.state().live, null, {timeout: 20000});
   }
   result.drags = [];
-  for (const [mode, [dx, dy]] of options.moves) {
+  for (const [mode, [dx, dy], handle] of options.moves) {
     await page.evaluate((m) => window.iknn.setGizmoMode(m), mode);
     await page.waitForTimeout(200);
     const before = await page.evaluate(() => window.iknn.state().gizmoTarget);
-    const [px, py] = await page.evaluate((p) => window.iknn.worldToPage(p[0], p[1], p[2]),
-                                         before);
+    if (await page.evaluate(() => window.iknn.state().gizmoMode) !== mode) {
+      // The page refused the mode (turning, for an arm that takes positions).
+      result.drags.push({mode, before, after: before, refused: true});
+      continue;
+    }
+    const [px, py] = await page.evaluate((h) => window.iknn.handleToPage(h), handle);
     await page.mouse.move(px, py);
     await page.waitForTimeout(100);
     await page.mouse.down();
@@ -205,6 +210,39 @@ try {
     await page.mouse.click(px, py);
     await page.waitForTimeout(options.settle || 500);
     result.state = await page.evaluate(() => window.iknn.state());
+  } else if (scenario === 'bench3d') {
+    // The 3D view: frames per second idle and while tracking a far target, then the
+    // in-browser tick back to back over the given script.
+    await page.waitForTimeout(1500);
+    const rate = async () => {
+      await page.waitForTimeout(2500);
+      return page.evaluate(() => window.iknn.state().framesPerSecond);
+    };
+    result.idle = await rate();
+    // Tracking: the target moves on a circle (5 cm) as a drag would, for 4 s.
+    const samples = [];
+    for (let i = 0; i < 80; i++) {
+      await page.evaluate(([t, a]) => {
+        const p = t.slice();
+        p[0] += 0.05 * (Math.cos(a) - 1);
+        p[1] += 0.05 * Math.sin(a);
+        window.iknn.setTarget(p);
+      }, [options.target, (2 * Math.PI * i) / 80]);
+      await page.waitForTimeout(50);
+      if (i % 20 === 19) {
+        samples.push(await page.evaluate(() => {
+          const s = window.iknn.state();
+          return {fps: s.framesPerSecond, ticks: s.ticksPerSecond, status: s.status};
+        }));
+      }
+    }
+    result.tracking = samples;
+    result.throughput = await page.evaluate(async ([targets, start, dt]) => {
+      const began = performance.now();
+      await window.iknn.runScript(targets, start, dt);
+      const seconds = (performance.now() - began) / 1000;
+      return {ticks: targets.length, seconds, ticksPerSecond: targets.length / seconds};
+    }, [options.targets, options.start, options.dt]);
   } else if (scenario === 'drag') {
     await drag(page, options);
     result.state = await page.evaluate(() => window.iknn.state());
