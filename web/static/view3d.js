@@ -72,7 +72,9 @@ function fail(text) {
 
 // ---- the scene ------------------------------------------------------------------------------
 
-const renderer = new THREE.WebGLRenderer({antialias: true});
+// No multisampling: without a GPU (SwiftShader) it halves the frame rate; FXAA is not needed
+// for lines this thin.
+const renderer = new THREE.WebGLRenderer({antialias: false});
 renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
 stage.appendChild(renderer.domElement);
 const scene = new THREE.Scene();
@@ -98,8 +100,10 @@ let gizmo = null;
 function marker(colour, radius, axes) {
   const group = new THREE.Group();
   group.add(new THREE.Mesh(new THREE.SphereGeometry(radius, 20, 12),
-                           new THREE.MeshStandardMaterial({color: colour, transparent: true,
-                                                           opacity: 0.85})));
+                           // Phong, as urdf-loader's links: one shader program fewer to
+                           // compile before the first frame.
+                           new THREE.MeshPhongMaterial({color: colour, transparent: true,
+                                                        opacity: 0.85})));
   if (axes) {
     group.add(new THREE.AxesHelper(axes));
   }
@@ -168,8 +172,9 @@ function missingMesh(path, why) {
        (view.missingMeshes.length > 1 ? `${view.missingMeshes.length} meshes are missing.` : ''));
 }
 
-function loadRobot(c) {
-  return new Promise((resolve, reject) => {
+/** The robot from its URDF text (fetched beside the configuration); meshes load after. */
+function loadRobot(c, urdfText) {
+  return new Promise((resolve) => {
     const manager = new THREE.LoadingManager();
     const loader = new URDFLoader(manager);
     // package://NAME/... is served by the web node from that package's share folder.
@@ -189,16 +194,26 @@ function loadRobot(c) {
         }
       });
     };
-    let loaded = null;
-    // The robot is shown once its meshes have come (or failed, as placeholders).
-    manager.onLoad = () => loaded && resolve(loaded);
-    loader.load(c.urdf_url, (result) => {
-      loaded = result;
-      if (!manager.isLoading) {
-        resolve(result);
-      }
-    }, undefined, (error) => reject(error));
+    let pending = 0;
+    manager.onStart = () => {
+      pending += 1;
+    };
+    const robotModel = loader.parse(urdfText, THREE.LoaderUtils.extractUrlBase(c.urdf_url));
+    // With meshes, the robot is shown once they have come (or failed, as placeholders).
+    if (pending === 0) {
+      resolve(robotModel);
+    } else {
+      manager.onLoad = () => resolve(robotModel);
+    }
   });
+}
+
+async function fetchText(url) {
+  const response = await fetch(url);
+  if (!response.ok) {
+    throw new Error(`${url}: HTTP ${response.status}`);
+  }
+  return response.text();
 }
 
 function attachRobot(c, loaded) {
@@ -564,6 +579,9 @@ async function loadConfig() {
 }
 
 async function start() {
+  // The URDF comes beside the configuration: the first frame waits for both, not in turn.
+  const urdfText = fetchText('robot/robot.urdf');
+  urdfText.catch(() => {});
   try {
     view.config = await loadConfig();
   } catch (error) {
@@ -576,13 +594,14 @@ async function start() {
   view.targetMode = c.target_mode;
   buildScene(c);
   view.joints = c.start.slice();
-  requestAnimationFrame(frame);
   try {
-    attachRobot(c, await loadRobot(c));
+    attachRobot(c, await loadRobot(c, await urdfText));
     performance.mark('iknn-robot');
   } catch (error) {
     fail(`Cannot load the robot description ${c.urdf_url}: ${error.message || error}`);
   }
+  // The first frame draws the robot (or, failing that, the scene and the message).
+  requestAnimationFrame(frame);
   if (robot) {
     showJoints(view.joints);
     placeGizmoOnTool();
