@@ -24,7 +24,7 @@
  * target mode is refused with a message.
  */
 
-import {pyMod, Status} from './tick.js';
+import {PlanarTick, pyMod, Status} from './tick.js';
 
 const TWO_PI = 2 * Math.PI;
 const MIN_QUATERNION_NORM = 1e-6;
@@ -1180,4 +1180,10 @@ export class Tracker {
             networkError: NaN, reached: status !== Status.RECONFIGURING, detour: true,
             goalErrorRad: goalAngle, targetErrorRad: targetAngle, unreachable: ''};
   }
+}
+
+/** The page's tick for a configuration: the planar port, or the general tick in a tracker. */
+export function makeTick(config, network) {
+  return config.kind === 'planar' ? new PlanarTick(config, network)
+    : new Tracker(new GeneralTick(config, network));
 }

@@ -17,8 +17,9 @@
  * tool frame, the target as a pose gizmo to drag and turn, the projected goal and the
  * tool path, with orbit, pan and zoom.
  *
- * Standalone: the tick runs in the page (tick.js for planar arms, pose_tick.js for every
- * other chain) with the shipped network in onnxruntime-web. Live: joint states and the IK
+ * Standalone: the tick runs in the page, in a worker (tick_worker.js: tick.js for planar
+ * arms, pose_tick.js for every other chain) with the shipped network in onnxruntime-web,
+ * so that drawing never waits for it. Live: joint states and the IK
  * node's diagnostics come over the web node's WebSocket (live.js) and the gizmo publishes
  * /goal_pose, with its orientation where the IK node takes full poses. Whatever fails (the
  * robot, a mesh, the model, the connection) is said on the page, which keeps drawing.
@@ -29,8 +30,7 @@ import {OrbitControls} from 'three/examples/jsm/controls/OrbitControls.js';
 import {TransformControls} from 'three/examples/jsm/controls/TransformControls.js';
 import URDFLoader from 'urdf-loader';
 import {LiveLink} from './live.js';
-import {GeneralTick, Tracker} from './pose_tick.js';
-import {OrtNetwork, PlanarTick, Status} from './tick.js';
+import {Status} from './tick.js';
 
 const PATH_POINTS = 600;
 const DT = 1 / 60;
@@ -396,19 +396,36 @@ document.addEventListener('keydown', (event) => {
 
 // ---- standalone ------------------------------------------------------------------------------
 
-async function loadNetwork(c) {
-  const ort = await import('/vendor/onnxruntime-web/dist/ort.wasm.min.mjs');
-  ort.env.wasm.wasmPaths = '/vendor/onnxruntime-web/dist/';
-  ort.env.wasm.numThreads = 1;
-  const session = await ort.InferenceSession.create(c.model_url,
-                                                    {executionProviders: ['wasm']});
-  return new OrtNetwork(ort, session, c);
-}
+/** The tick worker (tick_worker.js): each call answers with a promise. */
+class TickWorker {
+  constructor() {
+    this.worker = new Worker('tick_worker.js', {type: 'module'});
+    this.pending = new Map();
+    this.next = 0;
+    this.worker.onmessage = ({data}) => {
+      const call = this.pending.get(data.id);
+      this.pending.delete(data.id);
+      if (data.ok) {
+        call.resolve(data.value);
+      } else {
+        call.reject(new Error(data.message));
+      }
+    };
+    this.worker.onerror = (event) => {
+      event.preventDefault();
+      const error = new Error(`the tick worker failed: ${event.message || 'no reason given'}`);
+      this.pending.forEach((call) => call.reject(error));
+      this.pending.clear();
+    };
+  }
 
-/** The page's tick: the planar port, or the general tick inside the node's tracker. */
-function makeTick(c, network) {
-  return c.kind === 'planar' ? new PlanarTick(c, network)
-    : new Tracker(new GeneralTick(c, network));
+  call(type, payload = {}) {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, {resolve, reject});
+      this.worker.postMessage({id, type, ...payload});
+    });
+  }
 }
 
 async function standaloneStep() {
@@ -417,7 +434,8 @@ async function standaloneStep() {
   }
   view.busy = true;
   try {
-    const result = await view.tick.tick(view.joints, view.target, DT, view.branch);
+    const result = await view.tick.call('tick', {joints: view.joints, target: view.target,
+                                                 dt: DT, branch: view.branch});
     if (result.command) {
       view.joints = result.command;
       view.branch = result.branch;
@@ -446,9 +464,11 @@ const live = new LiveLink({
     if (msg.type === 'state') {
       view.joints = msg.joints;
       if (!view.target && !view.dragging && robot) {
-        // No goal yet: the gizmo starts on the tool where the arm really is.
+        // No goal yet: the gizmo starts on the tool where the arm really is, and the path
+        // there (from the pose drawn before the first state) is no path.
         showJoints(view.joints);
         placeGizmoOnTool();
+        clearPath();
       }
     } else if (msg.type === 'diagnostics') {
       view.status = msg.status || 'WAITING';
@@ -607,19 +627,19 @@ async function start() {
     placeGizmoOnTool();
   }
   setGizmoMode('translate');
-  let network = null;
-  if (c.model_url) {
-    try {
-      network = await loadNetwork(c);
-    } catch (error) {
-      fail(`The model could not be loaded in the browser (${error.message || error}). ` +
-           'Standalone mode is unavailable; live mode still works.');
-    }
+  const worker = new TickWorker();
+  let loaded = false;
+  try {
+    await worker.call('model', {config: c});
+    loaded = true;
+  } catch (error) {
+    fail(`The model could not be loaded in the browser (${error.message}). ` +
+         'Standalone mode is unavailable; live mode still works.');
   }
-  if (network || !c.model_url) {
+  if (loaded) {
     try {
-      view.network = network;
-      view.tick = makeTick(c, network);
+      await worker.call('start');
+      view.tick = worker;
     } catch (error) {
       fail(`Standalone mode is unavailable for this arm: ${error.message}. Live mode works.`);
     }
@@ -629,33 +649,15 @@ async function start() {
 }
 
 /**
- * Run a target sequence through the in-browser tick (the parity tests), from `joints`.
- * With `states` (one joint vector per target), each tick starts from its state instead of
- * the last command: the tick is compared step by step with another's trajectory.
+ * Run a target sequence through the in-browser tick (the parity tests), from `joints`, on a
+ * fresh tick in the worker. With `states` (one joint vector per target), each tick starts
+ * from its state instead of the last command.
  */
 async function runScript(targets, joints, dt, states = null) {
   if (!view.tick) {
     throw new Error('no tick: the model did not load');
   }
-  const tick = makeTick(view.config, view.network);  // a fresh tracker, as a fresh node
-  let q = joints.slice();
-  let branch = null;
-  const results = [];
-  for (let i = 0; i < targets.length; i++) {
-    if (states) {
-      q = states[i].slice();
-    }
-    const result = await tick.tick(q, targets[i], dt, branch);
-    if (result.command) {
-      q = result.command;
-    }
-    branch = result.branch;
-    results.push({joints: q.slice(), status: result.status, goal: result.goal,
-                  goalError: result.goalError,
-                  goalErrorRad: result.goalErrorRad === undefined ? null : result.goalErrorRad,
-                  fallback: result.fallback});
-  }
-  return results;
+  return view.tick.call('script', {targets, joints, dt, states});
 }
 
 /** Distinct colours in the rendered frame (a blank view has one or two). */
