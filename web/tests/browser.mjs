@@ -219,24 +219,29 @@ try {
       return page.evaluate(() => window.iknn.state().framesPerSecond);
     };
     result.idle = await rate();
-    // Tracking: the target moves on a circle (5 cm) as a drag would, for 4 s.
-    const samples = [];
-    for (let i = 0; i < 80; i++) {
-      await page.evaluate(([t, a]) => {
-        const p = t.slice();
-        p[0] += 0.05 * (Math.cos(a) - 1);
-        p[1] += 0.05 * Math.sin(a);
-        window.iknn.setTarget(p);
-      }, [options.target, (2 * Math.PI * i) / 80]);
-      await page.waitForTimeout(50);
-      if (i % 20 === 19) {
-        samples.push(await page.evaluate(() => {
-          const s = window.iknn.state();
-          return {fps: s.framesPerSecond, ticks: s.ticksPerSecond, status: s.status};
-        }));
+    // Tracking: the target moves on a circle (5 cm) as a drag would, for 4 s; then the
+    // same outside the reachable set (every new target is projected).
+    const track = async (centre) => {
+      const samples = [];
+      for (let i = 0; i < 80; i++) {
+        await page.evaluate(([t, a]) => {
+          const p = t.slice();
+          p[0] += 0.05 * (Math.cos(a) - 1);
+          p[1] += 0.05 * Math.sin(a);
+          window.iknn.setTarget(p);
+        }, [centre, (2 * Math.PI * i) / 80]);
+        await page.waitForTimeout(50);
+        if (i % 20 === 19) {
+          samples.push(await page.evaluate(() => {
+            const s = window.iknn.state();
+            return {fps: s.framesPerSecond, ticks: s.ticksPerSecond, status: s.status};
+          }));
+        }
       }
-    }
-    result.tracking = samples;
+      return samples;
+    };
+    result.tracking = await track(options.target);
+    result.trackingOutOfReach = options.farTarget ? await track(options.farTarget) : [];
     result.throughput = await page.evaluate(async ([targets, start, dt]) => {
       const began = performance.now();
       await window.iknn.runScript(targets, start, dt);
