@@ -23,7 +23,7 @@
  */
 
 import {LiveLink} from './live.js';
-import {OrtNetwork, PlanarTick, Status} from './tick.js';
+import {loadNetwork, PlanarTick, Status} from './tick.js';
 
 const NUDGE_M = 0.02;
 const PATH_POINTS = 600;
@@ -79,15 +79,6 @@ async function loadConfig() {
     }
   }
   return c;
-}
-
-async function loadNetwork(config) {
-  const ort = await import('/vendor/onnxruntime-web/dist/ort.wasm.min.mjs');
-  ort.env.wasm.wasmPaths = '/vendor/onnxruntime-web/dist/';
-  ort.env.wasm.numThreads = 1;
-  const session = await ort.InferenceSession.create(config.model_url,
-                                                    {executionProviders: ['wasm']});
-  return new OrtNetwork(ort, session, config);
 }
 
 // ---- drawing ------------------------------------------------------------------------------

@@ -24,7 +24,7 @@
  * target mode is refused with a message.
  */
 
-import {PlanarTick, pyMod, Status} from './tick.js';
+import {PlanarTick, pyMod, safeCommand, Status} from './tick.js';
 
 const TWO_PI = 2 * Math.PI;
 const MIN_QUATERNION_NORM = 1e-6;
@@ -357,39 +357,6 @@ function sphericalWaypoint(a, b, maxStep) {
   const lengthChord = Math.hypot(...chord);
   const fit = lengthChord > maxStep ? maxStep / lengthChord : 1;
   return a.map((v, i) => v + chord[i] * fit);
-}
-
-// ---- safety (ik/safety.py) ----------------------------------------------------------------------
-
-/** The command toward `solution`: wrapped increments, position and velocity limits. */
-export function safeCommand(q, solution, dt, lo, hi, velocity, continuous) {
-  let positionLimited = false;
-  let biggest = 0;
-  const moves = q.map((v, i) => {
-    const target = solution[i];
-    let move;
-    if (continuous[i]) {
-      move = pyMod(target - v + Math.PI, TWO_PI) - Math.PI;
-    } else if (target > hi[i] || target < lo[i]) {
-      const bounded = target > hi[i] ? hi[i] : lo[i];
-      if (Math.abs(bounded - target) > 1e-12) {
-        positionLimited = true;
-      }
-      move = bounded - v;
-    } else {
-      move = target - v;
-    }
-    const ratio = Math.abs(move) / (velocity[i] * dt);
-    if (ratio > biggest) {
-      biggest = ratio;
-    }
-    return move;
-  });
-  if (biggest > 1) {
-    const scale = 1 / biggest;
-    return [q.map((v, i) => v + moves[i] * scale), positionLimited, true];
-  }
-  return [q.map((v, i) => v + moves[i]), positionLimited, false];
 }
 
 const unbounded = (values, sign) => values.map((v) => (v === null ? sign * Infinity : v));

@@ -63,6 +63,39 @@ function leastNorm(cols, ex, ey, damping) {
   return cols.map(([jx, jy]) => jx * ux + jy * uy);
 }
 
+// ---- safety (ik/safety.py) ----------------------------------------------------------------------
+
+/** The command toward `solution`: wrapped increments, position and velocity limits. */
+export function safeCommand(q, solution, dt, lo, hi, velocity, continuous) {
+  let positionLimited = false;
+  let biggest = 0;
+  const moves = q.map((v, i) => {
+    const target = solution[i];
+    let move;
+    if (continuous[i]) {
+      move = pyMod(target - v + Math.PI, TWO_PI) - Math.PI;
+    } else if (target > hi[i] || target < lo[i]) {
+      const bounded = target > hi[i] ? hi[i] : lo[i];
+      if (Math.abs(bounded - target) > 1e-12) {
+        positionLimited = true;
+      }
+      move = bounded - v;
+    } else {
+      move = target - v;
+    }
+    const ratio = Math.abs(move) / (velocity[i] * dt);
+    if (ratio > biggest) {
+      biggest = ratio;
+    }
+    return move;
+  });
+  if (biggest > 1) {
+    const scale = 1 / biggest;
+    return [q.map((v, i) => v + moves[i] * scale), positionLimited, true];
+  }
+  return [q.map((v, i) => v + moves[i]), positionLimited, false];
+}
+
 /** The tick for one planar arm; `network.step(joints, [x, y, branch])` gives increments. */
 export class PlanarTick {
   constructor(config, network) {
@@ -236,33 +269,7 @@ export class PlanarTick {
         return v + Math.min(Math.max(move, -allowance), allowance);
       }), false, false];
     }
-    let positionLimited = false;
-    let biggest = 0;
-    const moves = q.map((v, i) => {
-      const target = solution[i];
-      let move;
-      if (c.continuous[i]) {
-        move = pyMod(target - v + Math.PI, TWO_PI) - Math.PI;
-      } else if (target > c.hi[i] || target < c.lo[i]) {
-        const bounded = target > c.hi[i] ? c.hi[i] : c.lo[i];
-        if (Math.abs(bounded - target) > 1e-12) {
-          positionLimited = true;
-        }
-        move = bounded - v;
-      } else {
-        move = target - v;
-      }
-      const ratio = Math.abs(move) / (c.velocity[i] * dt);
-      if (ratio > biggest) {
-        biggest = ratio;
-      }
-      return move;
-    });
-    if (biggest > 1) {
-      const scale = 1 / biggest;
-      return [q.map((v, i) => v + moves[i] * scale), positionLimited, true];
-    }
-    return [q.map((v, i) => v + moves[i]), positionLimited, false];
+    return safeCommand(q, solution, dt, c.lo, c.hi, c.velocity, c.continuous);
   }
 
   /** The next command for joints `q` toward `target` over `dt` seconds. */
@@ -377,4 +384,14 @@ export class OrtNetwork {
     const out = await this.session.run(feeds);
     return Array.from(out.joint_delta.data, Number);
   }
+}
+
+/** The shipped network of `config` in onnxruntime-web (WASM, one thread), from the server. */
+export async function loadNetwork(config) {
+  const ort = await import('/vendor/onnxruntime-web/dist/ort.wasm.min.mjs');
+  ort.env.wasm.wasmPaths = '/vendor/onnxruntime-web/dist/';
+  ort.env.wasm.numThreads = 1;
+  const session = await ort.InferenceSession.create(config.model_url,
+                                                    {executionProviders: ['wasm']});
+  return new OrtNetwork(ort, session, config);
 }

@@ -24,20 +24,11 @@
  */
 
 import {makeTick} from './pose_tick.js';
-import {OrtNetwork} from './tick.js';
+import {loadNetwork} from './tick.js';
 
 let config = null;
 let network = null;
 let tick = null;
-
-async function loadNetwork(c) {
-  const ort = await import('/vendor/onnxruntime-web/dist/ort.wasm.min.mjs');
-  ort.env.wasm.wasmPaths = '/vendor/onnxruntime-web/dist/';
-  ort.env.wasm.numThreads = 1;
-  const session = await ort.InferenceSession.create(c.model_url,
-                                                    {executionProviders: ['wasm']});
-  return new OrtNetwork(ort, session, c);
-}
 
 /**
  * Run a target sequence on a fresh tick (a fresh node) from `joints`; with `states` (one
