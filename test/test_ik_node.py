@@ -395,9 +395,10 @@ def test_a_1khz_target_stream_logs_a_few_lines_and_counts_every_target(ros):
         diagnostics = harness.record(DiagnosticArray, '/diagnostics')
         goals = harness.publisher(PoseStamped, '/goal_pose', 1000)
         assert harness.spin_until(lambda: goals.get_subscription_count() > 0, 10.0)
+        # A fixed count paced at 1 kHz: on a loaded machine the stream runs longer, not thinner.
         sent_good = sent_bad = 0
         start = time.monotonic()
-        while time.monotonic() - start < 3.0:
+        while sent_good + sent_bad < 3000:
             k = sent_good + sent_bad
             if k % 4 == 3:
                 goals.publish(pose(math.nan, 0.3))
@@ -407,6 +408,7 @@ def test_a_1khz_target_stream_logs_a_few_lines_and_counts_every_target(ros):
                 sent_good += 1
             harness.executor.spin_once(timeout_sec=0.0)
             time.sleep(max(0.0, start + (k + 1) * 1e-3 - time.monotonic()))
+        streamed_s = time.monotonic() - start
 
         def counted():
             if not diagnostics:
@@ -425,12 +427,13 @@ def test_a_1khz_target_stream_logs_a_few_lines_and_counts_every_target(ros):
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=20)
     assert process.returncode == 0
-    assert sent_good > 1500
     accepted_lines = [t for t in err.splitlines() if 'new target' in t]
     refused_lines = [t for t in err.splitlines() if 'non-finite' in t or 'refused' in t]
-    # The first at once, then at most one line per 2 s for each: 3 s of stream.
-    assert 1 <= len(accepted_lines) <= 3, accepted_lines
-    assert 1 <= len(refused_lines) <= 3, refused_lines
+    # The first at once, then at most one line per 2 s for each, over the stream and the
+    # second after it.
+    most = 2 + int((streamed_s + 1.0) / 2.0)
+    assert 1 <= len(accepted_lines) <= most, (streamed_s, accepted_lines)
+    assert 1 <= len(refused_lines) <= most, (streamed_s, refused_lines)
     assert any(' in the last ' in t for t in accepted_lines), accepted_lines
 
 
