@@ -48,6 +48,43 @@ REPO = Path(__file__).resolve().parent.parent
 SEVEN = REPO / 'urdf' / 'seven_dof_arm.urdf'
 
 
+@pytest.mark.parametrize('arm', ['spatial_arm', 'six_dof_arm', 'seven_dof_arm'])
+def test_the_graphs_forward_kinematics_is_the_chains(arm):
+    from iknn_ros.training.model import ChainForwardKinematics
+    from iknn_ros.training.model import rotation_error
+    chain = KinematicChain.from_urdf(REPO / 'urdf' / f'{arm}.urdf')
+    fk = ChainForwardKinematics(chain).double()
+    joints = chain.random_configurations(np.random.default_rng(3), 500)
+    position, rotation = fk.pose(torch.from_numpy(joints))
+    frames = chain.tool_frames(joints)
+    # The graph's constants are float32: its offsets round at 1e-8 m.
+    np.testing.assert_allclose(position.numpy(), frames[:, :3, 3], atol=1e-7)
+    np.testing.assert_allclose(rotation.numpy(), frames[:, :3, :3], atol=1e-12)
+    np.testing.assert_allclose(fk(torch.from_numpy(joints)).numpy(), frames[:, :3, 3],
+                               atol=1e-7)
+    # The turn feature is sin(angle) * axis of the rotation left, in base axes.
+    goal = chain.tool_frames(joints[::-1].copy())[:, :3, :3]
+    turn = rotation_error(torch.from_numpy(goal), rotation).numpy()
+    vectors = np.array([rotation_log(g @ r.T) for g, r in zip(goal, frames[:, :3, :3])])
+    angles = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    np.testing.assert_allclose(turn, np.sin(angles) * vectors / angles, atol=1e-9)
+
+
+def test_the_exported_graph_does_not_grow_joint_by_joint():
+    # The runtime pays per node: one product level per doubling of the joints.
+    import onnx
+    from iknn_ros.training.model import build_model
+    sizes = {}
+    for arm in ('six_dof_arm', 'seven_dof_arm'):
+        chain = KinematicChain.from_urdf(REPO / 'urdf' / f'{arm}.urdf')
+        config = load_config(f'{arm}_pose')
+        model = build_model(chain, 'incremental', 0.01, [16], 'tanh', target_mode='pose',
+                            step_rad=0.02)
+        proto = onnx.load_from_string(onnx_bytes(model, chain, card_for(chain, config, model)))
+        sizes[arm] = len(proto.graph.node)
+    assert sizes['six_dof_arm'] == sizes['seven_dof_arm'], sizes
+
+
 @pytest.fixture(scope='module')
 def seven():
     return KinematicChain.from_urdf(SEVEN)

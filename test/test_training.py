@@ -324,6 +324,25 @@ def test_command_line_quick_run_writes_the_whole_report(tmp_path):
     empty = run_train('--config', str(out / 'config.yaml'), '--out', str(tmp_path / 'empty'),
                       '--evaluate-only')
     assert empty.returncode == 2 and 'no trained model' in empty.stderr
+    # Exporting again (after a change to the exported graph) keeps the weights, the card and
+    # the training record, and only for the configuration the checkpoint was trained with.
+    card = OnnxIKNetwork(out / 'model.onnx').card
+    again = run_train('--config', str(out / 'config.yaml'), '--out', str(out), '--export-only',
+                      '--no-eval')
+    assert again.returncode == 0, again.stderr
+    assert 'exported' in again.stdout and 'again from its checkpoint' in again.stdout
+    assert OnnxIKNetwork(out / 'model.onnx').card == card
+    assert json.loads((out / 'metrics.json').read_text())['training'] == metrics['training']
+    exported = onnx.load(out / 'model.onnx').graph.initializer
+    assert [onnx.numpy_helper.to_array(t).tobytes() for t in exported] == \
+        [onnx.numpy_helper.to_array(t).tobytes() for t in first]
+    other = run_train('--config', str(out / 'config.yaml'), '--out', str(out), '--export-only',
+                      '--no-eval', '--set', 'optim.steps=7')
+    assert other.returncode == 2 and "other ['optim'] settings" in other.stderr
+    assert (out / 'model.onnx').read_bytes() == model_bytes
+    empty = run_train('--config', str(out / 'config.yaml'), '--out', str(tmp_path / 'empty'),
+                      '--export-only')
+    assert empty.returncode == 2 and 'no trained model to export again' in empty.stderr
 
 
 # ---- closed-loop (DAgger) rounds -----------------------------------------------------------

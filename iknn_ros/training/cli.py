@@ -135,6 +135,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help='no training: re-run the held-out report of the model already in '
                              '--out (after a change to the solver or the evaluation), keeping '
                              'its training record')
+    parser.add_argument('--export-only', action='store_true',
+                        help='no training: export --out/model.onnx again from the checkpoint '
+                             'beside it (after a change to the exported graph), keeping its '
+                             'model card and training record, then re-run the held-out report '
+                             '(unless --no-eval)')
     parser.add_argument('--init-from', type=Path, default=None,
                         help='start from the weights of an iknn_ros checkpoint')
     parser.add_argument('--progress', choices=('auto', 'bar', 'lines'), default='auto',
@@ -205,6 +210,9 @@ def _run(args: argparse.Namespace) -> int:
     check_output_folder(out)
     if args.evaluate_only:
         return _evaluate_only(config, chain, out)
+    if args.export_only:
+        _export_again(config, chain, out)
+        return 0 if args.no_eval else _evaluate_only(config, chain, out)
     init_state = None
     # torch is imported only now: the configuration errors above need no torch.
     from iknn_ros.training.export import export_onnx
@@ -290,6 +298,47 @@ def _report(config: TrainConfig, chain: KinematicChain, out: Path, training: dic
     (out / 'metrics.json').write_text(json.dumps(report, indent=2) + '\n')
     write_plots(out, chain, step_data, history)
     return report
+
+
+def _export_again(config: TrainConfig, chain: KinematicChain, out: Path) -> None:
+    """Export ``out/model.onnx`` again from ``out/checkpoint.pt``: same weights, same card."""
+    from iknn_ros.ik.solver import OnnxIKNetwork
+    from iknn_ros.ik.tick_types import ModelLoadError
+    from iknn_ros.training.export import export_onnx
+    from iknn_ros.training.export import onnx_bytes
+    from iknn_ros.training.export import parity_error
+    from iknn_ros.training.model import build_model
+    from iknn_ros.training.train import load_checkpoint
+
+    try:
+        state, saved = load_checkpoint(out / 'checkpoint.pt')
+        card = OnnxIKNetwork(out / 'model.onnx').card
+        metrics_path = out / 'metrics.json'
+        record = json.loads(metrics_path.read_text())
+        record['training']
+    except (OSError, ValueError, KeyError, ModelLoadError) as err:
+        raise ConfigError(f"'{out}' holds no trained model to export again: {err}") from err
+    given = json.loads(json.dumps(config.to_dict()))
+    # The evaluation settings do not touch the weights; everything else must match.
+    differ = sorted(key for key in set(saved) | set(given)
+                    if key != 'evaluation' and saved.get(key) != given.get(key))
+    if differ:
+        raise ConfigError(f"'{out / 'checkpoint.pt'}' was trained with other {differ} "
+                          'settings than the configuration given')
+    m = config.model
+    model = build_model(chain, m.architecture, config.data.step_m, m.hidden, m.activation,
+                        m.bend_direction, m.target_mode, config.data.step_rad)
+    model.load_state_dict(state)
+    parity = parity_error(model, chain, onnx_bytes(model, chain, card))
+    if not parity <= PARITY_TOLERANCE:
+        raise ValueError(f'onnxruntime and torch disagree by {parity:.2e} (> '
+                         f'{PARITY_TOLERANCE:.0e}); not exporting')
+    card = dataclasses.replace(card, metrics={**card.metrics, 'onnx_parity_max_abs': parity})
+    export_onnx(model, chain, card, out / 'model.onnx')
+    record['training']['onnx_parity_max_abs'] = parity
+    metrics_path.write_text(json.dumps(record, indent=2) + '\n')
+    print(f'train: exported {out / "model.onnx"} again from its checkpoint (ONNX vs torch, '
+          f'max |diff| {parity:.2e})')
 
 
 def _evaluate_only(config: TrainConfig, chain: KinematicChain, out: Path) -> int:

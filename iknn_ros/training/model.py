@@ -37,10 +37,16 @@ ACTIVATIONS = {'silu': nn.SiLU, 'tanh': nn.Tanh, 'relu': nn.ReLU, 'sigmoid': nn.
 
 class ChainForwardKinematics(nn.Module):
     """
-    Tip position of a kinematic chain in torch (planar chains in their plane).
+    The tool of a kinematic chain in torch (planar chains: the tip in their plane).
 
-    Planar chains are written as two small matrix products around one sin/cos pair, which
-    exports to a handful of ONNX nodes: the runtime pays per node, not per flop.
+    The runtime pays per ONNX node, not per flop, so both forms export to a handful of
+    nodes. Planar chains are two small matrix products around one sin/cos pair. Spatial
+    chains are one matrix product and a product tree. Each joint's transform
+    ``origin @ rot(axis, q)`` is affine in ``cos q`` and ``sin q`` (Rodrigues:
+    ``I + sin q K + (1 - cos q) K^2``), so one constant matrix takes ``[cos q, sin q]`` to
+    every joint's 4x4 transform at once. The transforms, the tool offset after them and
+    identities up to a power of two are then multiplied pairwise: ``log2`` levels of one
+    batched product each, instead of a chain of small products per joint.
     """
 
     def __init__(self, chain: KinematicChain) -> None:
@@ -64,6 +70,7 @@ class ChainForwardKinematics(nn.Module):
             self.register_buffer('link_matrix', torch.tensor(rows, dtype=dtype))
             self.register_buffer('base_offset', torch.tensor(p.offsets[0], dtype=dtype))
         else:
+            # The chain's description, kept in the state dict as checkpoints have it.
             origins = torch.tensor(np.array([j.origin for j in chain.joints]), dtype=dtype)
             self.register_buffer('origin_rotations', origins[:, :3, :3])
             self.register_buffer('origin_translations', origins[:, :3, 3])
@@ -71,10 +78,13 @@ class ChainForwardKinematics(nn.Module):
                                                       dtype=dtype))
             self.register_buffer('tip_translation',
                                  torch.tensor(chain.tip_offset[:3, 3], dtype=dtype))
-            # Not in the state dict: checkpoints of position models stay as they were.
-            self.register_buffer('tip_rotation',
-                                 torch.tensor(chain.tip_offset[:3, :3], dtype=dtype),
+            weights, offsets = _transform_tables(chain)
+            # Derived from the chain: not in the state dict.
+            self.register_buffer('transform_weights', torch.tensor(weights, dtype=dtype),
                                  persistent=False)
+            self.register_buffer('transform_offsets', torch.tensor(offsets, dtype=dtype),
+                                 persistent=False)
+            self.transforms = len(offsets) // 16
 
     def planar_angles(self, joints: torch.Tensor) -> torch.Tensor:
         """Return the accumulated in-plane angle after each joint (planar chains)."""
@@ -89,27 +99,56 @@ class ChainForwardKinematics(nn.Module):
         if self.planar:
             phi = self.planar_angles(joints)
             return self.planar_tip(torch.cat([torch.cos(phi), torch.sin(phi)], dim=-1))
-        return self._spatial(joints)
-
-    def _spatial(self, joints: torch.Tensor) -> torch.Tensor:
-        position, rotation = self._last_joint_frame(joints)
-        return position + (rotation @ self.tip_translation[:, None])[..., 0]
+        return self.pose(joints)[0]
 
     def pose(self, joints: torch.Tensor) -> tuple:
         """Return the tool's position ``[batch, 3]`` and rotation ``[batch, 3, 3]`` (spatial)."""
-        position, rotation = self._last_joint_frame(joints)
-        return (position + (rotation @ self.tip_translation[:, None])[..., 0],
-                rotation @ self.tip_rotation)
+        return self.pose_from_cos_sin(torch.cat([torch.cos(joints), torch.sin(joints)], dim=-1))
 
-    def _last_joint_frame(self, joints: torch.Tensor) -> tuple:
-        batch = joints.shape[0]
-        rotation = torch.eye(3, dtype=joints.dtype).expand(batch, 3, 3)
-        position = torch.zeros(batch, 3, dtype=joints.dtype)
-        for i in range(joints.shape[-1]):
-            position = position + (rotation @ self.origin_translations[i][:, None])[..., 0]
-            rotation = rotation @ self.origin_rotations[i] @ _axis_rotation(self.axes[i],
-                                                                            joints[:, i])
-        return position, rotation
+    def pose_from_cos_sin(self, cos_sin: torch.Tensor) -> tuple:
+        """As :meth:`pose`, from ``[cos(joints), sin(joints)]`` ``[batch, 2n]``."""
+        frames = nn.functional.linear(cos_sin, self.transform_weights, self.transform_offsets)
+        count = self.transforms
+        while count > 1:
+            count //= 2
+            pairs = frames.reshape(-1, count, 2, 4, 4)
+            frames = pairs[:, :, 0] @ pairs[:, :, 1]
+        tool = frames.reshape(-1, 4, 4)
+        return tool[:, :3, 3], tool[:, :3, :3]
+
+
+def _transform_tables(chain: KinematicChain) -> tuple:
+    """
+    Return ``(W, b)`` with every transform of the chain, flattened, equal to ``W @ cs + b``.
+
+    ``cs = [cos q, sin q]``. Transform ``i < n`` is joint ``i``'s
+    ``origin @ [[I + sin q K + (1 - cos q) K^2, 0], [0, 1]]``, ``K`` its axis' cross-product
+    matrix; transform ``n`` is the tool offset; identities pad to a power of two.
+    """
+    n = chain.n_joints
+    count = 1
+    while count < n + 1:
+        count *= 2
+    weights = np.zeros((count * 16, 2 * n))
+    offsets = np.tile(np.eye(4), (count, 1, 1))
+    for i, joint in enumerate(chain.joints):
+        x, y, z = joint.axis
+        skew = np.zeros((4, 4))
+        skew[:3, :3] = [[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]]
+        square = skew @ skew
+        rows = slice(16 * i, 16 * (i + 1))
+        offsets[i] = joint.origin @ (np.eye(4) + square)
+        weights[rows, i] = -(joint.origin @ square).reshape(16)
+        weights[rows, n + i] = (joint.origin @ skew).reshape(16)
+    offsets[n] = chain.tip_offset
+    return weights, offsets.reshape(-1)
+
+
+# vee((E - E^T) / 2) of a row-major 3x3 E, as one constant matrix.
+_VEE = np.zeros((3, 9))
+_VEE[0, 7], _VEE[0, 5] = 0.5, -0.5
+_VEE[1, 2], _VEE[1, 6] = 0.5, -0.5
+_VEE[2, 3], _VEE[2, 1] = 0.5, -0.5
 
 
 def rotation_error(goal: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
@@ -120,18 +159,7 @@ def rotation_error(goal: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
     increment is linear in it, so a reached pose stays a fixed point.
     """
     turn = goal @ rotation.transpose(-1, -2)
-    return 0.5 * torch.stack([turn[:, 2, 1] - turn[:, 1, 2], turn[:, 0, 2] - turn[:, 2, 0],
-                              turn[:, 1, 0] - turn[:, 0, 1]], dim=-1)
-
-
-def _axis_rotation(axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
-    x, y, z = axis[0], axis[1], axis[2]
-    zero = torch.zeros((), dtype=angle.dtype)
-    k = torch.stack([torch.stack([zero, -z, y]), torch.stack([z, zero, -x]),
-                     torch.stack([-y, x, zero])])
-    c = torch.cos(angle)[:, None, None]
-    s = torch.sin(angle)[:, None, None]
-    return torch.eye(3, dtype=angle.dtype) + s * k + (1.0 - c) * (k @ k)
+    return nn.functional.linear(turn.reshape(-1, 9), torch.tensor(_VEE, dtype=turn.dtype))
 
 
 def mlp(widths: list, activation: str) -> nn.Sequential:
@@ -230,10 +258,7 @@ class IncrementalIKNet(nn.Module):
         else:
             cos_sin = torch.cat([torch.cos(joint_positions), torch.sin(joint_positions)],
                                 dim=-1)
-            if self.pose:
-                tip, rotation = self.fk.pose(joint_positions)
-            else:
-                tip = self.fk(joint_positions)
+            tip, rotation = self.fk.pose_from_cos_sin(cos_sin)
         if self.pose:
             offset = target[:, :3] - tip
             turn = rotation_error(target[:, 3:].reshape(-1, 3, 3), rotation)
