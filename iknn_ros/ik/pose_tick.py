@@ -297,18 +297,19 @@ class PoseTick:
         return jac6[task.rows] * task.row_scale[:, None]
 
     def lm_step(self, q: FloatArray, aim: Aim, evaluated: Optional[tuple] = None,
-                stop_gap: float = -1.0) -> tuple:
+                stop_gap: float = -1.0, residual: Optional[tuple] = None) -> tuple:
         """
         Return one bounded damped Newton step toward ``aim`` and the errors before it.
 
         Damping is the squared residual (Newton as it vanishes). A joint the step would
         carry past its limit stops there and the others take up the rest (one active-set
-        pass), as in the batched tick. ``evaluated`` is ``placement_and_jacobian(q)``; no
-        step is taken when both errors are within ``stop_gap`` already.
+        pass), as in the batched tick. ``evaluated`` is ``placement_and_jacobian(q)`` and
+        ``residual`` its :meth:`residual` toward ``aim``, when known; no step is taken when
+        both errors are within ``stop_gap`` already.
         """
         task = self.task
         position, rotation, jac6 = evaluated or self.body.placement_and_jacobian(q)
-        residual, position_error, angle = self.residual(position, rotation, aim)
+        residual, position_error, angle = residual or self.residual(position, rotation, aim)
         if self._exact(position_error, angle, stop_gap):
             return q, position_error, angle
         jac = self._task_jacobian(jac6, task, rotation)
@@ -597,7 +598,7 @@ class PoseTick:
         cfg = self.config
         iterations = cfg.refine_iterations
         fallback, network_error = False, math.nan
-        solution = q
+        solution, residual = q, None
         if self.network is not None:
             k = self.position_rows
             network_target = aim.position[:k].tolist()
@@ -606,24 +607,24 @@ class PoseTick:
             delta = self.network.step_one(q.tolist(), network_target + [branch])
             solution = q + np.asarray(delta)
             evaluated = self.body.placement_and_jacobian(solution)
+            residual = self.residual(evaluated[0], evaluated[1], aim)
             if self.pose_network:
                 # Metres plus weighted radians, as the step it is compared with.
-                _, position_error, angle = self.residual(evaluated[0], evaluated[1], aim)
-                network_error = position_error + self.weight * angle
+                network_error = residual[1] + self.weight * residual[2]
             else:
                 network_error = math.dist(evaluated[0][:k], aim.position[:k])
             limit = cfg.fallback_ratio * step_length + cfg.fallback_floor_m \
                 if cfg.fallback else math.inf
             if not network_error <= limit:
-                fallback, solution, evaluated = True, q, None
+                fallback, solution, evaluated, residual = True, q, None, None
                 if cfg.fallback:
                     iterations = max(iterations, FALLBACK_ITERATIONS)
         first, final = math.nan, None
         for k in range(iterations):
             previous = solution
             solution, position_error, angle = self.lm_step(solution, aim, evaluated,
-                                                           REFINED_GAP)
-            evaluated = None
+                                                           REFINED_GAP, residual)
+            evaluated = residual = None
             if k == 0:
                 first = position_error + (0.0 if math.isnan(angle) else self.weight * angle)
             if solution is previous:
