@@ -33,6 +33,7 @@ import {LiveLink} from './live.js';
 import {Status} from './tick.js';
 
 const PATH_POINTS = 600;
+const PANEL_PERIOD_MS = 100;
 const DT = 1 / 60;
 // Goals from a drag go out at most this often (the web node publishes 10 per second).
 const GOAL_PERIOD_MS = 50;
@@ -52,7 +53,7 @@ const view = {
   tick: null, busy: false, ticks: 0, ticksPerSecond: 0, frames: 0, framesPerSecond: 0,
   windowStart: performance.now(), firstFrameMs: null, robotLoaded: false,
   missingMeshes: [], targetMode: 'position', dragging: false, lastGoalSent: 0,
-  pendingGoal: null,
+  pendingGoal: null, shownJoints: null, panelAt: -Infinity,
 };
 
 // ---- messages ---------------------------------------------------------------------------
@@ -276,6 +277,8 @@ function clearPath() {
   if (pathLine) {
     pathLine.geometry.setDrawRange(0, 0);
   }
+  // The next frame starts the path where the arm is.
+  view.shownJoints = null;
 }
 
 // ---- targets ----------------------------------------------------------------------------------
@@ -530,10 +533,10 @@ document.querySelectorAll('[data-keep-query]').forEach((a) => {
 // ---- drawing ----------------------------------------------------------------------------------
 
 function formatErrors() {
-  fields.error.textContent = Number.isFinite(view.tipError)
-    ? `${(view.tipError * 1000).toFixed(4)} mm` : '-';
-  fields.turn.textContent = Number.isFinite(view.turnError)
-    ? `${(view.turnError * 180 / Math.PI).toFixed(4)} deg` : '-';
+  setText(fields.error, Number.isFinite(view.tipError)
+    ? `${(view.tipError * 1000).toFixed(4)} mm` : '-');
+  setText(fields.turn, Number.isFinite(view.turnError)
+    ? `${(view.turnError * 180 / Math.PI).toFixed(4)} deg` : '-');
 }
 
 function frame() {
@@ -551,9 +554,12 @@ function frame() {
   } else if (view.mode === 'live') {
     sendPendingGoal(false);
   }
-  if (view.joints) {
+  // The arm and its path change only when the joints do (the matrices, and the path's
+  // buffer upload, are the frame's work on a machine that renders in software).
+  if (view.joints && !sameJoints(view.joints, view.shownJoints)) {
     showJoints(view.joints);
     recordPath();
+    view.shownJoints = view.joints;
   }
   placeGoal(view.goal, view.projected);
   renderer.render(scene, camera);
@@ -562,18 +568,38 @@ function frame() {
     view.firstFrameMs = performance.now();
     performance.mark('iknn-first-frame');
   }
-  fields.mode.textContent = view.mode || '-';
-  fields.status.textContent = view.status;
-  fields.status.dataset.status = view.status;
-  formatErrors();
-  fields.target.textContent = view.target
-    ? view.target.slice(0, 3).map((v) => v.toFixed(3)).join(', ') : '-';
-  fields.joints.textContent = view.joints
-    ? view.joints.map((v) => v.toFixed(3)).join(', ') : '-';
-  fields.rate.textContent = view.mode === 'standalone'
-    ? `${view.ticksPerSecond.toFixed(0)} ticks/s, ${view.framesPerSecond.toFixed(0)} fps`
-    : `${live.connected ? 'live' : 'offline'}, ${view.framesPerSecond.toFixed(0)} fps`;
+  // Text is laid out and painted by the page on every change: ten times a second is
+  // as fast as it can be read.
+  if (now - view.panelAt >= PANEL_PERIOD_MS) {
+    view.panelAt = now;
+    showPanel();
+  }
   requestAnimationFrame(frame);
+}
+
+function sameJoints(a, b) {
+  return Boolean(b) && a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function setText(element, text) {
+  if (element.textContent !== text) {
+    element.textContent = text;
+  }
+}
+
+function showPanel() {
+  setText(fields.mode, view.mode || '-');
+  setText(fields.status, view.status);
+  if (fields.status.dataset.status !== view.status) {
+    fields.status.dataset.status = view.status;
+  }
+  formatErrors();
+  setText(fields.target, view.target
+    ? view.target.slice(0, 3).map((v) => v.toFixed(3)).join(', ') : '-');
+  setText(fields.joints, view.joints ? view.joints.map((v) => v.toFixed(3)).join(', ') : '-');
+  setText(fields.rate, view.mode === 'standalone'
+    ? `${view.ticksPerSecond.toFixed(0)} ticks/s, ${view.framesPerSecond.toFixed(0)} fps`
+    : `${live.connected ? 'live' : 'offline'}, ${view.framesPerSecond.toFixed(0)} fps`);
 }
 
 // ---- start ------------------------------------------------------------------------------------
