@@ -234,7 +234,8 @@ def test_live_click_drives_the_simulated_arm(tmp_path):
     try:
         ARTIFACTS.mkdir(exist_ok=True)
         result = browse('click', url + 'plan.html?mode=live',
-                        {'target': [-0.5, -0.4], 'settle': 1500, 'tolerance': 1e-4},
+                        {'target': [-0.5, -0.4], 'settle': 1500, 'tolerance': 1e-4,
+                         'waitForLive': True},
                         ARTIFACTS / 'web_live.png')
         assert result['consoleErrors'] == []
         state = result['state']
@@ -291,7 +292,8 @@ def test_live_view_of_the_spatial_arm():
         assert config['kind'] == 'spatial' and config['n_joints'] == 4
         ARTIFACTS.mkdir(exist_ok=True)
         result = browse('click', url + 'plan.html?mode=live',
-                        {'target': [0.3, 0.2], 'settle': 1000, 'tolerance': 1e-4},
+                        {'target': [0.3, 0.2], 'settle': 1000, 'tolerance': 1e-4,
+                         'waitForLive': True},
                         ARTIFACTS / 'web_live_spatial.png')
         assert result['consoleErrors'] == []
         state = result['state']

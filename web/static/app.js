@@ -482,7 +482,8 @@ window.iknn = {
   state: () => ({
     mode: view.mode, joints: view.joints, target: view.target, goal: view.goal,
     status: view.status, tipError: view.tipError, goalError: view.goalError,
-    live: live.connected, readOnly: live.readOnly, refused: live.refused,
+    live: live.connected, ikNode: live.heardIkNode, readOnly: live.readOnly,
+    refused: live.refused,
     ticksPerSecond: view.ticksPerSecond, firstFrameMs: view.firstFrameMs,
     message: messageBox.hidden ? '' : messageBox.textContent,
   }),

@@ -54,6 +54,8 @@ export class LiveLink {
     this.h = handlers;
     this.socket = null;
     this.connected = false;
+    // The IK node's diagnostics have come through: it is up, and goals reach it.
+    this.heardIkNode = false;
     this.reconnecting = false;
     this.readOnly = false;
     this.refused = null;
@@ -85,6 +87,9 @@ export class LiveLink {
       } else if (msg.type === 'error') {
         this.h.fail(`Live: ${msg.message}`);
       } else {
+        if (msg.type === 'diagnostics') {
+          this.heardIkNode = true;
+        }
         this.h.onMessage(msg);
       }
     };

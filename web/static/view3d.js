@@ -748,7 +748,8 @@ window.iknn = {
       gizmoMode: gizmo ? gizmo.mode : null, dragging: view.dragging,
       gizmoTarget: [...targetObject.position.toArray(), ...targetObject.quaternion.toArray()],
       tool: tool ? [...tool[0].toArray(), ...tool[1].toArray()] : null,
-      live: live.connected, readOnly: live.readOnly, refused: live.refused,
+      live: live.connected, ikNode: live.heardIkNode, readOnly: live.readOnly,
+      refused: live.refused,
       ticksPerSecond: view.ticksPerSecond, framesPerSecond: view.framesPerSecond,
       firstFrameMs: view.firstFrameMs, robotLoaded: view.robotLoaded,
       marks: Object.fromEntries(performance.getEntriesByType('mark')

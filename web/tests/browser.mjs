@@ -18,9 +18,9 @@
  *
  *   node browser.mjs <scenario> <url> [argument JSON, or @file holding it] [screenshot path]
  *
- * Scenarios: click (click a world point, wait for REACHED), steps (damped Newton steps
- * from given joints toward given points), parity (run a target script
- * through the in-browser tick), error (load and report the visible message), outside
+ * Scenarios: click (with {waitForLive}, wait for the IK node first; click a world point,
+ * wait for REACHED), steps (damped Newton steps from given joints toward given points),
+ * parity (run a target script through the in-browser tick), error (load and report the visible message), outside
  * (click outside the canvas), lost (connect live, wait for "GO" on stdin, then wait for the
  * page to report the lost connection), bench (first frame, animation rate, tick
  * throughput; bench/bench_web.py), send (live: wait until connected, or until refused
@@ -40,9 +40,17 @@ import {createInterface} from 'node:readline';
  * user does with the mouse; then wait for the arm to arrive (REACHED, or OUT_OF_REACH at
  * its goal) and settle.
  */
+/** Wait until the page is live, has the arm's joints and has heard from the IK node. */
+async function waitForIkNode(page) {
+  await page.waitForFunction(() => {
+    const s = window.iknn.state();
+    return s.live && s.ikNode && s.joints;
+  }, null, {timeout: 30000});
+}
+
 async function drag(page, options) {
   if (options.waitForLive) {
-    await page.waitForFunction(() => window.iknn.state().live, null, {timeout: 20000});
+    await waitForIkNode(page);
   }
   result.drags = [];
   for (const [mode, [dx, dy], handle] of options.moves) {
@@ -147,6 +155,10 @@ try {
   result.crossOriginIsolated = await page.evaluate(() => window.crossOriginIsolated);
 
   if (scenario === 'click') {
+    if (options.waitForLive) {
+      // A goal sent before the IK node is up is lost, as from rviz: wait for it.
+      await waitForIkNode(page);
+    }
     const [px, py] = await page.evaluate(([x, y]) => window.iknn.worldToPage(x, y),
                                          options.target);
     await page.mouse.click(px, py);
