@@ -20,8 +20,8 @@
  *
  * Scenarios: click (with {waitForLive}, wait for the IK node first; click a world point,
  * wait for REACHED), steps (damped Newton steps from given joints toward given points),
- * parity (run a target script through the in-browser tick), error (load and report the visible message), outside
- * (click outside the canvas), lost (connect live, wait for "GO" on stdin, then wait for the
+ * parity (run a target script through the in-browser tick), error (load and report the
+ * visible message), outside (click outside the canvas), lost (connect live, wait for "GO" on stdin, then wait for the
  * page to report the lost connection), bench (first frame, animation rate, tick
  * throughput; bench/bench_web.py), send (live: wait until connected, or until refused
  * with {waitFor: 'refused'}, click a world point, report), attack (open a page of another
