@@ -18,16 +18,16 @@
  *
  *   node browser.mjs <scenario> <url> [argument JSON, or @file holding it] [screenshot path]
  *
- * Scenarios: click (with {waitForLive}, wait for the IK node first; click a world point,
- * wait for REACHED), steps (damped Newton steps from given joints toward given points),
- * parity (run a target script through the in-browser tick), error (load and report the
- * visible message), outside (click outside the canvas), lost (connect live, wait for "GO" on stdin, then wait for the
- * page to report the lost connection), bench (first frame, animation rate, tick
- * throughput; bench/bench_web.py), send (live: wait until connected, or until refused
- * with {waitFor: 'refused'}, click a world point, report), attack (open a page of another
- * origin that tries the live socket itself and frames the view; wait for its
- * window.attack.done, click where the framed view is, report what got through), drag
- * (the 3D view: drag the gizmo, wait for the arm to arrive).
+ * Scenarios: click (with {waitForLive}, wait for the IK node first; click a world point, wait for
+ * REACHED), steps (damped Newton steps from given joints toward given points), parity (run a
+ * target script through the in-browser tick), error (load and report the visible message), outside
+ * (click outside the canvas), lost (connect live, wait for "GO" on stdin, then wait for the page
+ * to report the lost connection), bench (first frame, animation rate, tick throughput;
+ * bench/bench_web.py), send (live: wait until connected, or until refused with {waitFor:
+ * 'refused'}, click a world point, report), attack (open a page of another origin that tries the
+ * live socket itself and frames the view; wait for its window.attack.done, click where the framed
+ * view is, report what got through), drag (the 3D view: drag the gizmo, wait for the arm to
+ * arrive).
  */
 
 import {chromium} from 'playwright-core';
