@@ -323,6 +323,88 @@ class ChainKinematics {
   placement(q) {
     return this.placementAndJacobian(q, false);
   }
+
+  /**
+   * The tip's position into `position` and the first `rows` rows of its linear Jacobian
+   * into `jac` (row-major, rows x n): placementAndJacobian's numbers, in the same order of
+   * operations, without an allocation. The workspace search calls it some 10^5 times per
+   * target.
+   */
+  positionAndJacobianInto(q, rows, position, jac) {
+    const f = this.scratch || (this.scratch = {
+      r: new Float64Array(9), p: new Float64Array(3), local: new Float64Array(9),
+      next: new Float64Array(9), z: new Float64Array(3 * this.motions.length),
+      o: new Float64Array(3 * this.motions.length)});
+    const {r, p, local, next, z, o} = f;
+    r.fill(0);
+    r[0] = r[4] = r[8] = 1;
+    p.fill(0);
+    this.motions.forEach((m, j) => {
+      const value = m.multiplier * q[m.driver] + m.offset;
+      const or = m.origin.r;
+      let lx = m.origin.p[0];
+      let ly = m.origin.p[1];
+      let lz = m.origin.p[2];
+      if (m.prismatic) {
+        const a = m.axis.map((v) => v * value);
+        lx = dot(or[0], a) + lx;
+        ly = dot(or[1], a) + ly;
+        lz = dot(or[2], a) + lz;
+        for (let i = 0; i < 3; i++) {
+          for (let c = 0; c < 3; c++) {
+            local[3 * i + c] = or[i][c];
+          }
+        }
+      } else {
+        const turn = jointRotation(m.axis, value);
+        for (let i = 0; i < 3; i++) {
+          for (let c = 0; c < 3; c++) {
+            local[3 * i + c] = or[i][0] * turn[0][c] + or[i][1] * turn[1][c] +
+              or[i][2] * turn[2][c];
+          }
+        }
+      }
+      const px = r[0] * lx + r[1] * ly + r[2] * lz;
+      const py = r[3] * lx + r[4] * ly + r[5] * lz;
+      const pz = r[6] * lx + r[7] * ly + r[8] * lz;
+      p[0] = px + p[0];
+      p[1] = py + p[1];
+      p[2] = pz + p[2];
+      for (let i = 0; i < 3; i++) {
+        for (let c = 0; c < 3; c++) {
+          next[3 * i + c] = r[3 * i] * local[c] + r[3 * i + 1] * local[3 + c] +
+            r[3 * i + 2] * local[6 + c];
+        }
+      }
+      r.set(next);
+      for (let i = 0; i < 3; i++) {
+        z[3 * j + i] = r[3 * i] * m.axis[0] + r[3 * i + 1] * m.axis[1] + r[3 * i + 2] * m.axis[2];
+        o[3 * j + i] = p[i];
+      }
+    });
+    const t = this.tip.p;
+    for (let i = 0; i < 3; i++) {
+      position[i] = (r[3 * i] * t[0] + r[3 * i + 1] * t[1] + r[3 * i + 2] * t[2]) + p[i];
+    }
+    jac.fill(0, 0, rows * this.n);
+    this.motions.forEach((m, j) => {
+      const zx = z[3 * j];
+      const zy = z[3 * j + 1];
+      const zz = z[3 * j + 2];
+      let linear;
+      if (m.prismatic) {
+        linear = [zx, zy, zz];
+      } else {
+        const dx = position[0] - o[3 * j];
+        const dy = position[1] - o[3 * j + 1];
+        const dz = position[2] - o[3 * j + 2];
+        linear = [zy * dz - zz * dy, zz * dx - zx * dz, zx * dy - zy * dx];
+      }
+      for (let i = 0; i < rows; i++) {
+        jac[i * this.n + m.driver] += m.multiplier * linear[i];
+      }
+    });
+  }
 }
 
 // ---- routes (ik/routes.py, the float twins) ---------------------------------------------------
@@ -622,38 +704,135 @@ export class GeneralTick {
     return [ranked[winner], gaps[winner]];
   }
 
-  /** workspace._bounded_least_squares for one row: tip distance within the limits. */
+  /**
+   * workspace._bounded_least_squares for one row: tip distance within the limits.
+   *
+   * On flat buffers, with no allocation per iteration: the workspace search runs it from
+   * every grid start, some 10^5 iterations per target.
+   */
   boundedLeastSquares(q0, point, iterations, enoughGap) {
-    let damping = 1e-3;
-    let q = clip(q0, this.lo, this.hi);
-    const errorAt = (joints) => {
-      const [position, , jac] = this.kin.placementAndJacobian(joints);
-      return [point.map((v, i) => v - position[i]), jac];
+    const n = this.n;
+    const k = this.k;
+    const b = this.lsBuffers || (this.lsBuffers = {
+      q: new Float64Array(n), trial: new Float64Array(n), step: new Float64Array(n),
+      error: new Float64Array(3), trialError: new Float64Array(3),
+      jac: new Float64Array(3 * n), trialJac: new Float64Array(3 * n),
+      free: new Float64Array(3 * n), position: new Float64Array(3),
+      normal: new Float64Array(9), x: new Float64Array(3), y: new Float64Array(3),
+      blocked: new Uint8Array(n)});
+    const lo = this.lo;
+    const hi = this.hi;
+    let q = b.q;
+    let trial = b.trial;
+    let error = b.error;
+    let trialError = b.trialError;
+    let jac = b.jac;
+    let trialJac = b.trialJac;
+    for (let i = 0; i < n; i++) {
+      q[i] = Math.min(Math.max(q0[i], lo[i]), hi[i]);
+    }
+    const errorAt = (joints, e, j) => {
+      this.kin.positionAndJacobianInto(joints, k, b.position, j);
+      let cost = 0;
+      for (let i = 0; i < k; i++) {
+        e[i] = point[i] - b.position[i];
+        cost += e[i] * e[i];
+      }
+      return cost;
     };
-    let [error, jac6] = errorAt(q);
-    let cost = dot3(error);
+    // J^T (J J^T + damping I)^-1 e into `out`, the columns `drop` marks left out.
+    const leastNorm = (j, e, damping, drop, out) => {
+      const {normal, x, y} = b;
+      for (let r = 0; r < k; r++) {
+        for (let c = 0; c < k; c++) {
+          let sum = 0;
+          for (let m = 0; m < n; m++) {
+            if (!drop || !drop[m]) {
+              sum += j[r * n + m] * j[c * n + m];
+            }
+          }
+          normal[r * k + c] = r === c ? sum + damping : sum;
+        }
+      }
+      // Cholesky in place (lower triangle), then the two triangular solves: solveSpd.
+      for (let c = 0; c < k; c++) {
+        let d = normal[c * k + c];
+        for (let m = 0; m < c; m++) {
+          d -= normal[c * k + m] * normal[c * k + m];
+        }
+        d = Math.sqrt(d);
+        normal[c * k + c] = d;
+        for (let r = c + 1; r < k; r++) {
+          let sum = normal[r * k + c];
+          for (let m = 0; m < c; m++) {
+            sum -= normal[r * k + m] * normal[c * k + m];
+          }
+          normal[r * k + c] = sum / d;
+        }
+      }
+      for (let r = 0; r < k; r++) {
+        let sum = e[r];
+        for (let m = 0; m < r; m++) {
+          sum -= normal[r * k + m] * y[m];
+        }
+        y[r] = sum / normal[r * k + r];
+      }
+      for (let r = k - 1; r >= 0; r--) {
+        let sum = y[r];
+        for (let m = r + 1; m < k; m++) {
+          sum -= normal[m * k + r] * x[m];
+        }
+        x[r] = sum / normal[r * k + r];
+      }
+      for (let m = 0; m < n; m++) {
+        let sum = 0;
+        for (let r = 0; r < k; r++) {
+          sum += (drop && drop[m] ? 0 : j[r * n + m]) * x[r];
+        }
+        out[m] = sum;
+      }
+    };
+    let damping = 1e-3;
+    let cost = errorAt(q, error, jac);
     for (let it = 0; it < iterations; it++) {
       if (cost <= enoughGap * enoughGap) {
         break;
       }
-      const jac = jac6.slice(0, this.k);
-      const step = leaveBlockedJoints(q, dampedLeastNorm(jac, error, damping), jac, error,
-                                      this.lo, this.hi,
-                                      (free, rest) => dampedLeastNorm(free, rest, damping));
-      const trial = clip(q.map((v, i) => v + step[i]), this.lo, this.hi);
-      const [trialError, trialJac] = errorAt(trial);
-      const trialCost = dot3(trialError);
+      const step = b.step;
+      leastNorm(jac, error, damping, null, step);
+      // leave_blocked_joints: joints pressed against a limit leave the step.
+      let anyBlocked = false;
+      for (let i = 0; i < n; i++) {
+        b.blocked[i] = (q[i] <= lo[i] && step[i] < 0) || (q[i] >= hi[i] && step[i] > 0);
+        anyBlocked = anyBlocked || b.blocked[i] === 1;
+      }
+      if (anyBlocked) {
+        leastNorm(jac, error, damping, b.blocked, b.free);
+        for (let i = 0; i < n; i++) {
+          step[i] = b.blocked[i] ? 0 : b.free[i];
+        }
+      }
+      for (let i = 0; i < n; i++) {
+        trial[i] = Math.min(Math.max(q[i] + step[i], lo[i]), hi[i]);
+      }
+      const trialCost = errorAt(trial, trialError, trialJac);
       const better = trialCost < cost;
       if (!better && damping >= this.k0.max_damping) {
         break;
       }
       if (better) {
-        [q, error, cost, jac6] = [trial, trialError, trialCost, trialJac];
+        [q, trial] = [trial, q];
+        [error, trialError] = [trialError, error];
+        [jac, trialJac] = [trialJac, jac];
+        cost = trialCost;
       }
       damping = Math.min(Math.max(better ? damping * 0.3 : damping * 10, 1e-12),
                          this.k0.max_damping);
     }
-    return q;
+    // The buffers may have swapped: keep them for the next call.
+    [b.q, b.trial, b.error, b.trialError, b.jac, b.trialJac] =
+      [q, trial, error, trialError, jac, trialJac];
+    return Array.from(q);
   }
 
   /** Check that the goal is reachable from near q; project it where it is not. */
