@@ -215,9 +215,6 @@ def _run(args: argparse.Namespace) -> int:
         return 0 if args.no_eval else _evaluate_only(config, chain, out)
     init_state = None
     # torch is imported only now: the configuration errors above need no torch.
-    from iknn_ros.training.export import export_onnx
-    from iknn_ros.training.export import onnx_bytes
-    from iknn_ros.training.export import parity_error
     from iknn_ros.training.train import load_checkpoint
     from iknn_ros.training.train import resolve_device
     from iknn_ros.training.train import save_checkpoint
@@ -248,12 +245,7 @@ def _run(args: argparse.Namespace) -> int:
                  'peak_memory_mb': round(result.peak_memory_mb, 1),
                  'final_validation_tip_error_mean_m':
                      result.history[-1]['validation_tip_error_mean_m']})
-    parity = parity_error(result.model, chain, onnx_bytes(result.model, chain, card))
-    if not parity <= PARITY_TOLERANCE:
-        raise ValueError(f'onnxruntime and torch disagree by {parity:.2e} (> '
-                         f'{PARITY_TOLERANCE:.0e}); not exporting')
-    card = dataclasses.replace(card, metrics={**card.metrics, 'onnx_parity_max_abs': parity})
-    export_onnx(result.model, chain, card, out / 'model.onnx')
+    parity = _export_checked(result.model, chain, card, out / 'model.onnx')
     save_checkpoint(out / 'checkpoint.pt', result.model, config)
     (out / 'config.yaml').write_text(
         f'# Rebuild: python -m iknn_ros.training --config {out / "config.yaml"} --out {out}\n'
@@ -300,13 +292,25 @@ def _report(config: TrainConfig, chain: KinematicChain, out: Path, training: dic
     return report
 
 
+def _export_checked(model, chain: KinematicChain, card: ModelCard, path: Path) -> float:
+    """Export ``model`` with ``card`` once onnxruntime agrees with torch; return the gap."""
+    from iknn_ros.training.export import export_onnx
+    from iknn_ros.training.export import onnx_bytes
+    from iknn_ros.training.export import parity_error
+
+    parity = parity_error(model, chain, onnx_bytes(model, chain, card))
+    if not parity <= PARITY_TOLERANCE:
+        raise ValueError(f'onnxruntime and torch disagree by {parity:.2e} (> '
+                         f'{PARITY_TOLERANCE:.0e}); not exporting')
+    card = dataclasses.replace(card, metrics={**card.metrics, 'onnx_parity_max_abs': parity})
+    export_onnx(model, chain, card, path)
+    return parity
+
+
 def _export_again(config: TrainConfig, chain: KinematicChain, out: Path) -> None:
     """Export ``out/model.onnx`` again from ``out/checkpoint.pt``: same weights, same card."""
     from iknn_ros.ik.solver import OnnxIKNetwork
     from iknn_ros.ik.tick_types import ModelLoadError
-    from iknn_ros.training.export import export_onnx
-    from iknn_ros.training.export import onnx_bytes
-    from iknn_ros.training.export import parity_error
     from iknn_ros.training.model import build_model
     from iknn_ros.training.train import load_checkpoint
 
@@ -329,12 +333,7 @@ def _export_again(config: TrainConfig, chain: KinematicChain, out: Path) -> None
     model = build_model(chain, m.architecture, config.data.step_m, m.hidden, m.activation,
                         m.bend_direction, m.target_mode, config.data.step_rad)
     model.load_state_dict(state)
-    parity = parity_error(model, chain, onnx_bytes(model, chain, card))
-    if not parity <= PARITY_TOLERANCE:
-        raise ValueError(f'onnxruntime and torch disagree by {parity:.2e} (> '
-                         f'{PARITY_TOLERANCE:.0e}); not exporting')
-    card = dataclasses.replace(card, metrics={**card.metrics, 'onnx_parity_max_abs': parity})
-    export_onnx(model, chain, card, out / 'model.onnx')
+    parity = _export_checked(model, chain, card, out / 'model.onnx')
     record['training']['onnx_parity_max_abs'] = parity
     metrics_path.write_text(json.dumps(record, indent=2) + '\n')
     print(f'train: exported {out / "model.onnx"} again from its checkpoint (ONNX vs torch, '
