@@ -280,6 +280,23 @@ def test_parameter_changes_are_validated(ros):
     ik.destroy_node()
 
 
+def test_the_posture_pull_is_a_parameter_checked_against_the_chain(ros):
+    ik = ik_node()
+    try:
+        assert ik.has_parameter('rest_posture')
+        config = ik.controller.solver.config
+        assert config.posture_gain == 0.0 and config.rest_posture == ()
+        results = ik.set_parameters([Parameter('rest_posture', value=[0.1])])
+        assert not results[0].successful and 'rest_posture has 1 values' in results[0].reason
+        results = ik.set_parameters([Parameter('posture_gain', value=5.0),
+                                     Parameter('rest_posture', value=[0.1, 0.2])])
+        assert all(r.successful for r in results)
+        config = ik.controller.solver.config
+        assert config.posture_gain == 5.0 and config.rest_posture == (0.1, 0.2)
+    finally:
+        ik.destroy_node()
+
+
 def test_without_post_set_callbacks_the_next_tick_applies_a_change(ros):
     # Humble's rclpy has no post-set callbacks: the change waits for the next tick, which
     # applies it once the node holds the new value.

@@ -405,3 +405,90 @@ def test_a_zero_or_unreachable_tool_axis_is_refused_or_projected():
     far = solver.tick(q, (3.0, 0.0, 0.3, 0.0, 0.0, -1.0), 0.01)
     assert far.status is Status.OUT_OF_REACH and far.unreachable == 'position'
     assert solver.solve(far.goal).reached
+
+
+# ---- the posture pull --------------------------------------------------------------------
+
+def ten_laps(chain, solver, start, hold=300):
+    """Hold the path's start, run ten laps of a closed tool circle, hold again; the joints."""
+    body = RigidBodyModel(chain)
+    centre = body.placement(start)[0]
+    here = format_target(chain, solver.target_mode, *body.placement(start))
+    angles = np.linspace(0.0, 2.0 * math.pi, 101)[1:]
+    lap = [(centre[0] + 0.08 * (math.cos(a) - 1.0), centre[1] + 0.08 * math.sin(a),
+            centre[2]) + tuple(here[3:]) for a in angles]
+    tracker, q = Tracker(solver), tuple(start)
+    for _ in range(hold):
+        q = tracker.tick(q, here, 0.01).command
+    before = np.array(q)
+    for _ in range(10):
+        for target in lap:
+            for _ in range(50):
+                result = tracker.tick(q, target, 0.01)
+                assert_safe(chain, solver, q, result.command, 0.01)
+                q = result.command
+                if result.reached:
+                    break
+            assert result.reached, result
+    for _ in range(hold):
+        q = tracker.tick(q, here, 0.01).command
+    return before, np.array(q)
+
+
+def test_the_posture_pull_brings_a_redundant_arm_back_to_the_same_joints():
+    start = np.array([0.4, -0.4, 0.4, -2.0, 0.4, 1.4, 0.4])
+    exact = {'goal_tolerance_m': 1e-9, 'goal_tolerance_rad': 1e-9}
+    chain, plain = pose_solver(SEVEN, refine=1, **exact)
+    before, after = ten_laps(chain, plain, start)
+    # The least-norm step alone drifts along the self-motion ...
+    assert np.max(np.abs(after - before)) > 1e-2
+    _, pulled = pose_solver(SEVEN, refine=1, posture_gain=10.0, **exact)
+    before, after = ten_laps(chain, pulled, start)
+    # ... the pull brings the joints back, and keeps them nearer the middle of the limits.
+    assert np.max(np.abs(after - before)) < 1e-9
+    middle = 0.5 * (chain.lower + chain.upper)
+    assert np.linalg.norm(before - middle) < np.linalg.norm(start - middle)
+
+
+def test_the_posture_pull_moves_the_joints_not_the_tool():
+    chain, solver = pose_solver(SEVEN, refine=1, posture_gain=10.0,
+                                rest_posture=(0.0, 0.3, 0.0, -1.8, 0.0, 2.0, 0.8))
+    start = np.array([0.4, -0.4, 0.4, -2.0, 0.4, 1.4, 0.4])
+    target = format_target(chain, solver.target_mode, *RigidBodyModel(chain).placement(start))
+    q, rest = tuple(start), np.array(solver.config.rest_posture)
+    for _ in range(100):
+        result = solver.tick(q, target, 0.01)
+        assert_safe(chain, solver, q, result.command, 0.01)
+        assert result.status is Status.REACHED
+        assert result.goal_error_m <= 1e-9 and result.goal_error_rad <= 1e-9
+        assert np.linalg.norm(np.array(result.command) - rest) < np.linalg.norm(
+            np.array(q) - rest)
+        q = result.command
+    # Off by default, and nothing to pull on an arm without redundancy.
+    _, plain = pose_solver(SEVEN, refine=1)
+    assert plain.tick(tuple(start), target, 0.01).command == pytest.approx(tuple(start),
+                                                                           abs=1e-12)
+    six, six_solver = pose_solver(SIX, refine=1, posture_gain=10.0)
+    q6 = np.array([0.3, -1.4, 1.5, -1.2, -1.4, 0.5])
+    six_target = format_target(six, six_solver.target_mode, *RigidBodyModel(six).placement(q6))
+    assert six_solver.tick(tuple(q6), six_target, 0.01).command == pytest.approx(
+        tuple(q6), abs=1e-12)
+
+
+def test_the_posture_pull_runs_planar_arms_on_the_general_tick_and_checks_its_posture():
+    three = REPO / 'urdf' / 'three_link_arm.urdf'
+    chain, solver = pose_solver(three, mode='position', refine=1, posture_gain=10.0,
+                                rest_posture=(0.0, 0.5, 0.5))
+    start = (0.3, 1.2, -1.0)
+    target = tuple(chain.fk(np.array(start))[:2])
+    q = start
+    for _ in range(200):
+        result = solver.tick(q, target, 0.01)
+        q = result.command
+    assert result.status is Status.REACHED and result.goal_error_m <= 1e-9
+    rest = np.array(solver.config.rest_posture)
+    assert np.linalg.norm(np.array(q) - rest) < np.linalg.norm(np.array(start) - rest) - 0.5
+    with pytest.raises(ValueError, match='rest_posture has 2 values'):
+        pose_solver(three, mode='position', posture_gain=1.0, rest_posture=(0.0, 1.0))
+    with pytest.raises(ValueError, match='posture_gain'):
+        pose_solver(three, mode='position', posture_gain=-1.0)

@@ -82,6 +82,9 @@ INITIAL_DAMPING = 1e-3
 # An accepted step that lowers the cost by less than this share of it has settled.
 SETTLED = 1e-10
 MAX_DAMPING = 1e6
+# The posture pull takes at most this share of a joint's velocity limit per tick, so the
+# tool's own step keeps the rest.
+POSTURE_VELOCITY_SHARE = 0.25
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,6 +186,15 @@ class PoseTick:
         # The last projected target: (its aim, the nearest pose's joints, the part out of
         # reach), from which a stream of targets just beside it is followed locally.
         self._projection: Optional[tuple] = None
+        self.posture_gain = config.posture_gain if len(self.task.rows) < self.n else 0.0
+        if config.rest_posture:
+            self.rest = np.clip(np.array(config.rest_posture, dtype=np.float64),
+                                self.lo, self.hi)
+            self.rest_weight = np.ones(self.n)
+        else:
+            self.rest = 0.5 * (np.where(self.continuous, 0.0, self.lo)
+                               + np.where(self.continuous, 0.0, self.hi))
+            self.rest_weight = np.where(self.continuous, 0.0, 1.0)
 
     def browser_constants(self, workspace_starts: Optional[FloatArray] = None) -> dict:
         """
@@ -279,6 +291,20 @@ class PoseTick:
         return jac.T @ eigenpy.LDLT(normal).solve(residual)
 
     @staticmethod
+    def _with_posture(jac: FloatArray, residual: FloatArray, damping: float,
+                      pull: FloatArray, allowance: FloatArray) -> FloatArray:
+        # The least-norm step plus the pull's share in the task's null space,
+        # (I - J+ J) pull, scaled into the allowance.
+        normal = jac @ jac.T
+        normal.flat[::len(normal) + 1] += damping
+        solve = eigenpy.LDLT(normal).solve
+        free = pull - jac.T @ solve(jac @ pull)
+        share = float(np.max(np.abs(free) / allowance))
+        if share > 1.0:
+            free /= share
+        return jac.T @ solve(residual) + free
+
+    @staticmethod
     def _task_jacobian(jac6: FloatArray, task: Task, rotation: FloatArray) -> FloatArray:
         if task.mode is TargetMode.POSE:
             jac = jac6.copy()
@@ -297,7 +323,8 @@ class PoseTick:
         return jac6[task.rows] * task.row_scale[:, None]
 
     def lm_step(self, q: FloatArray, aim: Aim, evaluated: Optional[tuple] = None,
-                stop_gap: float = -1.0, residual: Optional[tuple] = None) -> tuple:
+                stop_gap: float = -1.0, residual: Optional[tuple] = None,
+                posture: Optional[tuple] = None) -> tuple:
         """
         Return one bounded damped Newton step toward ``aim`` and the errors before it.
 
@@ -305,16 +332,21 @@ class PoseTick:
         carry past its limit stops there and the others take up the rest (one active-set
         pass), as in the batched tick. ``evaluated`` is ``placement_and_jacobian(q)`` and
         ``residual`` its :meth:`residual` toward ``aim``, when known; no step is taken when
-        both errors are within ``stop_gap`` already.
+        both errors are within ``stop_gap`` already. With ``posture`` (:meth:`posture_step`),
+        the step adds the pull's share in the null space of the task (Liegeois' gradient
+        projection), which moves the joints without moving the tool (to first order).
         """
         task = self.task
         position, rotation, jac6 = evaluated or self.body.placement_and_jacobian(q)
         residual, position_error, angle = residual or self.residual(position, rotation, aim)
-        if self._exact(position_error, angle, stop_gap):
+        if posture is None and self._exact(position_error, angle, stop_gap):
             return q, position_error, angle
         jac = self._task_jacobian(jac6, task, rotation)
         damping = float(residual @ residual) + self.damping_floor
-        step = self._least_norm(jac, residual, damping)
+        if posture is None:
+            step = self._least_norm(jac, residual, damping)
+        else:
+            step = self._with_posture(jac, residual, damping, *posture)
         step = stop_at_limits(q, step, jac, residual, self.lo, self.hi,
                               lambda free, rest: self._least_norm(free, rest, damping))
         return q + step, position_error, angle
@@ -592,8 +624,18 @@ class PoseTick:
 
     # ---- the tick ------------------------------------------------------------------------
 
+    def posture_step(self, q: FloatArray, dt: float) -> Optional[tuple]:
+        """Return this tick's pull toward the rest posture and its bound (None: off)."""
+        if not self.posture_gain or not dt > 0.0:
+            return None
+        away = self.rest - q
+        if self.any_continuous:
+            away = np.where(self.continuous, (away + math.pi) % TWO_PI - math.pi, away)
+        pull = min(1.0, self.posture_gain * dt) * self.rest_weight * away
+        return (pull, POSTURE_VELOCITY_SHARE * dt * self.velocity) if np.any(pull) else None
+
     def _refine(self, q: FloatArray, aim: Aim, branch: float, step_length: float,
-                evaluated: tuple) -> tuple:
+                evaluated: tuple, dt: float = 0.0) -> tuple:
         """Return the network's step refined (or least squares alone), fell back, error."""
         cfg = self.config
         iterations = cfg.refine_iterations
@@ -619,11 +661,15 @@ class PoseTick:
                 fallback, solution, evaluated, residual = True, q, None, None
                 if cfg.fallback:
                     iterations = max(iterations, FALLBACK_ITERATIONS)
+        posture = self.posture_step(solution, dt) if iterations else None
+        if posture is not None:
+            # The pull's own step moves the tool at second order: one more to take it back.
+            iterations += 1
         first, final = math.nan, None
         for k in range(iterations):
             previous = solution
-            solution, position_error, angle = self.lm_step(solution, aim, evaluated,
-                                                           REFINED_GAP, residual)
+            solution, position_error, angle = self.lm_step(
+                solution, aim, evaluated, REFINED_GAP, residual, posture if k == 0 else None)
             evaluated = residual = None
             if k == 0:
                 first = position_error + (0.0 if math.isnan(angle) else self.weight * angle)
@@ -689,7 +735,7 @@ class PoseTick:
                 step_length = math.dist(aim_now.position[:self.position_rows],
                                         position[:self.position_rows])
             solution, fallback, network_error, before, final = self._refine(
-                q, aim_now, br, step_length, evaluated)
+                q, aim_now, br, step_length, evaluated, dt)
             command, position_limited, velocity_limited = self._safety(q, solution, dt)
             if at_goal and final is not None and not (position_limited or velocity_limited):
                 goal_position_error, goal_angle = final

@@ -231,6 +231,9 @@ class IKSolver:
         if missing:
             raise ValueError(f'joint(s) {missing} have no velocity limit in the URDF; iknn_ros '
                              'needs <limit velocity="..."/> to rate-limit commands')
+        if config.rest_posture and len(config.rest_posture) != chain.n_joints:
+            raise ValueError(f'rest_posture has {len(config.rest_posture)} values for the '
+                             f'{chain.n_joints} joints {list(chain.joint_names)}')
         self.chain = chain
         self.network = network if config.use_network else None
         self.step_m = network.card.step_m if network is not None else 0.05
@@ -244,10 +247,10 @@ class IKSolver:
             self._two_link = None
         self.target_mode = mode
         # Planar position targets keep their float tick (the browser runs its port); every
-        # other chain and mode runs the general tick.
+        # other chain and mode, and the posture pull, run the general tick.
         self._scalar: Union[_ScalarPlanarTick, PoseTick] = \
             _ScalarPlanarTick(self) if chain.planar is not None and \
-            mode is TargetMode.POSITION else self._general_tick()
+            mode is TargetMode.POSITION and not config.posture_gain else self._general_tick()
         self._solver_tick: Optional[PoseTick] = None
         self._projection_cache: dict = {}
         self._numeric: Optional[NumericWorkspace] = None
@@ -493,6 +496,9 @@ class IKSolver:
         """Return the next command for each of many arms (the reference implementation)."""
         if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0.0):
             raise ValueError(f'tick duration must be a finite number > 0, got {dt!r}')
+        if self.config.posture_gain:
+            raise ValueError('the posture pull (posture_gain) runs in the one-arm tick '
+                             '(IKSolver.tick), not in tick_batch')
         chain, cfg = self.chain, self.config
         joints = np.asarray(joints, dtype=np.float64)
         target = np.asarray(target, dtype=np.float64)

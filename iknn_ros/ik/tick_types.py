@@ -108,6 +108,13 @@ class SolverConfig:
     # two are summed: the least-squares rows, the nearest reachable pose (pick_ik's
     # rotation_scale, 0.5 m/rad, is the same idea).
     orientation_weight_m_per_rad: float = 0.5
+    # Rate (1/s) at which a redundant arm's self-motion pulls its joints toward
+    # rest_posture, inside the refinement and without moving the tool (0: off, the
+    # least-norm step's own drift). Makes a closed tool path come back to the same joints.
+    posture_gain: float = 0.0
+    # The posture that pull heads for (one value per joint; empty: the middle of each
+    # limited joint's range, continuous joints left free).
+    rest_posture: tuple = ()
 
     def validate(self) -> 'SolverConfig':
         """Raise ValueError naming the first invalid field; return self."""
@@ -137,6 +144,10 @@ class SolverConfig:
              self.orientation_weight_m_per_rad > 0.0,
              f'orientation_weight_m_per_rad must be > 0, got '
              f'{self.orientation_weight_m_per_rad}'),
+            (math.isfinite(self.posture_gain) and 0.0 <= self.posture_gain <= 100.0,
+             f'posture_gain must be in [0, 100] (1/s), got {self.posture_gain}'),
+            (all(math.isfinite(v) for v in self.rest_posture),
+             f'rest_posture must be finite, got {self.rest_posture}'),
             (self.use_network or self.refine_iterations > 0,
              'without the network at least one refine iteration is needed'),
         ]

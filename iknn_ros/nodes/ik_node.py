@@ -72,7 +72,9 @@ from rcl_interfaces.msg import FloatingPointRange
 from rcl_interfaces.msg import IntegerRange
 from rcl_interfaces.msg import ParameterDescriptor
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.qos import QoSProfile
@@ -89,7 +91,8 @@ OUTPUT_MODES = ('joint_state', 'forward_position', 'joint_trajectory')
 SOLVER_PARAMETERS = ('model_path', 'robot_description', 'urdf_path', 'base_link', 'tip_link',
                      'refine_iterations', 'joint_limit_margin', 'goal_tolerance',
                      'max_cartesian_speed', 'keep_out_fraction', 'target_mode',
-                     'goal_tolerance_rad', 'max_angular_speed', 'orientation_weight')
+                     'goal_tolerance_rad', 'max_angular_speed', 'orientation_weight',
+                     'posture_gain', 'rest_posture')
 DIAGNOSTIC_PERIOD_S = 0.1
 # trigger: feedback ticks no sooner than this share of the control period after the last.
 FEEDBACK_TICK_MIN_FRACTION = 0.5
@@ -180,6 +183,14 @@ PARAMETERS = (
     ('orientation_weight', 0.5, _descriptor(
         'metres one radian of orientation error weighs against position error (nearest '
         'reachable pose, least squares)', floating=(1e-3, 10.0))),
+    ('posture_gain', 0.0, _descriptor(
+        "a redundant arm's self-motion pulls its joints toward rest_posture at this rate "
+        '(1/s), without moving the tool: the same joints each time round a closed path; '
+        '0: off', floating=(0.0, 100.0))),
+    # Typed, without a value: an empty list would be declared as a bool array.
+    ('rest_posture', Parameter.Type.DOUBLE_ARRAY, _descriptor(
+        'the posture posture_gain pulls toward, one value per joint (rad or m); unset: the '
+        'middle of each limited joint range')),
     ('max_cartesian_speed', 0.5, _descriptor('speed of the tip toward the goal (m/s)',
                                              floating=(1e-3, 10.0))),
     ('keep_out_fraction', 0.25, _descriptor(
@@ -235,7 +246,7 @@ class IKNode(Node):
         super().__init__('ik_node', **kwargs)
         for name, default, descriptor in PARAMETERS:
             self.declare_parameter(name, default, descriptor)
-        values = {name: self.get_parameter(name).value for name, _, _ in PARAMETERS}
+        values = self._parameter_values()
         self._modes = parse_output_modes(values['output_mode'])
         if values['executor'] not in EXECUTORS:
             raise ConfigurationError(f'executor must be one of {list(EXECUTORS)}, got '
@@ -290,6 +301,16 @@ class IKNode(Node):
 
     # ---- construction ------------------------------------------------------------------
 
+    def _parameter_values(self) -> dict:
+        """Return every parameter's value; None for one declared with a type only."""
+        values = {}
+        for name, _, _ in PARAMETERS:
+            try:
+                values[name] = self.get_parameter(name).value
+            except ParameterUninitializedException:
+                values[name] = None
+        return values
+
     def _build_controller(self, values: dict) -> tuple[IKController, str]:
         """Return the controller the values describe and the model's name (no side effects)."""
         try:
@@ -317,7 +338,10 @@ class IKNode(Node):
                                   goal_tolerance_rad=float(values['goal_tolerance_rad']),
                                   max_angular_speed=float(values['max_angular_speed']),
                                   orientation_weight_m_per_rad=float(
-                                      values['orientation_weight']))
+                                      values['orientation_weight']),
+                                  posture_gain=float(values['posture_gain']),
+                                  rest_posture=tuple(float(v) for v in
+                                                     values['rest_posture'] or ()))
             solver = IKSolver(chain, network, config)
         except (UrdfError, ModelLoadError, ModelMismatchError, ValueError, OSError) as err:
             raise ConfigurationError(str(err)) from err
@@ -588,7 +612,7 @@ class IKNode(Node):
                     raise ValueError(f'{name} must be a positive number, got {proposed[name]!r}')
             controller = None
             if any(name in proposed for name in SOLVER_PARAMETERS):
-                values = {name: self.get_parameter(name).value for name, _, _ in PARAMETERS}
+                values = self._parameter_values()
                 values.update(proposed)
                 controller, source = self._build_controller(values)
         except (ValueError, ConfigurationError) as err:
