@@ -32,9 +32,6 @@ const MIN_QUATERNION_NORM = 1e-6;
 // ---- small linear algebra: 3-vectors, 3 x 3 matrices as arrays of rows --------------------
 
 const dot = (a, b) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
-const cross = (a, b) => [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2],
-                         a[0] * b[1] - a[1] * b[0]];
-const matVec = (m, v) => [dot(m[0], v), dot(m[1], v), dot(m[2], v)];
 const transpose = (m) => [[m[0][0], m[1][0], m[2][0]], [m[0][1], m[1][1], m[2][1]],
                           [m[0][2], m[1][2], m[2][2]]];
 
@@ -57,65 +54,87 @@ function dist(a, b, k = a.length) {
   return Math.sqrt(sum);
 }
 
-/** Solve the symmetric positive definite system `a x = b` (Cholesky, m <= 6). */
-function solveSpd(a, b) {
-  const m = b.length;
-  const l = a.map((row) => row.slice());
-  for (let j = 0; j < m; j++) {
-    let d = l[j][j];
-    for (let k = 0; k < j; k++) {
-      d -= l[j][k] * l[j][k];
+/**
+ * J^T (J J^T + damping I)^-1 e into `out`: least_squares.damped_least_norm for one problem,
+ * written once. `jac` is row-major m x n; the columns `drop` marks (when given) are left
+ * out; `s` holds the m x m normal matrix and two m-vectors (Cholesky, m <= 6, in place).
+ */
+function dampedLeastNormInto(jac, m, n, error, damping, drop, out, s) {
+  const {normal, x, y} = s;
+  for (let r = 0; r < m; r++) {
+    for (let c = 0; c < m; c++) {
+      let sum = 0;
+      for (let k = 0; k < n; k++) {
+        if (!drop || !drop[k]) {
+          sum += jac[r * n + k] * jac[c * n + k];
+        }
+      }
+      normal[r * m + c] = r === c ? sum + damping : sum;
+    }
+  }
+  for (let c = 0; c < m; c++) {
+    let d = normal[c * m + c];
+    for (let k = 0; k < c; k++) {
+      d -= normal[c * m + k] * normal[c * m + k];
     }
     d = Math.sqrt(d);
-    l[j][j] = d;
-    for (let i = j + 1; i < m; i++) {
-      let s = l[i][j];
-      for (let k = 0; k < j; k++) {
-        s -= l[i][k] * l[j][k];
+    normal[c * m + c] = d;
+    for (let r = c + 1; r < m; r++) {
+      let sum = normal[r * m + c];
+      for (let k = 0; k < c; k++) {
+        sum -= normal[r * m + k] * normal[c * m + k];
       }
-      l[i][j] = s / d;
+      normal[r * m + c] = sum / d;
     }
   }
-  const y = new Array(m);
-  for (let i = 0; i < m; i++) {
-    let s = b[i];
-    for (let k = 0; k < i; k++) {
-      s -= l[i][k] * y[k];
+  for (let r = 0; r < m; r++) {
+    let sum = error[r];
+    for (let k = 0; k < r; k++) {
+      sum -= normal[r * m + k] * y[k];
     }
-    y[i] = s / l[i][i];
+    y[r] = sum / normal[r * m + r];
   }
-  const x = new Array(m);
-  for (let i = m - 1; i >= 0; i--) {
-    let s = y[i];
-    for (let k = i + 1; k < m; k++) {
-      s -= l[k][i] * x[k];
+  for (let r = m - 1; r >= 0; r--) {
+    let sum = y[r];
+    for (let k = r + 1; k < m; k++) {
+      sum -= normal[k * m + r] * x[k];
     }
-    x[i] = s / l[i][i];
+    x[r] = sum / normal[r * m + r];
   }
-  return x;
+  for (let k = 0; k < n; k++) {
+    let sum = 0;
+    for (let r = 0; r < m; r++) {
+      sum += (drop && drop[k] ? 0 : jac[r * n + k]) * x[r];
+    }
+    out[k] = sum;
+  }
 }
 
-/** J^T (J J^T + damping I)^-1 e: least_squares.damped_least_norm for one problem. */
+// Buffers per problem size for the array-of-rows form: a typed array costs more to
+// allocate than the whole solve of a 6 x 7 problem.
+const leastNormBuffers = new Map();
+
+/** dampedLeastNormInto for a Jacobian as an array of rows; returns the step. */
 function dampedLeastNorm(jac, error, damping) {
   const m = jac.length;
   const n = jac[0].length;
-  const normal = [];
-  for (let i = 0; i < m; i++) {
-    normal.push(new Array(m));
-    for (let j = 0; j < m; j++) {
-      let s = 0;
-      for (let k = 0; k < n; k++) {
-        s += jac[i][k] * jac[j][k];
-      }
-      normal[i][j] = i === j ? s + damping : s;
+  const key = m * 64 + n;
+  let b = leastNormBuffers.get(key);
+  if (!b) {
+    b = {jac: new Float64Array(m * n), step: new Float64Array(n),
+         normal: new Float64Array(m * m), x: new Float64Array(m), y: new Float64Array(m)};
+    leastNormBuffers.set(key, b);
+  }
+  for (let r = 0; r < m; r++) {
+    const row = jac[r];
+    for (let k = 0; k < n; k++) {
+      b.jac[r * n + k] = row[k];
     }
   }
-  const x = solveSpd(normal, error);
-  const step = new Array(n).fill(0);
+  dampedLeastNormInto(b.jac, m, n, error, damping, null, b.step, b);
+  const step = new Array(n);
   for (let k = 0; k < n; k++) {
-    for (let i = 0; i < m; i++) {
-      step[k] += jac[i][k] * x[i];
-    }
+    step[k] = b.step[k];
   }
   return step;
 }
@@ -272,11 +291,6 @@ function transformOf(m) {
           p: [m[0][3], m[1][3], m[2][3]]};
 }
 
-function compose(a, b) {
-  const moved = matVec(a.r, b.p);
-  return {r: matMul(a.r, b.r), p: [moved[0] + a.p[0], moved[1] + a.p[1], moved[2] + a.p[2]]};
-}
-
 class ChainKinematics {
   constructor(c) {
     this.motions = c.motions.map((m) => ({...m, origin: transformOf(m.origin)}));
@@ -286,38 +300,26 @@ class ChainKinematics {
 
   /** The tip's [position, rotation, 6 x n Jacobian (LOCAL_WORLD_ALIGNED)] at q. */
   placementAndJacobian(q, withJacobian = true) {
-    let frame = {r: [[1, 0, 0], [0, 1, 0], [0, 0, 1]], p: [0, 0, 0]};
-    const axes = [];
-    for (const m of this.motions) {
-      const value = m.multiplier * q[m.driver] + m.offset;
-      const local = m.prismatic
-        ? {r: m.origin.r, p: matVec(m.origin.r, m.axis.map((v) => v * value))
-          .map((v, i) => v + m.origin.p[i])}
-        : {r: matMul(m.origin.r, jointRotation(m.axis, value)), p: m.origin.p};
-      frame = compose(frame, local);
-      axes.push([matVec(frame.r, m.axis), frame.p, m]);
-    }
-    const tip = compose(frame, this.tip);
-    if (!withJacobian) {
-      return [tip.p, tip.r, null];
-    }
-    const jac = [0, 1, 2, 3, 4, 5].map(() => new Array(this.n).fill(0));
-    for (const [z, origin, m] of axes) {
-      let linear;
-      let angular;
-      if (m.prismatic) {
-        linear = z;
-        angular = [0, 0, 0];
-      } else {
-        linear = cross(z, [tip.p[0] - origin[0], tip.p[1] - origin[1], tip.p[2] - origin[2]]);
-        angular = z;
+    const n = this.n;
+    const out = this.placed || (this.placed = {position: new Float64Array(3),
+                                               rotation: new Float64Array(9),
+                                               jac: new Float64Array(6 * n)});
+    this.walkInto(q, withJacobian ? 6 : 0, out.position, out.rotation, out.jac);
+    // Copied out as arrays of rows: the buffers are used again by the next call.
+    const rows = (flat, m, width) => {
+      const result = new Array(m);
+      for (let r = 0; r < m; r++) {
+        const row = new Array(width);
+        for (let c = 0; c < width; c++) {
+          row[c] = flat[r * width + c];
+        }
+        result[r] = row;
       }
-      for (let r = 0; r < 3; r++) {
-        jac[r][m.driver] += m.multiplier * linear[r];
-        jac[r + 3][m.driver] += m.multiplier * angular[r];
-      }
-    }
-    return [tip.p, tip.r, jac];
+      return result;
+    };
+    const p = out.position;
+    return [[p[0], p[1], p[2]], rows(out.rotation, 3, 3), withJacobian ? rows(out.jac, 6, n)
+      : null];
   }
 
   placement(q) {
@@ -326,11 +328,19 @@ class ChainKinematics {
 
   /**
    * The tip's position into `position` and the first `rows` rows of its linear Jacobian
-   * into `jac` (row-major, rows x n): placementAndJacobian's numbers, in the same order of
-   * operations, without an allocation. The workspace search calls it some 10^5 times per
-   * target.
+   * into `jac` (row-major, rows x n), without an allocation: the workspace search calls it
+   * some 10^5 times per target.
    */
   positionAndJacobianInto(q, rows, position, jac) {
+    this.walkInto(q, rows, position, null, jac);
+  }
+
+  /**
+   * The chain walked once, into flat buffers: the tip's position, its rotation (row-major,
+   * when `rotation` is given) and the first `rows` rows of the 6 x n Jacobian
+   * (LOCAL_WORLD_ALIGNED; rows 3-5 angular), `jac` row-major.
+   */
+  walkInto(q, rows, position, rotation, jac) {
     const f = this.scratch || (this.scratch = {
       r: new Float64Array(9), p: new Float64Array(3), local: new Float64Array(9),
       next: new Float64Array(9), z: new Float64Array(3 * this.motions.length),
@@ -386,22 +396,38 @@ class ChainKinematics {
     for (let i = 0; i < 3; i++) {
       position[i] = (r[3 * i] * t[0] + r[3 * i + 1] * t[1] + r[3 * i + 2] * t[2]) + p[i];
     }
-    jac.fill(0, 0, rows * this.n);
+    if (rotation) {
+      const tr = this.tip.r;
+      for (let i = 0; i < 3; i++) {
+        for (let c = 0; c < 3; c++) {
+          rotation[3 * i + c] = r[3 * i] * tr[0][c] + r[3 * i + 1] * tr[1][c] +
+            r[3 * i + 2] * tr[2][c];
+        }
+      }
+    }
+    if (!rows) {
+      return;
+    }
+    const n = this.n;
+    jac.fill(0, 0, rows * n);
     this.motions.forEach((m, j) => {
       const zx = z[3 * j];
       const zy = z[3 * j + 1];
       const zz = z[3 * j + 2];
       let linear;
+      let angular;
       if (m.prismatic) {
         linear = [zx, zy, zz];
+        angular = [0, 0, 0];
       } else {
         const dx = position[0] - o[3 * j];
         const dy = position[1] - o[3 * j + 1];
         const dz = position[2] - o[3 * j + 2];
         linear = [zy * dz - zz * dy, zz * dx - zx * dz, zx * dy - zy * dx];
+        angular = [zx, zy, zz];
       }
       for (let i = 0; i < rows; i++) {
-        jac[i * this.n + m.driver] += m.multiplier * linear[i];
+        jac[i * n + m.driver] += m.multiplier * (i < 3 ? linear[i] : angular[i - 3]);
       }
     });
   }
@@ -740,58 +766,8 @@ export class GeneralTick {
       }
       return cost;
     };
-    // J^T (J J^T + damping I)^-1 e into `out`, the columns `drop` marks left out.
-    const leastNorm = (j, e, damping, drop, out) => {
-      const {normal, x, y} = b;
-      for (let r = 0; r < k; r++) {
-        for (let c = 0; c < k; c++) {
-          let sum = 0;
-          for (let m = 0; m < n; m++) {
-            if (!drop || !drop[m]) {
-              sum += j[r * n + m] * j[c * n + m];
-            }
-          }
-          normal[r * k + c] = r === c ? sum + damping : sum;
-        }
-      }
-      // Cholesky in place (lower triangle), then the two triangular solves: solveSpd.
-      for (let c = 0; c < k; c++) {
-        let d = normal[c * k + c];
-        for (let m = 0; m < c; m++) {
-          d -= normal[c * k + m] * normal[c * k + m];
-        }
-        d = Math.sqrt(d);
-        normal[c * k + c] = d;
-        for (let r = c + 1; r < k; r++) {
-          let sum = normal[r * k + c];
-          for (let m = 0; m < c; m++) {
-            sum -= normal[r * k + m] * normal[c * k + m];
-          }
-          normal[r * k + c] = sum / d;
-        }
-      }
-      for (let r = 0; r < k; r++) {
-        let sum = e[r];
-        for (let m = 0; m < r; m++) {
-          sum -= normal[r * k + m] * y[m];
-        }
-        y[r] = sum / normal[r * k + r];
-      }
-      for (let r = k - 1; r >= 0; r--) {
-        let sum = y[r];
-        for (let m = r + 1; m < k; m++) {
-          sum -= normal[m * k + r] * x[m];
-        }
-        x[r] = sum / normal[r * k + r];
-      }
-      for (let m = 0; m < n; m++) {
-        let sum = 0;
-        for (let r = 0; r < k; r++) {
-          sum += (drop && drop[m] ? 0 : j[r * n + m]) * x[r];
-        }
-        out[m] = sum;
-      }
-    };
+    const leastNorm = (j, e, damping, drop, out) => dampedLeastNormInto(j, k, n, e, damping,
+                                                                         drop, out, b);
     let damping = 1e-3;
     let cost = errorAt(q, error, jac);
     for (let it = 0; it < iterations; it++) {
