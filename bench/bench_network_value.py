@@ -261,6 +261,14 @@ def out_of_reach(arm: Arm, count: int, seed: int) -> dict:
         far = np.concatenate([far, turns / np.linalg.norm(turns, axis=-1, keepdims=True)],
                              axis=-1)
     out = {}
+    weight = SolverConfig().orientation_weight_m_per_rad
+    nearest = None
+    if arm.mode == 'pose':
+        # The nearest reachable pose over the whole joint space (the multi-start solve):
+        # metres plus weighted radians, as the tick's own projection weighs them.
+        solves = [arm.solver('damped least squares').solve(t) for t in far]
+        nearest = np.array([r.position_error_m + weight * r.orientation_error_rad
+                            for r in solves])
     for method in METHODS:
         solver = arm.solver(method)
         settings = LoopSettings(dt=DT, tick_budget=600, tolerance_m=1e-6 * arm.chain.reach,
@@ -272,6 +280,13 @@ def out_of_reach(arm: Arm, count: int, seed: int) -> dict:
                        'status_out_of_reach': sum(t['status'] == 'OUT_OF_REACH'
                                                   for t in run['targets']),
                        'targets': len(far)}
+        if nearest is not None:
+            left = np.array([t['target_error_m'] + weight * (t['target_error_rad'] or 0.0)
+                             for t in run['targets']])
+            beyond = np.maximum(left - nearest, 0.0)
+            out[method].update({'pose_beyond_nearest_m_mean': float(beyond.mean()),
+                                'pose_beyond_nearest_m_max': float(beyond.max()),
+                                'at_nearest_pose': int(np.sum(beyond <= 1e-6 * arm.chain.reach))})
     return out
 
 
@@ -359,6 +374,14 @@ def verdicts(data: dict, redundant: bool) -> list:
                      f"{d['network + refinement']['drift_held_again_rad']:.2e} and "
                      f"{d['damped least squares']['drift_held_again_rad']:.2e}); the "
                      'repeatability is the pull, not the network')
+    outside = data['out_of_reach']
+    if 'at_nearest_pose' in outside['damped least squares']:
+        a, b = (outside[m]['at_nearest_pose'] for m in METHODS[1:])
+        lines.append(f'poses out of reach, ending at the nearest reachable pose: network + '
+                     f'refinement {a}, damped least squares {b} of '
+                     f"{outside['damped least squares']['targets']}"
+                     + (' (the network wins)' if a > b else ' (no win)' if a == b else
+                        ' (the network loses)'))
     c = data['cold']
     lines.append(f"cold solves: Levenberg-Marquardt {c['Levenberg-Marquardt solve']['reached']}"
                  f"/{c['Levenberg-Marquardt solve']['targets']} in "
@@ -408,6 +431,19 @@ def write_doc(report: dict, path: Path) -> None:
                            f"{o['direction_error_deg_max']:.3f}" if o else '-')
                 + f" | {c['reached']}/{c['targets']} | {c['time_us_median']:.0f} | "
                 + ('-' if c['ticks_median'] is None else f"{c['ticks_median']:.0f}") + ' |')
+        outside = data['out_of_reach']
+        if 'pose_beyond_nearest_m_mean' in outside['damped least squares']:
+            lines += ['', 'Poses out of reach, after 600 ticks: how much farther from the '
+                      'target (metres plus 0.5 m per radian, as the tick weighs them) the '
+                      'tool ends than the nearest reachable pose over the whole joint space '
+                      '(`IKSolver.solve`):', '',
+                      '| method | at the nearest pose | beyond it, mean / max (mm) |',
+                      '|---|---:|---:|']
+            for method in METHODS:
+                o = outside[method]
+                lines.append(f"| {method} | {o['at_nearest_pose']}/{o['targets']} | "
+                             f"{1e3 * o['pose_beyond_nearest_m_mean']:.2f} / "
+                             f"{1e3 * o['pose_beyond_nearest_m_max']:.2f} |")
         if 'drift' in data:
             lines += ['', f'Ten laps of a closed tool path ({LAP_POINTS} points a lap, a '
                       'circle of a tenth of the reach about the start), from the start held '
