@@ -109,6 +109,15 @@ def measure_arm(arm: str, loads: int) -> dict:
                                       'max': float(max(after_load))},
         'fps_idle': float(np.median([r['idle'] for r in runs])),
         'fps_tracking': {'median': float(np.median(tracking)), 'min': float(min(tracking))},
+        # The page's own work per frame and the gaps between frames while tracking (ms).
+        'frame_work_ms_tracking': {
+            'median': float(np.median([s['work']['median'] for r in runs
+                                       for s in r['tracking']])),
+            'max': float(max(s['work']['max'] for r in runs for s in r['tracking']))},
+        'frame_gap_ms_tracking': {
+            'median': float(np.median([s['gap']['median'] for r in runs
+                                       for s in r['tracking']])),
+            'max': float(max(s['gap']['max'] for r in runs for s in r['tracking']))},
         'fps_tracking_out_of_reach': {'median': float(np.median([s['fps'] for s in outside])),
                                       'min': float(min(s['fps'] for s in outside))},
         'ticks_per_s_tracking_out_of_reach': float(np.median([s['ticks'] for s in outside])),
@@ -157,6 +166,15 @@ def table(rows: list) -> str:
             f"{p['network']['per_tick_max_rad']:.1e} / {p['no network']['per_tick_max_rad']:.1e}"
             f" rad | {p['network']['rolled_out_max_rad']:.1e} / "
             f"{p['no network']['rolled_out_max_rad']:.1e} rad |")
+    lines += ['', 'While tracking: the work of the page per frame (the matrices of the arm, the '
+              'path, the WebGL calls; the tick runs in a worker) and the time between frames '
+              '(16.7 ms at 60 fps):', '',
+              '| arm | frame work median / max (ms) | between frames median / max (ms) |',
+              '|---|---|---|']
+    for r in rows:
+        w, g = r['frame_work_ms_tracking'], r['frame_gap_ms_tracking']
+        lines.append(f"| {r['arm']} | {w['median']:.1f} / {w['max']:.1f} | "
+                     f"{g['median']:.1f} / {g['max']:.1f} |")
     return '\n'.join(lines)
 
 

@@ -52,6 +52,9 @@ const view = {
   tipError: NaN, turnError: NaN, goalError: NaN, projected: false, branch: null,
   tick: null, busy: false, ticks: 0, ticksPerSecond: 0, frames: 0, framesPerSecond: 0,
   windowStart: performance.now(), firstFrameMs: null, robotLoaded: false,
+  // This page's own work per frame and the gaps between frames, over the last window (ms):
+  // what is left of a frame the browser's compositor and rasteriser have.
+  frameWork: [], frameGaps: [], lastFrameAt: null, frameWorkMs: null, frameGapMs: null,
   missingMeshes: [], targetMode: 'position', dragging: false, lastGoalSent: 0,
   pendingGoal: null, shownJoints: null, panelAt: -Infinity,
 };
@@ -539,14 +542,28 @@ function formatErrors() {
     ? `${(view.turnError * 180 / Math.PI).toFixed(4)} deg` : '-');
 }
 
+function spread(values) {
+  const sorted = values.slice().sort((a, b) => a - b);
+  return sorted.length ? {median: sorted[Math.floor(sorted.length / 2)],
+                          max: sorted[sorted.length - 1]} : null;
+}
+
 function frame() {
   const now = performance.now();
+  if (view.lastFrameAt !== null) {
+    view.frameGaps.push(now - view.lastFrameAt);
+  }
+  view.lastFrameAt = now;
   if (now - view.windowStart >= 1000) {
     const seconds = (now - view.windowStart) / 1000;
     view.ticksPerSecond = view.ticks / seconds;
     view.framesPerSecond = view.frames / seconds;
+    view.frameWorkMs = spread(view.frameWork);
+    view.frameGapMs = spread(view.frameGaps);
     view.ticks = 0;
     view.frames = 0;
+    view.frameWork = [];
+    view.frameGaps = [];
     view.windowStart = now;
   }
   if (view.mode === 'standalone') {
@@ -574,6 +591,7 @@ function frame() {
     view.panelAt = now;
     showPanel();
   }
+  view.frameWork.push(performance.now() - now);
   requestAnimationFrame(frame);
 }
 
@@ -751,7 +769,7 @@ window.iknn = {
       live: live.connected, ikNode: live.heardIkNode, readOnly: live.readOnly,
       refused: live.refused,
       ticksPerSecond: view.ticksPerSecond, framesPerSecond: view.framesPerSecond,
-      firstFrameMs: view.firstFrameMs, robotLoaded: view.robotLoaded,
+      frameWorkMs: view.frameWorkMs, frameGapMs: view.frameGapMs, firstFrameMs: view.firstFrameMs, robotLoaded: view.robotLoaded,
       marks: Object.fromEntries(performance.getEntriesByType('mark')
         .map((m) => [m.name, m.startTime])),
       loadEventMs: performance.getEntriesByType('navigation')[0]?.loadEventEnd || null,

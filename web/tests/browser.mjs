@@ -246,7 +246,8 @@ try {
         if (i % 20 === 19) {
           samples.push(await page.evaluate(() => {
             const s = window.iknn.state();
-            return {fps: s.framesPerSecond, ticks: s.ticksPerSecond, status: s.status};
+            return {fps: s.framesPerSecond, ticks: s.ticksPerSecond, status: s.status,
+                    work: s.frameWorkMs, gap: s.frameGapMs};
           }));
         }
       }
