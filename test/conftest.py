@@ -26,6 +26,14 @@ os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 URDF_PATH = REPO_ROOT / 'urdf' / 'two_link_arm.urdf'
+URDFS = sorted((REPO_ROOT / 'urdf').glob('*.urdf'))
+THREE = REPO_ROOT / 'urdf' / 'three_link_arm.urdf'
+SPATIAL = REPO_ROOT / 'urdf' / 'spatial_arm.urdf'
+SIX = REPO_ROOT / 'urdf' / 'six_dof_arm.urdf'
+SEVEN = REPO_ROOT / 'urdf' / 'seven_dof_arm.urdf'
+# The shipped two-link arm: link lengths (m) and the elbow's limit (rad).
+L1 = L2 = 0.5
+JOINT2_LIMIT = 2.8
 
 
 def urdf_text(joints: str, links: str = '') -> str:
@@ -46,7 +54,46 @@ def joint(name: str, kind: str, parent: str, child: str, xyz: str = '0 0 0',
             f'{limit}</joint>')
 
 
+# A 5-joint arm: the UR-sized arm with its last wrist joint (about the tool axis) fixed.
+FIVE = SIX.read_text().replace('<joint name="wrist_3_joint" type="revolute">',
+                               '<joint name="wrist_3_joint" type="fixed">')
+LIMIT = '<limit lower="-2" upper="2" effort="1" velocity="1"/>'
+SLIDE_LIMIT = '<limit lower="0" upper="0.4" effort="1" velocity="0.5"/>'
+# A spatial arm with a slide in the middle and a mimic follower at the wrist.
+SLIDE_AND_FOLLOWER = urdf_text(
+    joint('j1', 'revolute', 'base', 'l1', xyz='0 0 0.2', axis='0 0 1', limit=LIMIT)
+    + joint('s1', 'prismatic', 'l1', 'l2', xyz='0.1 0 0.3', rpy='0.3 -0.2 0.5',
+            axis='0.6 0 0.8', limit=SLIDE_LIMIT)
+    + joint('j2', 'revolute', 'l2', 'l3', xyz='0 0.2 0', rpy='0 0.7 0', axis='0 1 0',
+            limit=LIMIT)
+    + joint('m', 'revolute', 'l3', 'l4', xyz='0.2 0 0', axis='1 0 0', limit=LIMIT).replace(
+        '</joint>', '<mimic joint="j2" multiplier="-0.5" offset="0.1"/></joint>')
+    + joint('tip_joint', 'fixed', 'l4', 'tip', xyz='0.05 0 0.15', rpy='0.1 0.2 0.3'),
+    links('base', 'l1', 'l2', 'l3', 'l4', 'tip'))
+
+
 @pytest.fixture(scope='session')
 def two_link_urdf_path() -> Path:
     """Return the path of the shipped planar two-link arm."""
     return URDF_PATH
+
+
+@pytest.fixture(scope='session')
+def chain(two_link_urdf_path):
+    """Return the shipped planar two-link arm's chain."""
+    from iknn_ros.kinematics import KinematicChain
+    return KinematicChain.from_urdf(two_link_urdf_path)
+
+
+@pytest.fixture(scope='session')
+def three():
+    """Return the shipped three-link planar arm's chain."""
+    from iknn_ros.kinematics import KinematicChain
+    return KinematicChain.from_urdf(THREE)
+
+
+@pytest.fixture(scope='session')
+def spatial():
+    """Return the shipped 4-joint spatial arm's chain."""
+    from iknn_ros.kinematics import KinematicChain
+    return KinematicChain.from_urdf(SPATIAL)

@@ -14,47 +14,25 @@
 
 """Beyond the planar 2R arm: the three-link planar arm and seed 2's spatial arm."""
 
-import math
 from pathlib import Path
 import subprocess
 import sys
 import warnings
 
-from conftest import joint, links, urdf_text
+from conftest import joint, links, SPATIAL, THREE, urdf_text
 from iknn_ros.evaluation.evaluate import LoopSettings
 from iknn_ros.evaluation.evaluate import run_chained
 from iknn_ros.ik.model_card import shipped_model_for
 from iknn_ros.ik.solver import IKSolver
 from iknn_ros.ik.solver import OnnxIKNetwork
-from iknn_ros.ik.solver import route_length
-from iknn_ros.ik.solver import route_waypoint
 from iknn_ros.ik.solver import SolverConfig
 from iknn_ros.ik.solver import Status
 from iknn_ros.ik.solver import Tracker
-from iknn_ros.kinematics import AnnulusWorkspace
 from iknn_ros.kinematics import KinematicChain
-from iknn_ros.kinematics import NumericWorkspace
-from iknn_ros.kinematics import workspace_of
-from iknn_ros.kinematics.sampling import _solve_exactly
-from iknn_ros.kinematics.sampling import least_motion_labels
-from iknn_ros.kinematics.sampling import MAX_SAMPLE_JOINT_STEP_RAD
-from iknn_ros.kinematics.sampling import step_samples
 import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-THREE = REPO / 'urdf' / 'three_link_arm.urdf'
-SPATIAL = REPO / 'urdf' / 'spatial_arm.urdf'
-
-
-@pytest.fixture(scope='module')
-def three():
-    return KinematicChain.from_urdf(THREE)
-
-
-@pytest.fixture(scope='module')
-def spatial():
-    return KinematicChain.from_urdf(SPATIAL)
 
 
 def test_the_arms_are_what_the_seeds_describe(three, spatial):
@@ -95,54 +73,10 @@ def test_spatial_jacobian_matches_finite_differences(spatial):
     assert np.max(np.abs(spatial.jacobian(q) - numeric)) < 1e-8
 
 
-def test_three_link_workspace_is_the_sampled_disk(three):
-    workspace = workspace_of(three)
-    assert isinstance(workspace, AnnulusWorkspace)
-    q = three.random_configurations(np.random.default_rng(3), 400_000)
-    radii = np.linalg.norm(three.fk(q), axis=-1)
-    assert workspace.r_min == 0.0 and workspace.r_max == pytest.approx(1.0, abs=1e-9)
-    assert radii.min() >= workspace.r_min and radii.max() <= workspace.r_max + 1e-12
-    assert radii.min() < 2e-3 and radii.max() > 0.999
-
-
-def test_spatial_workspace_projection(spatial):
-    workspace = workspace_of(spatial)
-    assert isinstance(workspace, NumericWorkspace)
-    shoulder = spatial.shoulder()
-    rng = np.random.default_rng(4)
-    for _ in range(5):
-        azimuth, elevation = rng.uniform(-math.pi, math.pi), rng.uniform(0.05, 1.5)
-        direction = np.array([math.cos(elevation) * math.cos(azimuth),
-                              math.cos(elevation) * math.sin(azimuth), math.sin(elevation)])
-        projected = workspace.project(shoulder + 1.7 * direction)
-        np.testing.assert_allclose(projected, shoulder + direction, atol=1e-7)
-    # Inside the elbow's hole: onto the sphere of radius cos(2.6 / 2).
-    inner = workspace.project(shoulder + np.array([0.0, 0.0, 0.05]))
-    assert np.linalg.norm(inner - shoulder) == pytest.approx(math.cos(1.3), abs=1e-7)
-    q = spatial.random_configurations(rng, 3)
-    reached = spatial.fk(q)
-    np.testing.assert_array_equal(workspace.project(reached, seeds=q), reached)
-
-
 def test_elbow_joints_are_found_from_the_jacobian(three, spatial, two_link_urdf_path):
     assert KinematicChain.from_urdf(two_link_urdf_path).elbow_joints() == (1,)
     assert spatial.elbow_joints() == (3,)
     assert three.elbow_joints() == ()
-
-
-@pytest.mark.parametrize('urdf', [THREE, SPATIAL])
-def test_least_motion_samples_are_reachable_steps(urdf):
-    chain = KinematicChain.from_urdf(urdf)
-    samples = step_samples(chain, np.random.default_rng(5), 5000, 0.05)
-    moved = samples.joints + samples.delta
-    np.testing.assert_allclose(chain.fk(moved), samples.target, atol=1e-12)
-    assert chain.within_limits(moved).all()
-    steps = np.linalg.norm(samples.target - chain.fk(samples.joints), axis=-1)
-    # Within the trained step but for the curvature of joint steps of up to 0.5 rad.
-    assert np.percentile(steps, 99) < 0.07 and steps.max() < 0.3
-    assert np.max(np.abs(samples.delta)) <= 2 * MAX_SAMPLE_JOINT_STEP_RAD + 1e-12
-    # Some land beyond the trained step: the evaluation leaves those out (test_evaluate).
-    assert np.sum(steps > 0.05) > 20
 
 
 @pytest.mark.parametrize('urdf', [THREE, SPATIAL])
@@ -151,73 +85,6 @@ def test_the_shipped_model_is_found_for_each_arm(urdf):
     model = shipped_model_for(chain.fingerprint())
     assert model is not None and model.parent.name == f'{chain.robot_name}_default'
     OnnxIKNetwork(model).card.check_chain(chain)
-
-
-def test_a_three_link_arm_against_its_limits_gets_a_label_out(three):
-    safe = three.with_limit_margin(0.05)
-    # Against joint2's upper limit, asked for a 2 cm step the clipped Gauss-Newton iteration
-    # cannot solve (its least-norm step pushes into the limit); then an ordinary problem.
-    joints = np.array([[0.4, 2.75, 2.33], [0.4, 1.0, 0.5]])
-    targets = np.array([[0.1985, -0.1317], safe.fk(np.array([0.42, 1.01, 0.48]))])
-    comfort = 2.0 * np.linalg.norm(targets - safe.fk(joints), axis=-1) / 0.05
-    clipped, solved = _solve_exactly(safe, joints, targets, comfort, active_set=False)
-    assert solved.tolist() == [False, True]
-    labels = least_motion_labels(safe, joints, targets, 0.05, 2.0)
-    assert len(labels) == 2
-    moved = labels.joints + labels.delta
-    np.testing.assert_allclose(safe.fk(moved), targets, atol=1e-9)
-    assert safe.within_limits(moved, 1e-12).all()
-    # The problem clipping solves keeps exactly the label it had.
-    np.testing.assert_allclose(moved[1], clipped[1], rtol=0.0, atol=1e-15)
-
-
-@pytest.mark.parametrize('urdf', [THREE, SPATIAL])
-def test_paths_go_around_the_shoulder(urdf):
-    chain = KinematicChain.from_urdf(urdf)
-    solver = IKSolver(chain, None, SolverConfig(use_network=False))
-    center, radius = solver.route_center, solver.route_radius
-    # The hole the arm cannot fold into, widened to a quarter of the reach (redundant arms).
-    assert radius >= 0.25 * chain.reach - 1e-12
-    rng = np.random.default_rng(3)
-    starts = chain.fk(chain.with_limit_margin(0.05).random_configurations(rng, 200))
-    ends = 2.0 * center - starts  # the far side of the shoulder, through its centre
-    tip = starts.copy()
-    outside = np.linalg.norm(starts - center, axis=-1) >= radius
-    # The way left (what the tracker watches for progress) shrinks by most of each step.
-    way = route_length(tip, ends, center, radius)
-    for _ in range(400):
-        nxt = route_waypoint(tip, ends, np.full(len(tip), 0.05), center, radius)
-        step = np.linalg.norm(nxt - tip, axis=-1)
-        assert np.all(step <= 0.05 + 1e-12)
-        assert np.all(np.linalg.norm(nxt[outside] - center, axis=-1) >= radius - 1e-9)
-        next_way = route_length(nxt, ends, center, radius)
-        assert np.all(next_way <= way - 0.5 * step + 1e-12)
-        tip, way = nxt, next_way
-    np.testing.assert_allclose(tip, ends, atol=1e-12)
-
-
-def test_the_trackers_way_left_is_route_length_in_floats(three):
-    solver = IKSolver(three, None, SolverConfig(use_network=False))
-    rng = np.random.default_rng(5)
-    joints = three.random_configurations(rng, 300)
-    goals = three.fk(three.random_configurations(rng, 300))
-    expected = route_length(three.fk(joints), goals, solver.route_center, solver.route_radius)
-    got = [solver.way_left(tuple(q), tuple(goal)) for q, goal in zip(joints, goals)]
-    np.testing.assert_allclose(got, expected, rtol=0.0, atol=1e-12)
-    # Some of these ways go around the shoulder, longer than the straight line.
-    assert np.sum(expected > np.linalg.norm(goals - three.fk(joints), axis=-1) + 1e-3) > 10
-
-
-def test_the_spatial_way_left_is_route_length_in_floats(spatial):
-    solver = IKSolver(spatial, None, SolverConfig(use_network=False))
-    rng = np.random.default_rng(6)
-    joints = spatial.random_configurations(rng, 300)
-    goals = spatial.fk(spatial.random_configurations(rng, 300))
-    expected = route_length(spatial.fk(joints), goals, solver.route_center,
-                            solver.route_radius)
-    got = [solver.way_left(tuple(q), tuple(goal)) for q, goal in zip(joints, goals)]
-    np.testing.assert_allclose(got, expected, rtol=0.0, atol=1e-12)
-    assert np.sum(expected > np.linalg.norm(goals - spatial.fk(joints), axis=-1) + 1e-3) > 10
 
 
 def test_only_planar_arms_give_the_browser_tick_its_constants(three, spatial):

@@ -17,24 +17,12 @@
 import math
 import warnings
 
-from conftest import joint, links, urdf_text
-from iknn_ros.kinematics import AnnulusWorkspace
+from conftest import joint, JOINT2_LIMIT, L1, L2, links, urdf_text
 from iknn_ros.kinematics import KinematicChain
-from iknn_ros.kinematics import NumericWorkspace
-from iknn_ros.kinematics import TwoLinkGeometry
 from iknn_ros.kinematics import UrdfError
-from iknn_ros.kinematics import workspace_of
 from iknn_ros.kinematics.angles import wrap_to_pi
 import numpy as np
 import pytest
-
-L1 = L2 = 0.5
-JOINT2_LIMIT = 2.8
-
-
-@pytest.fixture(scope='module')
-def chain(two_link_urdf_path):
-    return KinematicChain.from_urdf(two_link_urdf_path)
 
 
 def closed_form_fk(q):
@@ -106,125 +94,8 @@ def test_jacobian_matches_finite_differences(chain, planar):
 
 # ---- closed form ----------------------------------------------------------------------
 
-@pytest.mark.parametrize('elbow', [1.0, -1.0])
-def test_closed_form_ik_round_trips_fk_on_both_elbows(chain, elbow):
-    geometry = TwoLinkGeometry.of(chain)
-    q = random_q(chain, 10_000, seed=3)
-    targets = chain.fk(q)
-    solution, ok = geometry.ik(targets, np.full(len(q), elbow))
-    assert ok.all()
-    assert np.max(np.abs(chain.fk(solution) - targets)) <= 1e-12
-    assert np.all(geometry.elbow(solution) == elbow)
-    assert chain.within_limits(solution).all()
-    # The solution on the configuration's own elbow is the configuration itself.
-    own = geometry.elbow(q) == elbow
-    assert np.max(np.abs(wrap_to_pi(solution[own] - q[own]))) < 1e-9
-
-
-def test_closed_form_reports_unreachable_targets(chain):
-    geometry = TwoLinkGeometry.of(chain)
-    targets = np.array([[1.2, 0.0], [0.0, 0.1], [0.0, 0.0], [0.6, 0.0]])
-    _, ok = geometry.ik(targets, np.ones(4))
-    assert ok.tolist() == [False, False, False, True]
-
-
-def test_radius_range_matches_sampling_the_elbow(chain):
-    geometry = TwoLinkGeometry.of(chain)
-    q2 = np.linspace(-JOINT2_LIMIT, JOINT2_LIMIT, 200_001)
-    radii = np.hypot(L1 + L2 * np.cos(q2), L2 * np.sin(q2))
-    r_min, r_max = geometry.radius_range()
-    assert r_min == pytest.approx(radii.min(), abs=1e-12)
-    assert r_max == pytest.approx(radii.max(), abs=1e-12)
-    assert r_min == pytest.approx(abs(math.cos(JOINT2_LIMIT / 2)), abs=1e-12)
-
 
 # ---- reachability and projection --------------------------------------------------------
-
-def dense_tip_samples(chain, per_joint):
-    lo = np.where(chain.continuous, -math.pi, chain.lower)
-    hi = np.where(chain.continuous, math.pi, chain.upper)
-    grids = np.meshgrid(*[np.linspace(lo[i], hi[i], per_joint) for i in range(2)],
-                        indexing='ij')
-    return chain.fk(np.stack(grids, axis=-1).reshape(-1, 2))
-
-
-def probe_points(seed=4):
-    rng = np.random.default_rng(seed)
-    radius = np.concatenate([rng.uniform(0.0, 0.17, 40), rng.uniform(0.17, 1.0, 40),
-                             rng.uniform(1.0, 1.6, 40)])
-    angle = rng.uniform(-math.pi, math.pi, radius.size)
-    return np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=-1)
-
-
-def assert_nearest_reachable(projected, points, samples, resolution):
-    from scipy.spatial import cKDTree
-    tree = cKDTree(samples)
-    nearest_sample, _ = tree.query(points)
-    own = np.linalg.norm(projected - points, axis=-1)
-    # No sampled reachable point is meaningfully closer than the projection ...
-    assert np.all(own <= nearest_sample + 1e-12)
-    # ... and the projection is itself (within the sampling resolution) a reachable point.
-    gap_to_samples, _ = tree.query(projected)
-    assert np.all(gap_to_samples <= resolution)
-
-
-def test_annulus_projection_is_the_nearest_reachable_point(chain):
-    workspace = workspace_of(chain)
-    assert isinstance(workspace, AnnulusWorkspace)
-    points = probe_points()
-    projected = workspace.project(points)
-    samples = dense_tip_samples(chain, 1500)
-    assert_nearest_reachable(projected, points, samples, resolution=3e-3)
-    inside = workspace.contains(points)
-    np.testing.assert_array_equal(np.all(projected == points, axis=-1), inside)
-    geometry = TwoLinkGeometry.of(chain)
-    _, ok = geometry.ik(projected, np.ones(len(points)))
-    assert ok.all()
-
-
-def test_annulus_projection_of_the_centre_heads_toward_the_hint(chain):
-    workspace = workspace_of(chain)
-    projected = workspace.project(np.zeros(2), toward=np.array([0.0, -0.4]))
-    np.testing.assert_allclose(projected, [0.0, -workspace.r_min], atol=1e-15)
-
-
-def test_limit_margin_shrinks_the_annulus(chain):
-    inner = workspace_of(chain.with_limit_margin(0.1))
-    assert inner.r_min == pytest.approx(abs(math.cos((JOINT2_LIMIT - 0.1) / 2)), abs=1e-12)
-    assert inner.r_max == pytest.approx(1.0)
-    with pytest.raises(ValueError, match='narrower'):
-        chain.with_limit_margin(3.0)
-
-
-LIMITED_2R = urdf_text(
-    joint('j1', 'revolute', 'base', 'l1', limit='<limit lower="-1.0" upper="2.0" '
-          'effort="1" velocity="1"/>')
-    + joint('j2', 'revolute', 'l1', 'l2', xyz='0.6 0 0', limit='<limit lower="-2.5" '
-            'upper="1.5" effort="1" velocity="1"/>')
-    + joint('tip_joint', 'fixed', 'l2', 'tip', xyz='0.4 0 0'),
-    links('base', 'l1', 'l2', 'tip'))
-
-
-def test_numeric_projection_matches_dense_sampling_on_a_limited_chain():
-    chain = KinematicChain.from_urdf(LIMITED_2R)
-    workspace = workspace_of(chain)
-    assert isinstance(workspace, NumericWorkspace)
-    points = probe_points(seed=5)[::4]
-    projected = workspace.project(points)
-    samples = dense_tip_samples(chain, 1500)
-    assert_nearest_reachable(projected, points, samples, resolution=3e-3)
-
-
-def test_numeric_projection_agrees_with_the_annulus(chain):
-    points = probe_points(seed=6)[::6]
-    exact = workspace_of(chain).project(points)
-    numeric = NumericWorkspace(chain).project(points)
-    gap_exact = np.linalg.norm(exact - points, axis=-1)
-    gap_numeric = np.linalg.norm(numeric - points, axis=-1)
-    assert np.max(np.abs(gap_exact - gap_numeric)) < 1e-9
-    # Where the nearest point is unique and well conditioned, it is the same point.
-    well_posed = np.linalg.norm(points, axis=-1) > 0.05
-    assert np.max(np.abs(exact - numeric)[well_posed]) < 1e-7
 
 
 # ---- limits -------------------------------------------------------------------------------

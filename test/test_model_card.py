@@ -25,11 +25,6 @@ import pytest
 
 
 @pytest.fixture(scope='module')
-def chain(two_link_urdf_path):
-    return KinematicChain.from_urdf(two_link_urdf_path)
-
-
-@pytest.fixture(scope='module')
 def card(chain):
     return ModelCard.for_chain(chain, architecture='incremental', step_m=0.05,
                                branch_rule='elbow_sign', input_encoding={'joints': 'sin_cos'},

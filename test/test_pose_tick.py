@@ -17,7 +17,7 @@
 import math
 from pathlib import Path
 
-from conftest import joint, links, urdf_text
+from conftest import FIVE, SEVEN, SIX, SLIDE_AND_FOLLOWER
 from iknn_ros.ik.model_card import shipped_model_for
 from iknn_ros.ik.solver import IKSolver
 from iknn_ros.ik.solver import OnnxIKNetwork
@@ -26,36 +26,15 @@ from iknn_ros.ik.solver import Status
 from iknn_ros.ik.solver import Tracker
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics.rigid_body import RigidBodyModel
-from iknn_ros.kinematics.targets import check_mode
 from iknn_ros.kinematics.targets import format_target
 from iknn_ros.kinematics.targets import matrix_to_quaternion
 from iknn_ros.kinematics.targets import parse_target
-from iknn_ros.kinematics.targets import quaternion_to_matrix
 from iknn_ros.kinematics.targets import TargetMode
 import numpy as np
 import pinocchio
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-URDFS = sorted((REPO / 'urdf').glob('*.urdf'))
-SIX = REPO / 'urdf' / 'six_dof_arm.urdf'
-SEVEN = REPO / 'urdf' / 'seven_dof_arm.urdf'
-# A 5-joint arm: the UR-sized arm with its last wrist joint (about the tool axis) fixed.
-FIVE = SIX.read_text().replace('<joint name="wrist_3_joint" type="revolute">',
-                               '<joint name="wrist_3_joint" type="fixed">')
-LIMIT = '<limit lower="-2" upper="2" effort="1" velocity="1"/>'
-SLIDE_LIMIT = '<limit lower="0" upper="0.4" effort="1" velocity="0.5"/>'
-# A spatial arm with a slide in the middle and a mimic follower at the wrist.
-SLIDE_AND_FOLLOWER = urdf_text(
-    joint('j1', 'revolute', 'base', 'l1', xyz='0 0 0.2', axis='0 0 1', limit=LIMIT)
-    + joint('s1', 'prismatic', 'l1', 'l2', xyz='0.1 0 0.3', rpy='0.3 -0.2 0.5',
-            axis='0.6 0 0.8', limit=SLIDE_LIMIT)
-    + joint('j2', 'revolute', 'l2', 'l3', xyz='0 0.2 0', rpy='0 0.7 0', axis='0 1 0',
-            limit=LIMIT)
-    + joint('m', 'revolute', 'l3', 'l4', xyz='0.2 0 0', axis='1 0 0', limit=LIMIT).replace(
-        '</joint>', '<mimic joint="j2" multiplier="-0.5" offset="0.1"/></joint>')
-    + joint('tip_joint', 'fixed', 'l4', 'tip', xyz='0.05 0 0.15', rpy='0.1 0.2 0.3'),
-    links('base', 'l1', 'l2', 'l3', 'l4', 'tip'))
 
 
 def pose_solver(path, mode='pose', refine=3, **config):
@@ -76,59 +55,6 @@ def angle_between(r1, r2):
 
 
 # ---- kinematics ------------------------------------------------------------------------
-
-@pytest.mark.parametrize('source', URDFS + [SLIDE_AND_FOLLOWER], ids=lambda s: getattr(
-    s, 'stem', 'slide_and_follower'))
-def test_pinocchio_model_is_the_chain(source):
-    chain = KinematicChain.from_urdf(source)
-    body = RigidBodyModel(chain)
-    rng = np.random.default_rng(3)
-    for q in chain.random_configurations(rng, 50):
-        position, rotation, jac = body.placement_and_jacobian(q)
-        frame = chain.frames(q)[-1]
-        np.testing.assert_allclose(position, frame[:3, 3], atol=1e-12)
-        np.testing.assert_allclose(rotation, frame[:3, :3], atol=1e-12)
-        if chain.planar is None:
-            np.testing.assert_allclose(jac[:3], chain.jacobian(q), atol=1e-12)
-        # The angular rows against finite differences of the rotation.
-        eps = 1e-7
-        for i in range(chain.n_joints):
-            dq = np.zeros(chain.n_joints)
-            dq[i] = eps
-            turned = body.placement(q + dq)[1]
-            np.testing.assert_allclose(pinocchio.log3(turned @ rotation.T) / eps, jac[3:, i],
-                                       atol=1e-6)
-
-
-def test_quaternions_round_trip_and_normalise():
-    rng = np.random.default_rng(0)
-    for quaternion in rng.normal(size=(200, 4)):
-        rotation = quaternion_to_matrix(*quaternion)
-        np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
-        back = np.array(matrix_to_quaternion(rotation))
-        expected = quaternion / np.linalg.norm(quaternion) * np.sign(quaternion[3])
-        np.testing.assert_allclose(back, expected, atol=1e-12)
-
-
-def test_each_chain_takes_the_modes_it_can_hold():
-    assert check_mode(KinematicChain.from_urdf(SEVEN), 'pose') is TargetMode.POSE
-    three = KinematicChain.from_urdf(REPO / 'urdf' / 'three_link_arm.urdf')
-    assert check_mode(three, 'planar_pose') is TargetMode.PLANAR_POSE
-    with pytest.raises(ValueError, match='six joints or more'):
-        check_mode(KinematicChain.from_urdf(REPO / 'urdf' / 'spatial_arm.urdf'), 'pose')
-    with pytest.raises(ValueError, match='three joints or more'):
-        check_mode(KinematicChain.from_urdf(REPO / 'urdf' / 'two_link_arm.urdf'),
-                   'planar_pose')
-    with pytest.raises(ValueError, match="one of \\['position', 'pose', 'planar_pose', "
-                                         "'tool_axis'\\]"):
-        check_mode(three, 'orientation')
-    five = KinematicChain.from_urdf(FIVE)
-    assert five.n_joints == 5
-    assert check_mode(five, 'tool_axis') is TargetMode.TOOL_AXIS
-    with pytest.raises(ValueError, match='six joints or more'):
-        check_mode(five, 'pose')
-    with pytest.raises(ValueError, match='five joints or more'):
-        check_mode(KinematicChain.from_urdf(REPO / 'urdf' / 'spatial_arm.urdf'), 'tool_axis')
 
 
 def test_a_position_model_refuses_pose_targets():

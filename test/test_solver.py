@@ -25,7 +25,6 @@ from iknn_ros.ik.solver import ModelLoadError
 from iknn_ros.ik.solver import OnnxIKNetwork
 from iknn_ros.ik.solver import SolverConfig
 from iknn_ros.ik.solver import Status
-from iknn_ros.kinematics import KinematicChain
 from iknn_ros.resources import default_model_path
 import numpy as np
 import onnx
@@ -36,11 +35,6 @@ import pytest
 REACH = 1.0
 VMAX = 2.0
 LIMIT = 2.8
-
-
-@pytest.fixture(scope='module')
-def chain(two_link_urdf_path):
-    return KinematicChain.from_urdf(two_link_urdf_path)
 
 
 @pytest.fixture(scope='module')

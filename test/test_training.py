@@ -48,11 +48,6 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope='module')
-def chain(two_link_urdf_path):
-    return KinematicChain.from_urdf(two_link_urdf_path)
-
-
-@pytest.fixture(scope='module')
 def quick(chain):
     config = load_config('default').quick()
     return config, train(chain, config, show_progress=False, log=lambda _: None)
