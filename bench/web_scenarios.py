@@ -78,15 +78,12 @@ def scenario(solver, rng, ticks=500):
 
 def python_run(solver, targets, start):
     """Return (joints, status) after each tick, as the IK node's controller runs them."""
-    general = solver.chain.planar is None
-    tracker = Tracker(solver) if general else None
-    q, out, branch = list(start), [], None
+    tracker = Tracker(solver)
+    q, out = list(start), []
     for target in targets:
-        result = tracker.tick(q, target, DT) if general else \
-            solver.tick(q, target, DT, branch)
+        result = tracker.tick(q, target, DT)
         if result.command is not None:
             q = list(result.command)
-            branch = result.branch
         out.append((q, result.status.name))
     return out
 

@@ -16,8 +16,8 @@
 The 3D view in a real headless Chromium: every shipped arm, standalone and live, parity.
 
 Standalone, the page runs the tick itself (tick.js for planar arms, pose_tick.js for the
-others, with the shipped network in onnxruntime-web); the parity tests hold it to the
-Python tick over 500-tick scenarios (a far pose, a streamed circle, a pose past a joint
+others, with the shipped network in onnxruntime-web), in a Tracker as the node does; the
+parity tests hold it to the Python tick over 500-tick scenarios (a far pose, a streamed circle, a pose past a joint
 limit, a target out of reach, a turn across a continuous joint's +-pi). Live, the gizmo's
 drags go to the real ik_node through the real web node and /goal_pose, and the simulated
 arm moves. Screenshots go to artifacts/.
@@ -212,6 +212,27 @@ def test_the_browser_tick_matches_the_python_tick(arm, model):
         per_tick = joint_gaps(solver, python, stepped)
         assert per_tick.max() <= (1e-9 if model == 'none' else 1e-5), per_tick.max()
         assert [t['status'] for t in stepped] == [s for _, s in python]
+    finally:
+        stop(web)
+
+
+def test_a_trapped_planar_arm_detours_out_in_the_page_as_in_the_node():
+    # The three-link arm folded in a "Z" against both limits, asked to reach next to its
+    # base: no local step gets there. The node's Tracker detours through joint space; so
+    # does the page's, to the same solution (its search ranks exact ends alike).
+    urdf = str(urdf_of('three_link_arm'))
+    solver, _, _ = view_solver(urdf, 'none')
+    start = [0.3, -2.75, 2.75]
+    targets = [list(solver.chain.fk(np.array([0.3, 1.9, 2.0])))] * 700
+    python = python_run(solver, targets, start)
+    statuses = [s for _, s in python]
+    assert 'RECONFIGURING' in statuses and statuses[-1] == 'REACHED'
+    web, url = start_web('--standalone', '--port', '0', '--urdf', urdf, '--model', 'none')
+    try:
+        rolled = browse('parity', url + '?mode=standalone',
+                        {'targets': targets, 'start': start, 'dt': DT}, timeout=300)['joints']
+        assert [t['status'] for t in rolled] == statuses
+        assert joint_gaps(solver, python, rolled).max() <= 1e-9
     finally:
         stop(web)
 

@@ -306,10 +306,24 @@ class IKSolver:
         if self.target_mode is TargetMode.POSITION and numeric:
             starts = self.workspace.starts
         data = self._scalar.browser_constants(starts)
-        data['tracker'] = {'stall_ticks': Tracker(self).stall_ticks,
-                           'crawl_window_stalls': CRAWL_WINDOW_STALLS}
+        data['tracker'] = self._tracker_constants()
         if starts is not None:
             data['workspace'] = self.workspace.settings()
+        return data
+
+    def _tracker_constants(self) -> dict:
+        return {'stall_ticks': Tracker(self).stall_ticks,
+                'crawl_window_stalls': CRAWL_WINDOW_STALLS}
+
+    def _search_constants(self) -> dict:
+        """Return the detour search of a planar arm (:meth:`nearest_solution`) as plain data."""
+        numeric = self.workspace if isinstance(self.workspace, NumericWorkspace) else \
+            self._numeric_workspace()
+        if self._solver_tick is None:
+            self._solver_tick = self._general_tick()
+        data = self._solver_tick.browser_constants(numeric.starts)
+        data.update(workspace=numeric.settings(), n_joints=self.chain.n_joints,
+                    target_dim=self.chain.target_dim)
         return data
 
     def planar_constants(self) -> Optional[dict]:
@@ -350,6 +364,9 @@ class IKSolver:
                        'max_cartesian_speed': cfg.max_cartesian_speed,
                        'fallback_ratio': cfg.fallback_ratio,
                        'fallback_floor_m': cfg.fallback_floor_m, 'fallback': cfg.fallback},
+            # The Tracker around the tick, and its detour search (the general tick's port
+            # runs it: NumericWorkspace.nearest_solution on the same starts).
+            'tracker': self._tracker_constants(), 'search': self._search_constants(),
         }
 
     def nearest_solution(self, goal: FloatArray, joints: FloatArray) -> Optional[FloatArray]:

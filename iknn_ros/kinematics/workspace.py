@@ -148,15 +148,22 @@ class NumericWorkspace(Workspace):
         """
         Return the solution reaching ``target`` nearest to ``joints`` (None: unreachable).
 
-        All starts are solved; among those that reach the target, the one with the least
-        joint motion from ``joints`` wins (see :func:`nearest_keeping_elbows`).
+        All starts are solved; the nearest few to the target are polished, and of those
+        that reach it the one with the least joint motion from ``joints`` wins (see
+        :func:`nearest_keeping_elbows`). Gaps within EXACT_GAP_M count as equal, joint
+        motion ranking them: which of many exact ends rounding puts first is no choice (a
+        redundant arm's starts end all over its self-motion), and the browser's port makes
+        the same one.
         """
         target = np.asarray(target, dtype=np.float64)
         joints = np.asarray(joints, dtype=np.float64)
         q = _bounded_least_squares(self.chain, np.vstack([joints, self._starts]), target,
                                    self._coarse_iterations)
         gaps = np.linalg.norm(self.chain.fk(q) - target, axis=-1)
-        close = q[np.argsort(gaps)[:4 * self._polished]]
+        move = q - joints
+        move = np.where(self.chain.continuous, wrap_to_pi(move), move)
+        order = np.lexsort((np.sum(move * move, axis=-1), np.maximum(gaps, EXACT_GAP_M)))
+        close = q[order[:4 * self._polished]]
         close = _bounded_least_squares(self.chain, close, target, self._polish_iterations)
         gaps = np.linalg.norm(self.chain.fk(close) - target, axis=-1)
         reached = close[gaps <= EXACT_GAP_M]

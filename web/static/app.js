@@ -23,7 +23,7 @@
  */
 
 import {LiveLink} from './live.js';
-import {loadNetwork, PlanarTick, Status} from './tick.js';
+import {loadNetwork, PlanarTick, Status, withInfiniteLimits} from './tick.js';
 
 const NUDGE_M = 0.02;
 const PATH_POINTS = 600;
@@ -59,26 +59,13 @@ function fail(text) {
 
 // ---- configuration and model ------------------------------------------------------------
 
-function unbounded(values, sign) {
-  return values.map((v) => (v === null ? sign * Infinity : v));
-}
-
 async function loadConfig() {
   const response = await fetch('config.json');
   if (!response.ok) {
     throw new Error(`config.json: HTTP ${response.status}`);
   }
   const c = await response.json();
-  if (c.kind === 'planar') {
-    // The tick's limits (JSON has no infinity: a continuous joint's bounds come as null).
-    for (const key of ['lo', 'hard_lo']) {
-      c[key] = unbounded(c[key], -1);
-    }
-    for (const key of ['hi', 'hard_hi']) {
-      c[key] = unbounded(c[key], 1);
-    }
-  }
-  return c;
+  return c.kind === 'planar' ? withInfiniteLimits(c) : c;
 }
 
 // ---- drawing ------------------------------------------------------------------------------

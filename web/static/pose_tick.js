@@ -1032,15 +1032,23 @@ export class GeneralTick {
         }
       }
     } else {
-      // NumericWorkspace.nearest_solution: every start, then the closest polished.
+      // NumericWorkspace.nearest_solution: every start, then the closest polished (exact
+      // gaps equal, ranked by joint motion).
       const w = this.c.workspace;
       const point = goal.slice(0, this.k);
+      const exact = this.k0.exact_gap_m;
       const gapOf = (q) => dist(this.kin.placement(q)[0], point, this.k);
+      const motionOf = (q) => q.reduce((sum, v, i) => {
+        const move = this.continuous[i] ? pyMod(v - joints[i] + Math.PI, TWO_PI) - Math.PI
+          : v - joints[i];
+        return sum + move * move;
+      }, 0);
       reached = [joints, ...this.c.workspace_starts]
         .map((q) => this.boundedLeastSquares(q, point, w.coarse_iterations, 0))
-        .map((q) => [gapOf(q), q]).sort((a, b) => a[0] - b[0]).slice(0, 4 * w.polished)
-        .map(([, q]) => this.boundedLeastSquares(q, point, w.polish_iterations, 0))
-        .filter((q) => gapOf(q) <= this.k0.exact_gap_m);
+        .map((q) => [Math.max(gapOf(q), exact), motionOf(q), q])
+        .sort((a, b) => a[0] - b[0] || a[1] - b[1]).slice(0, 4 * w.polished)
+        .map(([, , q]) => this.boundedLeastSquares(q, point, w.polish_iterations, 0))
+        .filter((q) => gapOf(q) <= exact);
     }
     return reached.length ? this.nearestKeepingElbows(reached, joints) : null;
   }
@@ -1298,14 +1306,22 @@ export class Tracker {
       }
     }
     return {command, status, goal, goalError, targetError, projected, fallback: false,
-            positionLimited: false, velocityLimited: biggest > 1, branch: 1,
+            positionLimited: false, velocityLimited: biggest > 1,
+            branch: t.branchOf ? t.branchOf(command, this.branch) : 1,
             networkError: NaN, reached: status !== Status.RECONFIGURING, detour: true,
             goalErrorRad: goalAngle, targetErrorRad: targetAngle, unreachable: ''};
   }
 }
 
-/** The page's tick for a configuration: the planar port, or the general tick in a tracker. */
+/**
+ * The page's tick for a configuration, in a Tracker as the IK node runs it: the planar port
+ * (its detour search by the general tick's port of the same chain), or the general tick.
+ */
 export function makeTick(config, network) {
-  return config.kind === 'planar' ? new PlanarTick(config, network)
-    : new Tracker(new GeneralTick(config, network));
+  if (config.kind === 'planar') {
+    const planar = new PlanarTick(config, network);
+    planar.search = new GeneralTick(config.search, null);
+    return new Tracker(planar);
+  }
+  return new Tracker(new GeneralTick(config, network));
 }

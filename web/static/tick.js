@@ -36,6 +36,22 @@ export function wrap(angle) {
   return pyMod(angle + Math.PI, TWO_PI) - Math.PI;
 }
 
+/**
+ * Return the configuration `c` with its joints' limits unbounded where JSON could not say
+ * so: a continuous joint's bounds come as null.
+ */
+export function withInfiniteLimits(c) {
+  const out = {...c};
+  for (const [keys, sign] of [[['lo', 'hard_lo'], -1], [['hi', 'hard_hi'], 1]]) {
+    for (const key of keys) {
+      if (Array.isArray(out[key])) {
+        out[key] = out[key].map((v) => (v === null ? sign * Infinity : v));
+      }
+    }
+  }
+  return out;
+}
+
 export const Status = Object.freeze({
   REACHED: 'REACHED',
   MOVING: 'MOVING',
@@ -172,6 +188,56 @@ export class PlanarTick {
       step = step.map((_, i) => (fixed[i] !== null ? fixed[i] : free[i]));
     }
     return [q.map((v, i) => v + step[i]), Math.sqrt(error2)];
+  }
+
+  // What the Tracker (web/static/pose_tick.js) reads of a tick: the joints' limits.
+  get continuous() {
+    return this.c.continuous;
+  }
+
+  get velocity() {
+    return this.c.velocity;
+  }
+
+  get lo() {
+    return this.c.lo;
+  }
+
+  get hi() {
+    return this.c.hi;
+  }
+
+  /** _ScalarPlanarTick.way_left: the route's length from the tip at q to the goal. */
+  wayLeft(q, goal) {
+    const [gx, gy] = goal;
+    const [tipX, tipY] = this.fk(q);
+    const w = this.c.route;
+    if (w.radius > 0) {
+      const ax = tipX - w.center[0];
+      const ay = tipY - w.center[1];
+      const bx = gx - w.center[0];
+      const by = gy - w.center[1];
+      if (this.entersDisk(ax, ay, bx, by, w.radius)) {
+        const ra = Math.hypot(ax, ay);
+        const rb = Math.hypot(bx, by);
+        const sweep = wrap(Math.atan2(by, bx) - Math.atan2(ay, ax));
+        return Math.hypot(rb - ra, 0.5 * (ra + rb) * sweep);
+      }
+    }
+    return Math.hypot(gx - tipX, gy - tipY);
+  }
+
+  /** IKSolver.describe: the goal of `target` and how far the tip at `joints` is from both. */
+  describe(joints, target) {
+    const [tipX, tipY] = this.fk(joints);
+    const [gx, gy, projected] = this.project(target[0], target[1], tipX, tipY);
+    return [[gx, gy], Math.hypot(tipX - gx, tipY - gy),
+            Math.hypot(tipX - target[0], tipY - target[1]), NaN, NaN, projected];
+  }
+
+  /** IKSolver.nearest_solution, by the search the page gives this tick (`this.search`). */
+  nearestSolution(goal, joints) {
+    return this.search.nearestSolution(goal, joints);
   }
 
   branchOf(q, previous) {

@@ -30,7 +30,7 @@ import {OrbitControls} from 'three/examples/jsm/controls/OrbitControls.js';
 import {TransformControls} from 'three/examples/jsm/controls/TransformControls.js';
 import URDFLoader from 'urdf-loader';
 import {LiveLink} from './live.js';
-import {Status} from './tick.js';
+import {Status, withInfiniteLimits} from './tick.js';
 
 const PATH_POINTS = 600;
 const PANEL_PERIOD_MS = 100;
@@ -627,19 +627,7 @@ async function loadConfig() {
   if (!response.ok) {
     throw new Error(`config.json: HTTP ${response.status}`);
   }
-  const c = await response.json();
-  // JSON has no infinity: a continuous joint's bounds come as null.
-  for (const key of ['lo', 'hard_lo']) {
-    if (c[key]) {
-      c[key] = c[key].map((v) => (v === null ? -Infinity : v));
-    }
-  }
-  for (const key of ['hi', 'hard_hi']) {
-    if (c[key]) {
-      c[key] = c[key].map((v) => (v === null ? Infinity : v));
-    }
-  }
-  return c;
+  return withInfiniteLimits(await response.json());
 }
 
 async function start() {
