@@ -17,10 +17,11 @@ The 3D view in a real headless Chromium: every shipped arm, standalone and live,
 
 Standalone, the page runs the tick itself (tick.js for planar arms, pose_tick.js for the
 others, with the shipped network in onnxruntime-web), in a Tracker as the node does; the
-parity tests hold it to the Python tick over 500-tick scenarios (a far pose, a streamed circle, a pose past a joint
-limit, a target out of reach, a turn across a continuous joint's +-pi). Live, the gizmo's
-drags go to the real ik_node through the real web node and /goal_pose, and the simulated
-arm moves. Screenshots go to artifacts/.
+parity tests hold it to the Python tick over 500-tick scenarios (a far pose, a streamed
+circle, a pose past a joint limit, a target out of reach, a turn across a continuous
+joint's +-pi) and a joint-limit trap. Live, the gizmo's drags go to the real ik_node
+through the real web node and /goal_pose, and the simulated arm moves. Screenshots go to
+artifacts/.
 """
 
 import json
