@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.iknn-setup-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all setup chromium demo test lint bench bench-arms bench-network-value models \
+.PHONY: all setup chromium demo test lint bench bench-arms bench-network-value bench-venv models \
 	model-default model-seed1 model-three-link model-spatial model-six-dof model-seven-dof clean
 
 all: test
@@ -85,18 +85,22 @@ bench: setup
 	$(MAKE) bench-network-value
 	$(MAKE) bench-arms
 
-bench-network-value: setup
+# The comparison page runs the PyPI peers on its own targets in the benchmark venv.
+bench-network-value: setup bench-venv
 	$(BIN)/python bench/bench_network_value.py
 
 # The real-size arms against the PyPI peers, in a venv of their own: placo and pytracik
-# pin their own Pinocchio and Boost; the runtime's venv does not take them.
+# pin their own Pinocchio and Boost; the runtime's venv does not take them. Pinned: placo
+# 0.9.3 (what an unpinned install picked) needs a Boost that pin 3.8 and 4.1 do not bring.
 BENCH_VENV ?= .venv-bench
-bench-arms:
+bench-venv:
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install --disable-pip-version-check -q numpy onnxruntime \
-		urdf-parser-py==0.0.4 PyYAML 'pin>=3.3' placo pytracik || \
+		urdf-parser-py==0.0.4 PyYAML pin==3.8.0 placo==0.10.2 pytracik==0.0.3 || \
 		$(BENCH_VENV)/bin/pip install --disable-pip-version-check -q numpy onnxruntime \
 		urdf-parser-py==0.0.4 PyYAML 'pin>=3.3'
+
+bench-arms: bench-venv
 	$(BENCH_VENV)/bin/python bench/bench_arms.py
 
 lint: setup

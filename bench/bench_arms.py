@@ -218,8 +218,9 @@ def timed(call, *args) -> tuple:
     return out, (time.perf_counter_ns() - start) / 1e3
 
 
-def streaming(arm: Arm, count: int, skipped: dict) -> dict:
-    path = arm.stream(count)
+def streaming(arm: Arm, count: int, skipped: dict, path: Optional[np.ndarray] = None) -> dict:
+    """Run the streaming suite along ``path`` (joint vectors; default: :meth:`Arm.stream`)."""
+    path = arm.stream(count) if path is None else path
     targets = [arm.pose(q) for q in path]
     out = {}
     ours, state = ours_tick(arm)
@@ -272,19 +273,23 @@ def streaming(arm: Arm, count: int, skipped: dict) -> dict:
     return out
 
 
-def cold(arm: Arm, count: int) -> dict:
-    joints = arm.random_joints(count, seed=2026)
-    targets = [arm.pose(q) for q in joints]
+def cold(arm: Arm, count: int, targets: Optional[list] = None, seed=None,
+         ours: bool = True) -> dict:
+    """Solve ``targets`` (poses; default: ``count`` random reachable ones) from ``seed``."""
+    if targets is None:
+        targets = [arm.pose(q) for q in arm.random_joints(count, seed=2026)]
+    seed = arm.middle if seed is None else np.asarray(seed, dtype=np.float64)
+    count = len(targets)
     tracik, _ = tracik_method(arm)
     clik = clik_method(arm)
-    solve = ours_solve(arm)
+    solve = ours_solve(arm) if ours else None
     out = {}
     for name, call in (('iknn_ros solve', solve), ('TRAC-IK', tracik), ('pin CLIK', clik)):
         if call is None:
             continue
         times, exact, inside, answered = [], 0, 0, 0
         for position, rotation in targets:
-            q, us = timed(call, position, rotation, arm.middle)
+            q, us = timed(call, position, rotation, seed)
             times.append(us)
             if q is None:
                 continue
@@ -370,6 +375,27 @@ def write_doc(report: dict, path: Path) -> None:
     path.write_text('\n'.join(lines) + '\n', encoding='utf-8')
 
 
+def peers_on(spec_path: Path, out_path: Path) -> int:
+    """
+    Run the peers on another benchmark's targets (bench_network_value.py, in this venv).
+
+    ``spec_path``: JSON with ``arm``, ``cold`` (pose targets x, y, z, qx, qy, qz, qw),
+    ``seed`` (the joints every cold solve starts from) and ``stream`` (a joint path whose
+    tool poses are streamed). Writes the peers' rows of both suites to ``out_path``.
+    """
+    from iknn_ros.kinematics.targets import quaternion_to_matrix
+    spec = json.loads(spec_path.read_text(encoding='utf-8'))
+    arm = Arm(spec['arm'])
+    targets = [(np.array(t[:3]), quaternion_to_matrix(*t[3:7])) for t in spec['cold']]
+    skipped: dict = {}
+    report = {'cold': cold(arm, 0, targets, spec['seed'], ours=False),
+              'streaming': {k: v for k, v in streaming(
+                  arm, 0, skipped, np.array(spec['stream'])).items() if k != 'iknn_ros tick'},
+              'skipped': skipped, 'pinocchio': pinocchio.__version__}
+    out_path.write_text(json.dumps(report, indent=2) + '\n', encoding='utf-8')
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0].strip())
     parser.add_argument('--quick', action='store_true', help='small counts, same code paths')
@@ -378,7 +404,12 @@ def main(argv=None) -> int:
     parser.add_argument('--hostile-ticks', type=int, default=None,
                         help='hostile ticks per arm (default: 1,000,000 on seven_dof_arm, '
                              '100,000 on six_dof_arm; 3,000 with --quick)')
+    parser.add_argument('--peers-on', type=Path, nargs=2, metavar=('SPEC', 'OUT'),
+                        help="run only the peers, on another benchmark's targets (see "
+                             'peers_on)')
     args = parser.parse_args(argv)
+    if args.peers_on:
+        return peers_on(*args.peers_on)
     stream_points, cold_targets = (300, 100) if args.quick else (2000, 10000)
     report = {'date': datetime.date.today().isoformat(), 'quick': args.quick,
               'machine': machine(), 'pinocchio': pinocchio.__version__, 'arms': {},

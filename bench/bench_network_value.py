@@ -44,8 +44,11 @@ import dataclasses
 import datetime
 import json
 import math
+import os
 from pathlib import Path
+import subprocess
 import sys
+import tempfile
 import time
 
 REPO = Path(__file__).resolve().parent.parent
@@ -168,9 +171,9 @@ def chained(arm: Arm, count: int, seed: int) -> dict:
     return out
 
 
-def streaming(arm: Arm, count: int) -> dict:
+def streaming_path(arm: Arm, count: int) -> np.ndarray:
     """
-    Tick along a smooth joint path's tool targets; count those exact after one tick.
+    Return a smooth joint path of ``count`` points, each a tick's step from the last.
 
     The path moves at most about 1e-3 rad per joint per point (whatever ``count``), well
     within one tick's step: every point is reachable in one tick.
@@ -178,8 +181,13 @@ def streaming(arm: Arm, count: int) -> dict:
     t = (np.arange(count) / 2000.0)[:, None]
     n = arm.chain.n_joints
     safe = arm.chain.with_limit_margin(SolverConfig().limit_margin_rad)
-    path = np.clip(arm.start() + 0.3 * np.sin(2 * math.pi * t * (1 + np.arange(n)) / n),
+    return np.clip(arm.start() + 0.3 * np.sin(2 * math.pi * t * (1 + np.arange(n)) / n),
                    safe.lower, safe.upper)
+
+
+def streaming(arm: Arm, count: int) -> dict:
+    """Tick along :func:`streaming_path`'s tool targets; count those exact after one tick."""
+    path = streaming_path(arm, count)
     targets = arm.targets(path)
     out = {}
     for method in METHODS:
@@ -290,10 +298,15 @@ def out_of_reach(arm: Arm, count: int, seed: int) -> dict:
     return out
 
 
+def cold_targets(arm: Arm, count: int, seed: int) -> np.ndarray:
+    """Return ``count`` random reachable targets: tool targets of joints inside the margin."""
+    safe = arm.chain.with_limit_margin(SolverConfig().limit_margin_rad)
+    return arm.targets(safe.random_configurations(np.random.default_rng(seed), count))
+
+
 def cold(arm: Arm, count: int, seed: int) -> dict:
     """Solve random reachable targets from the start: by ticks without a speed bound, by LM."""
-    safe = arm.chain.with_limit_margin(SolverConfig().limit_margin_rad)
-    targets = arm.targets(safe.random_configurations(np.random.default_rng(seed), count))
+    targets = cold_targets(arm, count, seed)
     start = tuple(arm.start())
     out = {}
     # Ticks one second long: the velocity limits allow whole radians, so the trained step
@@ -393,6 +406,33 @@ def verdicts(data: dict, redundant: bool) -> list:
     return lines
 
 
+def peers(arm: Arm, counts: dict, seed: int) -> tuple:
+    """
+    Return the PyPI peers' streaming and cold-solve rows on this page's targets, or why not.
+
+    They run in the benchmark venv of bench/bench_arms.py (placo and pytracik pin their own
+    Pinocchio), on the very targets and path of :func:`cold` and :func:`streaming`, and
+    take full poses (frame tasks): pose arms only.
+    """
+    if arm.mode != 'pose':
+        return None, 'the peers are run on full poses (frame tasks): pose arms only'
+    python = Path(os.environ.get('IKNN_BENCH_PYTHON', REPO / '.venv-bench' / 'bin' / 'python'))
+    if not python.is_file():
+        return None, f'no benchmark venv at {python} (make bench-arms makes it)'
+    spec = {'arm': arm.name, 'seed': arm.start().tolist(),
+            'cold': cold_targets(arm, counts['cold'], seed).tolist(),
+            'stream': streaming_path(arm, counts['streaming']).tolist()}
+    with tempfile.TemporaryDirectory() as folder:
+        spec_path, out_path = Path(folder) / 'spec.json', Path(folder) / 'peers.json'
+        spec_path.write_text(json.dumps(spec), encoding='utf-8')
+        done = subprocess.run([str(python), str(REPO / 'bench' / 'bench_arms.py'),
+                               '--peers-on', str(spec_path), str(out_path)],
+                              capture_output=True, text=True, timeout=3600)
+        if done.returncode != 0:
+            return None, f'bench_arms.py --peers-on failed: {done.stderr.strip()[-300:]}'
+        return json.loads(out_path.read_text(encoding='utf-8')), ''
+
+
 def write_doc(report: dict, path: Path) -> None:
     m = report['machine']
     lines = ['# Does the network earn its place?', '',
@@ -431,6 +471,24 @@ def write_doc(report: dict, path: Path) -> None:
                            f"{o['direction_error_deg_max']:.3f}" if o else '-')
                 + f" | {c['reached']}/{c['targets']} | {c['time_us_median']:.0f} | "
                 + ('-' if c['ticks_median'] is None else f"{c['ticks_median']:.0f}") + ' |')
+        found = data.get('peers')
+        for peer in sorted(set(found['streaming']) | set(found['cold'])) if found else ():
+            s, c = found['streaming'].get(peer), found['cold'].get(peer)
+            lines.append(
+                f'| {peer} (PyPI peer) | '
+                + (f"{s['exact_in_one_call']}/{s['points']} | {s['time_us']['median']:.1f}"
+                   if s else '- | -') + ' | - | '
+                + (f"{c['exact']}/{c['targets']} ({c['answered']}) | "
+                   f"{c['time_us']['median']:.0f} | -" if c else '- | - | -') + ' |')
+        if found:
+            lines += ['', '*PyPI peers*, in the benchmark venv (`make bench-venv`; pinocchio '
+                      f"{found['pinocchio']}) on the same streaming path (one call a point, "
+                      'warm-started from the last answer) and the same cold targets from the '
+                      'same start: placo (a warm-started QP step, no cold solve), TRAC-IK '
+                      '(pytracik as shipped: Speed, 5 ms, its own tolerance 1e-5) and '
+                      "Pinocchio's CLIK loop (to 1e-9, no joint limits). Cold: exact to 1e-9 "
+                      '(in brackets: answered, within its own tolerance). They are '
+                      'solvers, not trackers: no chained, out-of-reach or lap runs.']
         outside = data['out_of_reach']
         if 'pose_beyond_nearest_m_mean' in outside['damped least squares']:
             lines += ['', 'Poses out of reach, after 600 ticks: how much farther from the '
@@ -499,6 +557,18 @@ def main(argv=None) -> int:
             data[part] = run()
             for method, row in data[part].items():
                 print(f'  {method:<26} {row}', flush=True)
+        print(f'== {name}: the PyPI peers on the same targets', flush=True)
+        found, why = peers(arm, n, 13)
+        if found is None:
+            report['skipped'][f'{name} peers'] = why
+            print(f'  skipped: {why}', flush=True)
+        else:
+            data['peers'] = found
+            for suite in ('streaming', 'cold'):
+                for method, row in found[suite].items():
+                    print(f'  {suite} {method:<16} {row}', flush=True)
+            for peer, reason in found['skipped'].items():
+                report['skipped'][f'{name} {peer}'] = reason
         if redundant:
             print(f'== {name}: drift over {LAPS} laps', flush=True)
             data['drift'] = drift(arm)

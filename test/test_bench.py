@@ -19,6 +19,8 @@ from pathlib import Path
 import subprocess
 import sys
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -84,6 +86,33 @@ def test_the_real_size_arm_benchmark_runs_and_its_invariants_hold(tmp_path):
         assert peer in report['skipped'] or 'placo solve' in \
             report['arms']['seven_dof_arm']['streaming']
     assert 'Streaming poses' in doc.read_text()
+
+
+def test_the_peers_run_on_another_benchmarks_targets(tmp_path):
+    # bench_network_value.py hands the peers its own cold targets and streaming path.
+    from iknn_ros.kinematics import KinematicChain
+    from iknn_ros.kinematics.rigid_body import RigidBodyModel
+    from iknn_ros.kinematics.targets import format_target, TargetMode
+    chain = KinematicChain.from_urdf(REPO / 'urdf' / 'seven_dof_arm.urdf', None, 'flange')
+    body = RigidBodyModel(chain)
+    joints = chain.with_limit_margin(0.05).random_configurations(np.random.default_rng(1), 3)
+    middle = 0.5 * (chain.lower + chain.upper)
+    path = middle + 1e-3 * np.arange(6)[:, None]
+    spec = {'arm': 'seven_dof_arm', 'seed': middle.tolist(), 'stream': path.tolist(),
+            'cold': [list(format_target(chain, TargetMode.POSE, *body.placement(q)))
+                     for q in joints]}
+    (tmp_path / 'spec.json').write_text(json.dumps(spec))
+    done = subprocess.run([sys.executable, str(REPO / 'bench' / 'bench_arms.py'), '--peers-on',
+                           str(tmp_path / 'spec.json'), str(tmp_path / 'out.json')],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    out = json.loads((tmp_path / 'out.json').read_text())
+    # Pinocchio's CLIK runs wherever iknn_ros does; ours are not among the peers.
+    assert out['cold']['pin CLIK']['targets'] == 3 and out['cold']['pin CLIK']['exact'] >= 1
+    assert out['streaming']['pin CLIK']['points'] == 5
+    assert 'iknn_ros solve' not in out['cold'] and 'iknn_ros tick' not in out['streaming']
+    for peer in ('placo', 'pytracik'):
+        assert peer in out['skipped'] or any(peer[:4] in k.lower() for k in out['streaming'])
 
 
 def test_the_network_value_benchmark_compares_every_method_on_the_same_targets(tmp_path):
