@@ -47,15 +47,16 @@ needs_browser = pytest.mark.skipif(
     reason='needs Debian chromium, node and `npm ci` in web/ (make test installs them)')
 
 
-def start_process(*args):
-    """Start ``python -m *args`` from the repository, its output piped."""
+def start_process(*args, env=None):
+    """Start ``python -m *args`` from the repository, its output piped (``env``: added)."""
     return subprocess.Popen([sys.executable, '-m', *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=REPO)
+                            stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            env=None if env is None else {**os.environ, **env})
 
 
-def start_web(*args):
+def start_web(*args, env=None):
     """Start the web server on a free port; return the process and its URL."""
-    process = start_process('iknn_ros.nodes.web', *args)
+    process = start_process('iknn_ros.nodes.web', *args, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         line = process.stdout.readline()
