@@ -18,7 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LICENSE_LINE = '# Licensed under the Apache License, Version 2.0 (the "License");'
-SKIPPED_DIRS = {'.venv', 'build', 'install', 'log', 'node_modules', '.git', 'web'}
+# .venv-bench: the benchmark venv of make bench-venv.
+SKIPPED_DIRS = {'.venv', '.venv-bench', 'build', 'install', 'log', 'node_modules', '.git', 'web'}
 
 
 @pytest.mark.copyright
