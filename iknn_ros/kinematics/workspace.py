@@ -150,19 +150,18 @@ class NumericWorkspace(Workspace):
 
         All starts are solved; the nearest few to the target are polished, and of those
         that reach it the one with the least joint motion from ``joints`` wins (see
-        :func:`nearest_keeping_elbows`). Gaps within EXACT_GAP_M count as equal, joint
-        motion ranking them: which of many exact ends rounding puts first is no choice (a
-        redundant arm's starts end all over its self-motion), and the browser's port makes
-        the same one.
+        :func:`nearest_keeping_elbows`). Gaps within EXACT_GAP_M count as equal; among
+        them, ends that keep the bent elbows come first, then the least joint motion: which
+        of many exact ends rounding puts first is no choice (a redundant arm's starts end
+        all over its self-motion), and the browser's port makes the same one.
         """
         target = np.asarray(target, dtype=np.float64)
         joints = np.asarray(joints, dtype=np.float64)
         q = _bounded_least_squares(self.chain, np.vstack([joints, self._starts]), target,
                                    self._coarse_iterations)
         gaps = np.linalg.norm(self.chain.fk(q) - target, axis=-1)
-        move = q - joints
-        move = np.where(self.chain.continuous, wrap_to_pi(move), move)
-        order = np.lexsort((np.sum(move * move, axis=-1), np.maximum(gaps, EXACT_GAP_M)))
+        _, motion, flips = motion_and_flips(self.chain, q, joints)
+        order = np.lexsort((motion, flips, np.maximum(gaps, EXACT_GAP_M)))
         close = q[order[:4 * self._polished]]
         close = _bounded_least_squares(self.chain, close, target, self._polish_iterations)
         gaps = np.linalg.norm(self.chain.fk(close) - target, axis=-1)
@@ -186,22 +185,33 @@ class NumericWorkspace(Workspace):
         return out.reshape(points.shape)
 
 
-def nearest_keeping_elbows(chain: KinematicChain, candidates: FloatArray, joints: FloatArray,
-                           bent_rad: float = 0.05) -> FloatArray:
+def motion_and_flips(chain: KinematicChain, candidates: FloatArray, joints: FloatArray,
+                     bent_rad: float = 0.05) -> tuple:
     """
-    Return the candidate with the least joint motion from ``joints`` that flips no elbow.
+    Return, per candidate, the move from ``joints``, its squared length, and elbow flips.
 
-    An elbow joint (KinematicChain.elbow_joints) bent more than ``bent_rad`` keeps its sign
-    unless no candidate keeps them all; continuous joints move the short way round, and
-    the answer is ``joints`` plus that move.
+    Continuous joints move the short way round; a flip changes the sign of an elbow joint
+    (KinematicChain.elbow_joints) bent more than ``bent_rad``.
     """
     move = candidates - joints
     move = np.where(chain.continuous, wrap_to_pi(move), move)
     elbows = list(chain.elbow_joints())
     bent = np.abs(joints[elbows]) > bent_rad
     flips = np.any(bent & (np.sign(candidates[:, elbows]) != np.sign(joints[elbows])), axis=-1)
+    return move, np.sum(move * move, axis=-1), flips
+
+
+def nearest_keeping_elbows(chain: KinematicChain, candidates: FloatArray, joints: FloatArray,
+                           bent_rad: float = 0.05) -> FloatArray:
+    """
+    Return the candidate with the least joint motion from ``joints`` that flips no elbow.
+
+    A bent elbow keeps its sign unless no candidate keeps them all (:func:`motion_and_flips`);
+    the answer is ``joints`` plus the move.
+    """
+    move, motion, flips = motion_and_flips(chain, candidates, joints, bent_rad)
     pool = ~flips if np.any(~flips) else np.ones(len(candidates), dtype=bool)
-    cost = np.where(pool, np.sum(move * move, axis=-1), np.inf)
+    cost = np.where(pool, motion, np.inf)
     return joints + move[int(np.argmin(cost))]
 
 

@@ -1033,38 +1033,41 @@ export class GeneralTick {
       }
     } else {
       // NumericWorkspace.nearest_solution: every start, then the closest polished (exact
-      // gaps equal, ranked by joint motion).
+      // gaps equal; then the ends that keep the bent elbows, then the least joint motion).
       const w = this.c.workspace;
       const point = goal.slice(0, this.k);
       const exact = this.k0.exact_gap_m;
       const gapOf = (q) => dist(this.kin.placement(q)[0], point, this.k);
-      const motionOf = (q) => q.reduce((sum, v, i) => {
-        const move = this.continuous[i] ? pyMod(v - joints[i] + Math.PI, TWO_PI) - Math.PI
-          : v - joints[i];
-        return sum + move * move;
-      }, 0);
-      reached = [joints, ...this.c.workspace_starts]
-        .map((q) => this.boundedLeastSquares(q, point, w.coarse_iterations, 0))
-        .map((q) => [Math.max(gapOf(q), exact), motionOf(q), q])
-        .sort((a, b) => a[0] - b[0] || a[1] - b[1]).slice(0, 4 * w.polished)
-        .map(([, , q]) => this.boundedLeastSquares(q, point, w.polish_iterations, 0))
+      const ends = [joints, ...this.c.workspace_starts]
+        .map((q) => this.boundedLeastSquares(q, point, w.coarse_iterations, 0));
+      const [, motions, flips] = this.motionAndFlips(ends, joints);
+      reached = ends.map((q, i) => [Math.max(gapOf(q), exact), flips[i] ? 1 : 0, motions[i], q])
+        .sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]).slice(0, 4 * w.polished)
+        .map(([, , , q]) => this.boundedLeastSquares(q, point, w.polish_iterations, 0))
         .filter((q) => gapOf(q) <= exact);
     }
     return reached.length ? this.nearestKeepingElbows(reached, joints) : null;
   }
 
-  /** workspace.nearest_keeping_elbows: the least joint motion that flips no bent elbow. */
-  nearestKeepingElbows(candidates, joints, bentRad = 0.05) {
+  /** workspace.motion_and_flips: each candidate's move, its squared length, elbow flips. */
+  motionAndFlips(candidates, joints, bentRad = 0.05) {
     const elbows = this.c.elbow_joints;
     const moves = candidates.map((q) => q.map((v, i) => (this.continuous[i]
       ? pyMod(v - joints[i] + Math.PI, TWO_PI) - Math.PI : v - joints[i])));
+    const motions = moves.map((move) => move.reduce((sum, v) => sum + v * v, 0));
     const flips = candidates.map((q) => elbows.some(
       (e) => Math.abs(joints[e]) > bentRad && Math.sign(q[e]) !== Math.sign(joints[e])));
+    return [moves, motions, flips];
+  }
+
+  /** workspace.nearest_keeping_elbows: the least joint motion that flips no bent elbow. */
+  nearestKeepingElbows(candidates, joints, bentRad = 0.05) {
+    const [moves, motions, flips] = this.motionAndFlips(candidates, joints, bentRad);
     const pool = flips.some((f) => !f) ? flips.map((f) => !f) : flips.map(() => true);
     let best = -1;
     let bestCost = Infinity;
-    moves.forEach((move, i) => {
-      const cost = pool[i] ? move.reduce((sum, v) => sum + v * v, 0) : Infinity;
+    motions.forEach((motion, i) => {
+      const cost = pool[i] ? motion : Infinity;
       if (cost < bestCost) {
         [best, bestCost] = [i, cost];
       }
