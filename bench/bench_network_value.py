@@ -389,11 +389,13 @@ def verdicts(data: dict, redundant: bool) -> list:
                      'repeatability is the pull, not the network')
     outside = data['out_of_reach']
     if 'at_nearest_pose' in outside['damped least squares']:
-        a, b = (outside[m]['at_nearest_pose'] for m in METHODS[1:])
-        lines.append(f'poses out of reach, ending at the nearest reachable pose: network + '
-                     f'refinement {a}, damped least squares {b} of '
-                     f"{outside['damped least squares']['targets']}"
-                     + (' (the network wins)' if a > b else ' (no win)' if a == b else
+        a, b = (outside[m]['pose_beyond_nearest_m_mean'] for m in METHODS[1:])
+        n, d = (outside[m]['at_nearest_pose'] for m in METHODS[1:])
+        lines.append(f'poses out of reach, how much farther than the nearest reachable pose '
+                     f'the tool ends, mean: network + refinement {1e3 * a:.2f} mm, damped '
+                     f'least squares {1e3 * b:.2f} mm (at it: {n} and {d} of '
+                     f"{outside['damped least squares']['targets']})"
+                     + (' (the network wins)' if a < b else ' (no win)' if a == b else
                         ' (the network loses)'))
     c = data['cold']
     lines.append(f"cold solves: Levenberg-Marquardt {c['Levenberg-Marquardt solve']['reached']}"
