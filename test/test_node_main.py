@@ -77,6 +77,37 @@ def test_two_sigints_while_shutting_down_end_with_exit_0(entry, ready, ros_args)
         finish(process, f'{entry}, second SIGINT after {gap_s * 1e3:.0f} ms')
 
 
+STORM = """
+import os, signal, subprocess, sys, time
+from iknn_ros.nodes.node_main import ignore_stop_signals, install_stop_handlers
+flag = install_stop_handlers()
+storm = subprocess.Popen([sys.executable, '-c', 'import os, signal, sys\\n'
+                          'for _ in range(300000):\\n'
+                          '    os.kill(int(sys.argv[1]), signal.SIGINT)',
+                          str(os.getpid())])
+while storm.poll() is None:
+    time.sleep(1e-4)
+ignore_stop_signals()
+print('stopped' if flag.is_set() else 'never stopped')
+"""
+
+
+def test_a_storm_of_stop_signals_never_hangs_their_handler():
+    # Before: the stop flag was a threading.Event, whose set() takes a lock; a signal
+    # landing while the previous one's handler held it ran the handler again in the same
+    # thread, which waited for itself forever (1 in 8 double SIGINTs 0 ms apart hung the
+    # IK node; this storm of 300,000 from another process hung it at once).
+    process = subprocess.Popen([sys.executable, '-c', STORM], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()  # SIGKILL: a hung handler ignores the others
+        process.communicate()
+        pytest.fail('the stop handler hung under a storm of signals')
+    assert process.returncode == 0 and out.strip() == 'stopped', err
+
+
 @pytest.mark.parametrize('entry', ['sim_arm', 'ik_node', 'web'])
 def test_signals_at_any_moment_of_start_up_end_with_exit_0(entry):
     # Before, the web node died with -2 or -15 in 4 of 6 such runs: signals during its

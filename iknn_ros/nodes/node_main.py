@@ -33,7 +33,6 @@ import gc
 import importlib
 import signal
 import sys
-import threading
 from typing import Callable, Optional, Sequence, TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -44,13 +43,36 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # stop signal can wait to be seen (a wait inside rcl is not interrupted by signals).
 STOP_POLL_S = 0.05
 
-_stop = threading.Event()
+
+class StopFlag:
+    """
+    Whether a stop signal has arrived: set from a signal handler, read by the spin loop.
+
+    Not a threading.Event: its set() takes a lock, and a second signal arriving while the
+    handler of the first holds it runs the handler again in the same thread, which then
+    waits for itself forever (1 in 8 double SIGINTs 0 ms apart hung the IK node). Setting
+    an attribute takes no lock and may be interrupted and repeated at any point.
+    """
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def request(self) -> None:
+        """Raise the flag."""
+        self._set = True
+
+    def is_set(self) -> bool:
+        """Return whether the flag is raised."""
+        return self._set
 
 
-def install_stop_handlers() -> threading.Event:
+_stop = StopFlag()
+
+
+def install_stop_handlers() -> StopFlag:
     """Make SIGINT and SIGTERM set the process's stop flag; return the flag."""
     for signum in STOP_SIGNALS:
-        signal.signal(signum, lambda *_: _stop.set())
+        signal.signal(signum, lambda *_: _stop.request())
     return _stop
 
 
