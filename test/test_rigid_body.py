@@ -15,7 +15,7 @@
 
 """The Pinocchio model of a chain against the chain's own kinematics."""
 
-from conftest import SLIDE_AND_FOLLOWER, URDFS
+from conftest import SEVEN, SLIDE_AND_FOLLOWER, URDFS
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics.rigid_body import RigidBodyModel
 import numpy as np
@@ -44,3 +44,18 @@ def test_pinocchio_model_is_the_chain(source):
             turned = body.placement(q + dq)[1]
             np.testing.assert_allclose(pinocchio.log3(turned @ rotation.T) / eps, jac[3:, i],
                                        atol=1e-6)
+
+
+def test_a_placement_is_not_rewritten_by_the_next_one():
+    # Pinocchio hands out views into its data: keeping one across calls once made a
+    # benchmark compare every target with itself.
+    chain = KinematicChain.from_urdf(SEVEN)
+    body = RigidBodyModel(chain)
+    first, second = chain.random_configurations(np.random.default_rng(4), 2)
+    kept = [body.placement(first), body.placement_and_jacobian(first)[:2]]
+    body.placement(second)
+    body.placement_and_jacobian(second)
+    frame = chain.frames(first)[-1]
+    for position, rotation in kept:
+        np.testing.assert_allclose(position, frame[:3, 3], atol=1e-12)
+        np.testing.assert_allclose(rotation, frame[:3, :3], atol=1e-12)

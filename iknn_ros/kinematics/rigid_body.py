@@ -81,7 +81,8 @@ class RigidBodyModel:
         q = np.asarray(q, dtype=np.float64)
         pinocchio.framesForwardKinematics(self.model, self.data, self._configuration(q))
         tip = self.data.oMf[self.tip_frame]
-        return tip.translation, tip.rotation
+        # Copies: Pinocchio's arrays are views into its data, which the next call rewrites.
+        return tip.translation.copy(), tip.rotation.copy()
 
     def placement_and_jacobian(self, q: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
         """
