@@ -40,6 +40,8 @@ from browser_harness import start_process
 from browser_harness import start_web
 from browser_harness import stop
 from iknn_ros.evaluation.evaluate import default_start
+from iknn_ros.kinematics.rigid_body import RigidBodyModel
+from iknn_ros.kinematics.targets import format_target
 from iknn_ros.kinematics.targets import quaternion_to_matrix
 from iknn_ros.nodes.web import view_solver
 import numpy as np
@@ -230,6 +232,35 @@ def test_the_browser_tick_matches_the_python_tick(arm, model):
         assert [t['status'] for t in stepped] == [s for _, s in python]
     finally:
         stop(web)
+
+
+@pytest.mark.parametrize('arm', GENERAL_ARMS)
+def test_the_browser_cold_solve_matches_the_python_solve(arm):
+    # The page's cold solve (which its tick runs for a target out of reach) takes the same
+    # starts, gives up the same stalled ones and ends on the same joints as IKSolver.solve.
+    urdf = str(urdf_of(arm))
+    solver, _, _ = view_solver(urdf, 'none')
+    chain, mode = solver.chain, solver.target_mode
+    body = RigidBodyModel(chain)
+    targets = [format_target(chain, mode, *body.placement(q)) for q in
+               solver.safe_chain.random_configurations(np.random.default_rng(5), 12)]
+    turn = (0.0, 0.0, 0.0, 1.0) if mode == 'pose' else ()
+    # Out of reach (too far), and a reachable position at an orientation it may not take.
+    targets += [(1.5, -0.8, 1.2) + turn, tuple(targets[0][:3]) + turn]
+    python = [solver.solve(t) for t in targets]
+    assert python[-2].status.name == 'OUT_OF_REACH'
+    assert sum(r.starts > 1 for r in python) >= 1, 'no target needed a second start'
+    web, url = start_web('--standalone', '--port', '0', '--urdf', urdf, '--model', 'none')
+    try:
+        page = browse('solve', url + '?mode=standalone', {'targets': [list(t) for t in targets]},
+                      timeout=120)['solves']
+    finally:
+        stop(web)
+    for ours, theirs in zip(python, page):
+        assert theirs['status'] == ours.status.name
+        assert (theirs['iterations'], theirs['starts']) == (ours.iterations, ours.starts)
+        assert np.max(np.abs(np.array(theirs['joints']) - ours.joints)) <= 1e-9
+        assert theirs['unreachable'] == ours.unreachable
 
 
 def test_a_trapped_planar_arm_detours_out_in_the_page_as_in_the_node():

@@ -587,24 +587,61 @@ export class GeneralTick {
 
   // ---- goals ----
 
-  /** Levenberg-Marquardt within the margin: [joints, position error, angle, iterations]. */
+  /** The starting poses, the one whose tool is nearest `aim` first (PoseTick._starts_nearest). */
+  startsNearest(aim) {
+    if (!this.startTools) {
+      this.startTools = this.c.start_poses.map((q) => this.kin.placement(q));
+    }
+    const w2 = this.weight ** 2;
+    const gaps = this.startTools.map(([position, rotation]) => {
+      let gap = 0;
+      for (let i = 0; i < this.k; i++) {
+        gap += (position[i] - aim.position[i]) ** 2;
+      }
+      if (this.pose) {
+        // The turn as 2 (1 - cos angle), about its square: no logarithm per pose.
+        let trace = 0;
+        for (let i = 0; i < 3; i++) {
+          for (let j = 0; j < 3; j++) {
+            trace += rotation[i][j] * aim.rotation[i][j];
+          }
+        }
+        gap += w2 * (3 - trace);
+      }
+      return gap;
+    });
+    return gaps.map((gap, i) => [gap, i]).sort((a, b) => a[0] - b[0] || a[1] - b[1])
+      .map(([, i]) => this.c.start_poses[i]);
+  }
+
+  /**
+   * Levenberg-Marquardt within the margin: [joints, position error, angle, iterations].
+   * No joint moves more than `maxStep` in one step; with `stall`, it stops once that many
+   * iterations did not cut the cost to the stall share (PoseTick.minimise).
+   */
   minimise(q0, aim, iterations = this.k0.solve_iterations, gap = this.k0.refined_gap,
-           positionOnly = false) {
+           positionOnly = false, maxStep = Infinity, stall = 0) {
     let q = clip(q0, this.lo, this.hi);
     let [position, rotation, jac6] = this.kin.placementAndJacobian(q);
     let [residual, positionError, angle] = this.residual(position, rotation, aim, positionOnly);
     let cost = residual.reduce((s, v) => s + v * v, 0);
+    const costs = [cost];
     let damping = this.k0.initial_damping;
     let used = 0;
     for (used = 1; used <= iterations; used++) {
-      if (this.exact(positionError, angle, gap)) {
+      if (this.exact(positionError, angle, gap) ||
+          (stall && used > stall && cost > this.k0.stall_share * costs[costs.length - stall])) {
         used -= 1;
         break;
       }
       const jac = this.taskJacobian(jac6, positionOnly);
-      const step = leaveBlockedJoints(q, this.leastNorm(jac, residual, damping), jac, residual,
-                                      this.lo, this.hi,
-                                      (free, rest) => this.leastNorm(free, rest, damping));
+      let step = leaveBlockedJoints(q, this.leastNorm(jac, residual, damping), jac, residual,
+                                    this.lo, this.hi,
+                                    (free, rest) => this.leastNorm(free, rest, damping));
+      const largest = Math.max(...step.map(Math.abs));
+      if (largest > maxStep) {
+        step = step.map((v) => v * (maxStep / largest));
+      }
       const trial = clip(q.map((v, i) => v + step[i]), this.lo, this.hi);
       const [tPosition, tRotation, tJac6] = this.kin.placementAndJacobian(trial);
       const [tResidual, tPositionError, tAngle] = this.residual(tPosition, tRotation, aim,
@@ -624,6 +661,9 @@ export class GeneralTick {
         }
         damping = Math.min(damping * 10, this.k0.max_damping);
       }
+      if (stall) {
+        costs.push(cost);
+      }
     }
     if (used > iterations) {
       used = iterations;
@@ -641,27 +681,48 @@ export class GeneralTick {
       ? this.lo.map((v, i) => 0.5 * ((this.continuous[i] ? 0 : v) +
                                      (this.continuous[i] ? 0 : this.hi[i])))
       : seed.slice();
-    const starts = [start, ...this.c.start_poses.slice(0, Math.max(0, maxStarts))];
-    let best = null;
-    let bestCost = Infinity;
-    let bestErrors = null;
+    const starts = [start];
+    if (maxStarts > 0) {
+      starts.push(...this.startsNearest(aim).slice(0, maxStarts));
+    }
+    const k0 = this.k0;
+    const ends = [];
     let total = 0;
     for (let count = 1; count <= starts.length; count++) {
-      const [q, positionError, angle, used] = this.minimise(starts[count - 1], aim);
+      const [q, positionError, angle, used] = this.minimise(
+        starts[count - 1], aim, k0.solve_iterations, k0.refined_gap, false, k0.solve_step,
+        k0.stall_iterations);
       total += used;
-      if (this.exact(positionError, angle, this.k0.refined_gap)) {
+      if (this.exact(positionError, angle, k0.refined_gap)) {
         return {joints: this.reportJoints(q), status: Status.REACHED, positionError, angle,
                 unreachable: '', iterations: total, starts: count};
       }
-      const cost = positionError ** 2 + (Number.isNaN(angle) ? 0 : (this.weight * angle) ** 2);
-      if (cost < bestCost) {
-        [best, bestCost, bestErrors] = [q, cost, [positionError, angle]];
+      ends.push([this.cost(positionError, angle), count, q]);
+    }
+    // None reached the target: the best ends, minimised on without giving up.
+    ends.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    let best = null;
+    for (const [, , q0] of ends.slice(0, k0.polished_ends)) {
+      const [q, positionError, angle, used] = this.minimise(
+        q0, aim, k0.solve_iterations, k0.refined_gap, false, k0.solve_step);
+      total += used;
+      if (this.exact(positionError, angle, k0.refined_gap)) {
+        return {joints: this.reportJoints(q), status: Status.REACHED, positionError, angle,
+                unreachable: '', iterations: total, starts: starts.length};
+      }
+      const cost = this.cost(positionError, angle);
+      if (best === null || cost < best[0]) {
+        best = [cost, q, positionError, angle];
       }
     }
-    return {joints: this.reportJoints(best), status: Status.OUT_OF_REACH,
-            positionError: bestErrors[0], angle: bestErrors[1],
-            unreachable: this.unreachablePart(aim, best), iterations: total,
+    const [, q, positionError, angle] = best;
+    return {joints: this.reportJoints(q), status: Status.OUT_OF_REACH, positionError, angle,
+            unreachable: this.unreachablePart(aim, q), iterations: total,
             starts: starts.length};
+  }
+
+  cost(positionError, angle) {
+    return positionError ** 2 + (Number.isNaN(angle) ? 0 : (this.weight * angle) ** 2);
   }
 
   reportJoints(q) {

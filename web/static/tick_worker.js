@@ -20,7 +20,7 @@
  * Messages {id, type, ...} are answered {id, ok, value} or {id, ok: false, message}, one at
  * a time in the order they came: 'model' (load the network of a configuration), 'tick'
  * (one tick of the page's arm), 'script' (a target sequence on a fresh tick, the parity
- * tests' entry).
+ * tests' entry), 'solve' (cold solves of targets on a fresh tick, as IKSolver.solve).
  */
 
 import {makeTick} from './pose_tick.js';
@@ -72,6 +72,13 @@ async function handle(message) {
   }
   if (message.type === 'script') {
     return runScript(message);
+  }
+  if (message.type === 'solve') {
+    const fresh = makeTick(config, null).tick_;
+    if (!fresh.solve) {
+      throw new Error('the planar tick has no cold solve');
+    }
+    return message.targets.map((target) => fresh.solve(target, message.seed || null));
   }
   throw new Error(`unknown message ${message.type}`);
 }

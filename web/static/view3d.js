@@ -692,6 +692,14 @@ async function runScript(targets, joints, dt, states = null) {
   return view.tick.call('script', {targets, joints, dt, states});
 }
 
+/** Cold solves of `targets` from `seed` (null: the middle of the limits), as IKSolver.solve. */
+async function solve(targets, seed = null) {
+  if (!view.tick) {
+    throw new Error('no tick: the model did not load');
+  }
+  return view.tick.call('solve', {targets, seed});
+}
+
 /** Distinct colours in the rendered frame (a blank view has one or two). */
 function colours() {
   renderer.render(scene, camera);
@@ -711,6 +719,7 @@ window.iknn = {
   ready: false,
   errors,
   runScript,
+  solve,
   setMode,
   setGizmoMode,
   colours,

@@ -20,10 +20,10 @@
  *
  * Scenarios: click (with {waitForLive}, wait for the IK node first; click a world point, wait for
  * REACHED), steps (damped Newton steps from given joints toward given points), parity (run a
- * target script through the in-browser tick), error (load and report the visible message), outside
- * (click outside the canvas), lost (connect live, wait for "GO" on stdin, then wait for the page
- * to report the lost connection), bench (first frame, animation rate, tick throughput;
- * bench/bench_web.py), send (live: wait until connected, or until refused with {waitFor:
+ * target script through the in-browser tick), solve (cold solves of given targets), error
+ * (load and report the visible message), outside (click outside the canvas), lost (connect
+ * live, wait for "GO" on stdin, then wait for the page to report the lost connection), bench
+ * (first frame, animation rate, tick throughput; bench/bench_web.py), send (live: wait until connected, or until refused with {waitFor:
  * 'refused'}, click a world point, report), attack (open a page of another origin that tries the
  * live socket itself and frames the view; wait for its window.attack.done, click where the framed
  * view is, report what got through), drag (the 3D view: drag the gizmo, wait for the arm to
@@ -176,6 +176,9 @@ try {
     result.joints = await page.evaluate(
       ([targets, start, dt, states]) => window.iknn.runScript(targets, start, dt, states),
       [options.targets, options.start, options.dt, options.states || null]);
+  } else if (scenario === 'solve') {
+    result.solves = await page.evaluate(([targets, seed]) => window.iknn.solve(targets, seed),
+                                        [options.targets, options.seed || null]);
   } else if (scenario === 'steps') {
     result.steps = await page.evaluate((cases) => window.iknn.lmSteps(cases), options.cases);
   } else if (scenario === 'outside') {
