@@ -486,7 +486,8 @@ def write_doc(report: dict, path: Path) -> None:
             lines += ['', '*PyPI peers*, in the benchmark venv (`make bench-venv`; pinocchio '
                       f"{found['pinocchio']}) on the same streaming path (one call a point, "
                       'warm-started from the last answer) and the same cold targets from the '
-                      'same start: placo (a warm-started QP step, no cold solve), TRAC-IK '
+                      'same start: placo (a warm-started QP step, no cold solve; "to 1e-9": '
+                      'that step repeated until the tool is within 1e-9, at most 20), TRAC-IK '
                       '(pytracik as shipped: Speed, 5 ms, its own tolerance 1e-5) and '
                       "Pinocchio's CLIK loop (to 1e-9, no joint limits). Cold: exact to 1e-9 "
                       '(in brackets: answered, within its own tolerance). They are '

@@ -77,6 +77,10 @@ def test_the_real_size_arm_benchmark_runs_and_its_invariants_hold(tmp_path):
         assert ours['exact_in_one_call'] == ours['points'] == ours['inside_limits']
         solve = data['cold']['iknn_ros solve']
         assert solve['exact'] == solve['targets'] == solve['inside_limits']
+        # The targets are what they say: as many poses as points (a kept view of
+        # Pinocchio's data once made them one pose, compared with itself).
+        assert ours['distinct_targets'] == ours['points']
+        assert solve['distinct_targets'] == solve['targets']
         assert 'pin CLIK' in data['cold']
         hostile = data['hostile']
         assert hostile['nan_commands'] == hostile['limit_violations'] == \
