@@ -50,7 +50,7 @@ import math
 from pathlib import Path
 import sys
 import time
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -79,6 +79,15 @@ PLACO_STEPS = 20
 HOSTILE_TICKS = {'seven_dof_arm': 1_000_000, 'six_dof_arm': 100_000}
 
 
+class Pose(NamedTuple):
+    """A target as each method takes it, made before the clock starts."""
+
+    position: np.ndarray
+    rotation: np.ndarray
+    # x, y, z, qx, qy, qz, qw: what a PoseStamped carries (ours and TRAC-IK take this).
+    message: tuple
+
+
 def stats(values) -> dict:
     values = np.asarray(values, dtype=np.float64)
     return {'median': float(np.median(values)), 'mean': float(values.mean()),
@@ -103,6 +112,11 @@ class Arm:
     def pose(self, q) -> tuple:
         return self.body.placement(np.asarray(q, dtype=np.float64))
 
+    def target(self, q) -> Pose:
+        position, rotation = self.pose(q)
+        return Pose(position, rotation,
+                    format_target(self.chain, TargetMode.POSE, position, rotation))
+
     def errors(self, q, position, rotation) -> tuple:
         p, r = self.pose(q)
         return float(np.linalg.norm(p - position)), float(np.linalg.norm(
@@ -125,18 +139,16 @@ class Arm:
 def ours_tick(arm: Arm) -> Callable:
     state = {'q': None}
 
-    def call(position, rotation):
-        target = format_target(arm.chain, TargetMode.POSE, position, rotation)
-        result = arm.solver.tick(state['q'], target, DT)
+    def call(pose: Pose):
+        result = arm.solver.tick(state['q'], pose.message, DT)
         state['q'] = result.command
         return result.command
     return call, state
 
 
 def ours_solve(arm: Arm) -> Callable:
-    def call(position, rotation, seed):
-        result = arm.solver.solve(format_target(arm.chain, TargetMode.POSE, position,
-                                                rotation), seed)
+    def call(pose: Pose, seed):
+        result = arm.solver.solve(pose.message, seed)
         return result.joints if result.reached else None
     return call
 
@@ -159,9 +171,10 @@ def placo_method(arm: Arm) -> Optional[tuple]:
             robot.set_joint(name, float(v))
         robot.update_kinematics()
 
-    def call(position, rotation, steps=1):
+    def call(pose: Pose, steps=1):
         # One call of solve() is one QP step; `steps` > 1 repeats it until the tool is
         # within EXACT (placo's own loop, as its examples run it).
+        position, rotation = pose.position, pose.rotation
         target = np.eye(4)
         target[:3, :3], target[:3, 3] = rotation, position
         task.T_world_frame = target
@@ -189,10 +202,8 @@ def tracik_method(arm: Arm) -> Optional[tuple]:
     # pytracik 0.0.3): set them from our chain so every solver has the same box.
     solver.joint_limits = (list(arm.lower), list(arm.upper))
 
-    def call(position, rotation, seed):
-        qx, qy, qz, qw = _quaternion(rotation)
-        r = pytracik.ik(handle, np.asarray(seed, dtype=np.float64), float(position[0]),
-                        float(position[1]), float(position[2]), qx, qy, qz, qw)
+    def call(pose: Pose, seed):
+        r = pytracik.ik(handle, np.asarray(seed, dtype=np.float64), *pose.message)
         return r[1:] if r[0] >= 0 else None
     return call, ''
 
@@ -202,8 +213,8 @@ def clik_method(arm: Arm) -> tuple:
     data = model.createData()
     frame = model.getFrameId(arm.tip)
 
-    def call(position, rotation, seed, iterations=1000, damp=1e-12):
-        goal = pinocchio.SE3(rotation, position)
+    def call(pose: Pose, seed, iterations=1000, damp=1e-12):
+        goal = pinocchio.SE3(pose.rotation, pose.position)
         q = np.array(seed, dtype=np.float64)
         for _ in range(iterations):
             pinocchio.forwardKinematics(model, data, q)
@@ -220,16 +231,12 @@ def clik_method(arm: Arm) -> tuple:
     return call
 
 
-def _quaternion(rotation) -> tuple:
-    from iknn_ros.kinematics.targets import matrix_to_quaternion
-    return matrix_to_quaternion(rotation)
-
-
 # ---- suites -----------------------------------------------------------------------------
 
 def distinct(targets: list) -> int:
     """Return how many different poses ``targets`` holds (a check on the benchmark itself)."""
-    return len({tuple(np.round(np.concatenate([p, r.ravel()]), 12)) for p, r in targets})
+    return len({tuple(np.round(np.concatenate([p.position, p.rotation.ravel()]), 12))
+                for p in targets})
 
 
 def timed(call, *args) -> tuple:
@@ -241,7 +248,7 @@ def timed(call, *args) -> tuple:
 def streaming(arm: Arm, count: int, skipped: dict, path: Optional[np.ndarray] = None) -> dict:
     """Run the streaming suite along ``path`` (joint vectors; default: :meth:`Arm.stream`)."""
     path = arm.stream(count) if path is None else path
-    targets = [arm.pose(q) for q in path]
+    targets = [arm.target(q) for q in path]
     out = {}
     ours, state = ours_tick(arm)
     placo_call, why = placo_method(arm)
@@ -265,25 +272,25 @@ def streaming(arm: Arm, count: int, skipped: dict, path: Optional[np.ndarray] = 
                     continue
                 placo_call[1](path[0])
             previous = path[0]
-            for (position, rotation) in targets[1:]:
+            for pose in targets[1:]:
                 if name == 'iknn_ros tick':
-                    q, us = timed(ours, position, rotation)
+                    q, us = timed(ours, pose)
                 elif name == 'placo solve':
-                    q, us = timed(placo_call[0], position, rotation)
+                    q, us = timed(placo_call[0], pose)
                 elif name == 'placo to 1e-9':
-                    q, us = timed(placo_call[0], position, rotation, PLACO_STEPS)
+                    q, us = timed(placo_call[0], pose, PLACO_STEPS)
                 elif name == 'TRAC-IK':
                     if tracik is None:
                         break
-                    q, us = timed(tracik, position, rotation, previous)
+                    q, us = timed(tracik, pose, previous)
                 else:
-                    q, us = timed(clik, position, rotation, previous, 20)
+                    q, us = timed(clik, pose, previous, 20)
                 times.append(us)
                 if q is None:
                     continue
                 answered += 1
                 previous = np.asarray(q)
-                e_p, e_r = arm.errors(previous, position, rotation)
+                e_p, e_r = arm.errors(previous, pose.position, pose.rotation)
                 exact += e_p <= EXACT and e_r <= EXACT
                 near += e_p <= NEAR and e_r <= NEAR
                 inside += bool(np.all(previous >= arm.lower - 1e-9)
@@ -302,7 +309,7 @@ def cold(arm: Arm, count: int, targets: Optional[list] = None, seed=None,
          ours: bool = True) -> dict:
     """Solve ``targets`` (poses; default: ``count`` random reachable ones) from ``seed``."""
     if targets is None:
-        targets = [arm.pose(q) for q in arm.random_joints(count, seed=2026)]
+        targets = [arm.target(q) for q in arm.random_joints(count, seed=2026)]
     seed = arm.middle if seed is None else np.asarray(seed, dtype=np.float64)
     count = len(targets)
     tracik, _ = tracik_method(arm)
@@ -313,14 +320,14 @@ def cold(arm: Arm, count: int, targets: Optional[list] = None, seed=None,
         if call is None:
             continue
         times, exact, near, inside, answered = [], 0, 0, 0, 0
-        for position, rotation in targets:
-            q, us = timed(call, position, rotation, seed)
+        for pose in targets:
+            q, us = timed(call, pose, seed)
             times.append(us)
             if q is None:
                 continue
             answered += 1
             q = np.asarray(q)
-            e_p, e_r = arm.errors(q, position, rotation)
+            e_p, e_r = arm.errors(q, pose.position, pose.rotation)
             exact += e_p <= EXACT and e_r <= EXACT
             near += e_p <= NEAR and e_r <= NEAR
             inside += bool(np.all(q >= arm.lower - 1e-9) and np.all(q <= arm.upper + 1e-9))
@@ -414,7 +421,8 @@ def peers_on(spec_path: Path, out_path: Path) -> int:
     from iknn_ros.kinematics.targets import quaternion_to_matrix
     spec = json.loads(spec_path.read_text(encoding='utf-8'))
     arm = Arm(spec['arm'])
-    targets = [(np.array(t[:3]), quaternion_to_matrix(*t[3:7])) for t in spec['cold']]
+    targets = [Pose(np.array(t[:3]), quaternion_to_matrix(*t[3:7]), tuple(t[:7]))
+               for t in spec['cold']]
     skipped: dict = {}
     report = {'cold': cold(arm, 0, targets, spec['seed'], ours=False),
               'streaming': {k: v for k, v in streaming(
