@@ -224,7 +224,20 @@ def test_a_cold_solve_of_the_unreachable_ends():
     chain, solver = pose_solver(SEVEN)
     result = solver.solve((3.0, 3.0, 3.0, 0.0, 0.0, 0.0, 1.0))
     assert result.status is Status.OUT_OF_REACH and result.unreachable == 'position'
-    assert result.starts == 65
+    # The seed and 64 starting poses, given up when stuck, then each again to its end.
+    assert result.starts == 2 * 65
+
+
+def test_a_cold_solve_that_only_a_thorough_pass_finds_is_found():
+    # A pose of 16,000 random ones whose quick pass gives up every start (they slide along
+    # limits too slowly); the second pass, every start to its end, reaches it.
+    chain, solver = pose_solver(SEVEN)
+    safe = solver.safe_chain
+    joints = safe.random_configurations(np.random.default_rng(77), 3000)[1597]
+    target = format_target(chain, TargetMode.POSE, *RigidBodyModel(chain).placement(joints))
+    result = solver.solve(target, 0.5 * (safe.lower + safe.upper))
+    assert result.reached and result.starts > 65
+    assert result.position_error_m <= 1e-9 and result.orientation_error_rad <= 1e-9
     with pytest.raises(ValueError, match='not finite'):
         solver.solve((math.nan,) * 7)
     with pytest.raises(ValueError, match='seed must be 7'):

@@ -82,18 +82,17 @@ INITIAL_DAMPING = 1e-3
 # An accepted step that lowers the cost by less than this share of it has settled.
 SETTLED = 1e-10
 MAX_DAMPING = 1e6
-# A cold solve's start is given up once it stalls: STALL_ITERATIONS iterations that did not
-# cut the cost to STALL_SHARE of what it was (a joint limit or a local minimum holds it), and
-# the next start, the one whose tool is nearest the target first, takes over. Its steps move
-# a joint at most SOLVE_STEP (rad, or m): a trust region, so that a far target's first
-# Gauss-Newton steps do not throw joints against their limits. (Measured on 400 random poses
-# of the 6- and 7-joint arms: a fifth of the mean time, a sixth of the 95th percentile.)
-STALL_ITERATIONS = 7
+# A cold solve's start is given up once it is stuck: in STALL_ITERATIONS iterations the
+# cost did not fall to STALL_SHARE of what it was and no joint moved STALL_MOTION (rad, or
+# m): a joint limit or a local minimum holds it. The next start, the one whose tool is
+# nearest the target first, takes over. (A start that slides slowly along a limit to the
+# target still moves: giving up on cost alone lost 2 of 10,000 random poses.) Its steps move
+# a joint at most SOLVE_STEP: a trust region, so that a far target's first Gauss-Newton
+# steps do not throw joints against their limits.
+STALL_ITERATIONS = 5
 STALL_SHARE = 0.25
+STALL_MOTION = 0.1
 SOLVE_STEP = 1.0
-# When no start reaches the target, this many of the best ends are minimised on without
-# giving up, and the best of them is the answer (the nearest reachable target's joints).
-POLISHED_ENDS = 8
 # The posture pull takes at most this share of a joint's velocity limit per tick, so the
 # tool's own step keeps the rest.
 POSTURE_VELOCITY_SHARE = 0.25
@@ -255,7 +254,8 @@ class PoseTick:
                           'initial_damping': INITIAL_DAMPING, 'settled': SETTLED,
                           'max_damping': MAX_DAMPING, 'exact_gap_m': EXACT_GAP_M,
                           'stall_iterations': STALL_ITERATIONS, 'stall_share': STALL_SHARE,
-                          'solve_step': SOLVE_STEP, 'polished_ends': POLISHED_ENDS,
+                          'stall_motion': STALL_MOTION,
+                          'solve_step': SOLVE_STEP,
                           'quick_reach_iterations': QUICK_REACH_ITERATIONS,
                           'fallback_iterations': FALLBACK_ITERATIONS,
                           'disk_touch_tolerance_m': DISK_TOUCH_TOLERANCE_M}}
@@ -402,7 +402,8 @@ class PoseTick:
 
         Levenberg-Marquardt with accepted and rejected steps; joints pressed against a
         limit leave the step, and no joint moves more than ``max_step`` in one. With
-        ``stall``, it stops once that many iterations did not cut the cost to STALL_SHARE.
+        ``stall``, it stops once that many iterations neither cut the cost to STALL_SHARE
+        nor moved a joint STALL_MOTION.
         Returns (joints, position error, angle, iterations used).
         """
         task = task or self.task
@@ -410,12 +411,13 @@ class PoseTick:
         position, rotation, jac6 = self.body.placement_and_jacobian(q)
         residual, position_error, angle = self.residual(position, rotation, aim, task)
         cost = float(residual @ residual)
-        costs = [cost]
+        costs, path = [cost], [q]
         damping = INITIAL_DAMPING
         used = 0
         for used in range(1, iterations + 1):
             if self._exact(position_error, angle, gap) or (
-                    stall and used > stall and cost > STALL_SHARE * costs[-stall]):
+                    stall and used > stall and cost > STALL_SHARE * costs[-stall]
+                    and float(np.max(np.abs(q - path[-stall]))) < STALL_MOTION):
                 used -= 1
                 break
             jac = self._task_jacobian(jac6, task, rotation)
@@ -446,6 +448,7 @@ class PoseTick:
                 damping = min(damping * 10.0, MAX_DAMPING)
             if stall:
                 costs.append(cost)
+                path.append(q)
         return q, position_error, angle, used
 
     def solve(self, target: Sequence[float], seed: Optional[Sequence[float]] = None,
@@ -455,10 +458,11 @@ class PoseTick:
 
         From ``seed`` (default: the middle of the limits), then from fixed starting poses,
         the one whose tool is nearest the target first, until one reaches the target to
-        REFINED_GAP; a start that stalls is given up. At most ``max_starts + 1`` starts of
-        SOLVE_ITERATIONS each, then POLISHED_ENDS more, so it always ends. When none reaches
-        the target, the best ends are minimised on without giving up: an unreachable target
-        gives the nearest reachable one's joints and says which part is out of reach.
+        REFINED_GAP; a start that is stuck is given up. When none reaches it, every start is
+        minimised again to its end (no trust region, never given up): what that finds, this
+        finds. At most twice ``max_starts + 1`` starts of SOLVE_ITERATIONS each, so it always
+        ends. An unreachable target gives the nearest reachable one's joints (the best end
+        of the second pass) and says which part is out of reach.
         """
         aim = parse_target(self.chain, self.mode, target)
         if aim is None:
@@ -473,27 +477,21 @@ class PoseTick:
         starts = [start]
         if max_starts > 0:
             starts += list(self._starts_nearest(aim)[:max_starts])
-        ends, total = [], 0
-        for count, q0 in enumerate(starts, start=1):
-            q, position_error, angle, used = self.minimise(
-                q0, aim, max_step=SOLVE_STEP, stall=STALL_ITERATIONS)
-            total += used
-            if self._exact(position_error, angle, REFINED_GAP):
-                return SolveResult(self._report_joints(q), Status.REACHED, position_error,
-                                   angle, '', total, count)
-            ends.append((self._cost(position_error, angle), count, q))
-        best = None
-        for _, _, q0 in sorted(ends, key=lambda end: end[:2])[:POLISHED_ENDS]:
-            q, position_error, angle, used = self.minimise(q0, aim, max_step=SOLVE_STEP)
-            total += used
-            if self._exact(position_error, angle, REFINED_GAP):
-                return SolveResult(self._report_joints(q), Status.REACHED, position_error,
-                                   angle, '', total, len(starts))
-            if best is None or self._cost(position_error, angle) < best[0]:
-                best = (self._cost(position_error, angle), q, position_error, angle)
+        total, best = 0, None
+        for thorough in (False, True):
+            for count, q0 in enumerate(starts, start=1):
+                q, position_error, angle, used = self.minimise(q0, aim) if thorough else \
+                    self.minimise(q0, aim, max_step=SOLVE_STEP, stall=STALL_ITERATIONS)
+                total += used
+                if self._exact(position_error, angle, REFINED_GAP):
+                    return SolveResult(self._report_joints(q), Status.REACHED, position_error,
+                                       angle, '', total, count + thorough * len(starts))
+                cost = self._cost(position_error, angle)
+                if thorough and (best is None or cost < best[0]):
+                    best = (cost, q, position_error, angle)
         _, q, position_error, angle = best
         return SolveResult(self._report_joints(q), Status.OUT_OF_REACH, position_error, angle,
-                           self._unreachable_part(aim, q), total, len(starts))
+                           self._unreachable_part(aim, q), total, 2 * len(starts))
 
     def _cost(self, position_error: float, angle: float) -> float:
         return position_error ** 2 + (0.0 if math.isnan(angle) else (self.weight * angle) ** 2)

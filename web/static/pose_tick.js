@@ -617,7 +617,8 @@ export class GeneralTick {
   /**
    * Levenberg-Marquardt within the margin: [joints, position error, angle, iterations].
    * No joint moves more than `maxStep` in one step; with `stall`, it stops once that many
-   * iterations did not cut the cost to the stall share (PoseTick.minimise).
+   * iterations neither cut the cost to the stall share nor moved a joint the stall motion
+   * (PoseTick.minimise).
    */
   minimise(q0, aim, iterations = this.k0.solve_iterations, gap = this.k0.refined_gap,
            positionOnly = false, maxStep = Infinity, stall = 0) {
@@ -626,11 +627,14 @@ export class GeneralTick {
     let [residual, positionError, angle] = this.residual(position, rotation, aim, positionOnly);
     let cost = residual.reduce((s, v) => s + v * v, 0);
     const costs = [cost];
+    const path = [q];
     let damping = this.k0.initial_damping;
     let used = 0;
     for (used = 1; used <= iterations; used++) {
       if (this.exact(positionError, angle, gap) ||
-          (stall && used > stall && cost > this.k0.stall_share * costs[costs.length - stall])) {
+          (stall && used > stall && cost > this.k0.stall_share * costs[costs.length - stall] &&
+           Math.max(...q.map((v, i) => Math.abs(v - path[path.length - stall][i]))) <
+             this.k0.stall_motion)) {
         used -= 1;
         break;
       }
@@ -663,6 +667,7 @@ export class GeneralTick {
       }
       if (stall) {
         costs.push(cost);
+        path.push(q);
       }
     }
     if (used > iterations) {
@@ -686,39 +691,32 @@ export class GeneralTick {
       starts.push(...this.startsNearest(aim).slice(0, maxStarts));
     }
     const k0 = this.k0;
-    const ends = [];
     let total = 0;
-    for (let count = 1; count <= starts.length; count++) {
-      const [q, positionError, angle, used] = this.minimise(
-        starts[count - 1], aim, k0.solve_iterations, k0.refined_gap, false, k0.solve_step,
-        k0.stall_iterations);
-      total += used;
-      if (this.exact(positionError, angle, k0.refined_gap)) {
-        return {joints: this.reportJoints(q), status: Status.REACHED, positionError, angle,
-                unreachable: '', iterations: total, starts: count};
-      }
-      ends.push([this.cost(positionError, angle), count, q]);
-    }
-    // None reached the target: the best ends, minimised on without giving up.
-    ends.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     let best = null;
-    for (const [, , q0] of ends.slice(0, k0.polished_ends)) {
-      const [q, positionError, angle, used] = this.minimise(
-        q0, aim, k0.solve_iterations, k0.refined_gap, false, k0.solve_step);
-      total += used;
-      if (this.exact(positionError, angle, k0.refined_gap)) {
-        return {joints: this.reportJoints(q), status: Status.REACHED, positionError, angle,
-                unreachable: '', iterations: total, starts: starts.length};
-      }
-      const cost = this.cost(positionError, angle);
-      if (best === null || cost < best[0]) {
-        best = [cost, q, positionError, angle];
+    // A quick pass (trust region, stuck starts given up), then, when none reached the
+    // target, every start again to its end.
+    for (const thorough of [false, true]) {
+      for (let count = 1; count <= starts.length; count++) {
+        const [q, positionError, angle, used] = thorough
+          ? this.minimise(starts[count - 1], aim)
+          : this.minimise(starts[count - 1], aim, k0.solve_iterations, k0.refined_gap, false,
+                          k0.solve_step, k0.stall_iterations);
+        total += used;
+        if (this.exact(positionError, angle, k0.refined_gap)) {
+          return {joints: this.reportJoints(q), status: Status.REACHED, positionError, angle,
+                  unreachable: '', iterations: total,
+                  starts: count + (thorough ? starts.length : 0)};
+        }
+        const cost = this.cost(positionError, angle);
+        if (thorough && (best === null || cost < best[0])) {
+          best = [cost, q, positionError, angle];
+        }
       }
     }
     const [, q, positionError, angle] = best;
     return {joints: this.reportJoints(q), status: Status.OUT_OF_REACH, positionError, angle,
             unreachable: this.unreachablePart(aim, q), iterations: total,
-            starts: starts.length};
+            starts: 2 * starts.length};
   }
 
   cost(positionError, angle) {
