@@ -381,7 +381,7 @@ class PoseTick:
             placements = [self.body.placement(q) for q in poses]
             rotations = np.array([r for _, r in placements])
             self._start_tools = (np.array([p for p, _ in placements]), rotations,
-                                 np.arctan2(rotations[:, 1, 0], rotations[:, 0, 0]))
+                                 np.array([heading(r) for r in rotations]))
         positions, rotations, headings = self._start_tools
         k = self.position_rows
         gap = np.sum((positions[:, :k] - aim.position[:k]) ** 2, axis=1)
