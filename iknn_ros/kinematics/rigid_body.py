@@ -60,6 +60,8 @@ class RigidBodyModel:
             chain.tip_link, parent, 0, _se3(chain.tip_offset), pinocchio.FrameType.OP_FRAME))
         self.model = model
         self.data = model.createData()
+        # The frames' placements, looked up once: the attribute costs 0.3 us a call.
+        self._placements = self.data.oMf
         self.n_joints = chain.n_joints
         # Every motion's coordinate is multiplier * q[driver] + offset: a linear map, the
         # identity when no joint follows another.
@@ -80,7 +82,7 @@ class RigidBodyModel:
         """Return the tip position (3,) and rotation (3, 3) in base coordinates."""
         q = np.asarray(q, dtype=np.float64)
         pinocchio.framesForwardKinematics(self.model, self.data, self._configuration(q))
-        tip = self.data.oMf[self.tip_frame]
+        tip = self._placements[self.tip_frame]
         # Copies: Pinocchio's arrays are views into its data, which the next call rewrites.
         return tip.translation.copy(), tip.rotation.copy()
 
@@ -96,7 +98,7 @@ class RigidBodyModel:
                                              self.tip_frame, pinocchio.LOCAL_WORLD_ALIGNED)
         if self.drive is not None:
             jac = jac @ self.drive
-        tip = self.data.oMf[self.tip_frame]
+        tip = self._placements[self.tip_frame]
         return tip.translation.copy(), tip.rotation.copy(), jac
 
 
