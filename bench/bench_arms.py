@@ -38,8 +38,7 @@ One run, the same targets for every method:
 
 Streaming and cold suites run PASSES times, the methods interleaved; each method's row is
 its fastest pass by median (the host's speed drifts). Peers that do not import are
-skipped, saying so. Prints tables, writes JSON and
-docs/benchmarks_arms.md.
+skipped, saying so. Prints tables, writes JSON and docs/benchmarks_arms.md.
 """
 
 from __future__ import annotations
