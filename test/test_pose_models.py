@@ -27,6 +27,7 @@ from iknn_ros.kinematics.sampling import pose_step_samples
 from iknn_ros.kinematics.sampling import step_sizes
 from iknn_ros.kinematics.targets import pose_residuals
 from iknn_ros.kinematics.targets import pose_targets
+from iknn_ros.kinematics.targets import rotation_exp
 from iknn_ros.kinematics.targets import rotation_log
 from iknn_ros.training.config import ConfigError
 from iknn_ros.training.config import load_config
@@ -124,6 +125,17 @@ def test_the_batched_rotation_log_is_pinocchios():
     assert np.abs(rotation_log(rotations) - expected).max() <= 1e-8
 
 
+def test_the_batched_rotation_exp_is_pinocchios_and_undoes_the_log():
+    rng = np.random.default_rng(4)
+    axis = np.array([0.36, -0.48, 0.8])
+    vectors = np.concatenate([rng.normal(size=(200, 3)), [axis * 1e-9, axis * 1e-7,
+                                                          axis * 3.0, np.zeros(3)]])
+    expected = np.array([pinocchio.exp3(v) for v in vectors])
+    assert np.abs(rotation_exp(vectors) - expected).max() <= 1e-14
+    within_pi = vectors[np.linalg.norm(vectors, axis=-1) < 3.1]
+    assert np.abs(rotation_log(rotation_exp(within_pi)) - within_pi).max() <= 1e-12
+
+
 def test_pose_samples_are_exact_least_motion_steps_within_the_limits(seven):
     samples = pose_step_samples(seven, np.random.default_rng(0), 3000, 0.02, 0.04,
                                 small_step_share=0.5, comfort_gain=0.05)
@@ -144,8 +156,6 @@ def test_pose_samples_are_exact_least_motion_steps_within_the_limits(seven):
 
 
 def test_pose_models_refuse_what_they_cannot_be():
-    with pytest.raises(ConfigError, match='closed-loop rounds are not implemented for pose'):
-        load_config('seven_dof_arm_pose', ['data.closed_loop_rounds=1'])
     with pytest.raises(ConfigError, match="model.target_mode must be 'position' or 'pose'"):
         load_config('seven_dof_arm_pose', ['model.target_mode=tool_axis'])
 
@@ -159,6 +169,52 @@ def test_the_command_line_refuses_a_pose_model_for_a_chain_that_cannot_hold_pose
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert 'a full pose needs a spatial chain of six joints or more' in done.stderr
+
+
+# ---- closed-loop (DAgger) rounds for poses -------------------------------------------------
+
+def test_the_pose_rollout_turns_by_the_trained_step_and_labels_poses_exactly(seven, quick_pose):
+    from iknn_ros.training.closed_loop import closed_loop_samples
+    from iknn_ros.training.closed_loop import RolloutSettings
+    from iknn_ros.training.closed_loop import visited_states
+    config, result = quick_pose
+    d = config.data
+    safe = seven.with_limit_margin(config.robot.limit_margin_rad)
+    settings = RolloutSettings(arms=40, targets_per_arm=2, ticks_per_target=40,
+                               step_m=d.step_m, tolerance_m=1e-3, step_rad=d.step_rad,
+                               tolerance_rad=math.radians(0.5))
+    joints, waypoints, share = visited_states(result.model, safe, settings,
+                                              np.random.default_rng(5))
+    assert len(joints) > 40 and waypoints.shape == (len(joints), 12)
+    assert 0.0 <= share <= 1.0 and safe.within_limits(joints).all()
+    # Every waypoint is a pose at most one trained step and one trained turn from the tool,
+    # and at least one of the two is a full step (the goals are far): the same share of
+    # the way for both.
+    distance, turn = step_sizes(seven, joints, waypoints)
+    assert distance.max() <= d.step_m * (1 + 1e-9) and turn.max() <= d.step_rad * (1 + 1e-9)
+    full = np.maximum(distance / d.step_m, turn / d.step_rad)
+    assert np.median(full) > 1.0 - 1e-9
+    rotations = waypoints[:, 3:].reshape(-1, 3, 3)
+    assert np.abs(rotations @ np.swapaxes(rotations, -1, -2) - np.eye(3)).max() <= 1e-12
+    labelled, _, visited = closed_loop_samples(result.model, safe, settings, d.comfort_gain,
+                                               300, np.random.default_rng(5))
+    assert 0 < len(labelled) <= 300 and visited == len(joints)
+    residual = pose_residuals(seven.tool_frames(labelled.joints + labelled.delta),
+                              labelled.target)
+    assert np.abs(residual).max() <= 1e-9
+    assert safe.within_limits(labelled.joints + labelled.delta).all()
+
+
+def test_a_pose_model_trains_a_closed_loop_round(seven):
+    config = load_config('seven_dof_arm_pose', [
+        'data.samples=5000', 'model.hidden=[32]', 'optim.steps=50', 'data.closed_loop_rounds=1',
+        'data.closed_loop_arms=30', 'data.closed_loop_targets=1', 'data.closed_loop_ticks=20',
+        'data.closed_loop_samples=200', 'optim.closed_loop_steps=50'])
+    result = train(seven, config, show_progress=False, log=lambda _: None)
+    (round_,) = result.closed_loop_rounds
+    assert 0 < round_['rows_added'] <= 200
+    assert result.train_rows == round(5000 * (1 - config.data.validation_share)) + \
+        round_['rows_added']
 
 
 # ---- the network -----------------------------------------------------------------------

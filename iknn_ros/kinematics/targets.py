@@ -277,6 +277,26 @@ def rotation_log(rotation: FloatArray) -> FloatArray:
     return out
 
 
+def rotation_exp(vectors: FloatArray) -> FloatArray:
+    """
+    Return the rotation matrices ``(..., 3, 3)`` of rotation vectors: batched ``exp3``.
+
+    Rodrigues' formula, with the series of ``sin(a) / a`` and ``(1 - cos a) / a^2`` where
+    the angle is small; the inverse of :func:`rotation_log`.
+    """
+    v = np.asarray(vectors, dtype=np.float64)
+    angle = np.linalg.norm(v, axis=-1)[..., None, None]
+    small = angle < 1e-6
+    safe = np.where(small, 1.0, angle)
+    sine_ratio = np.where(small, 1.0 - angle ** 2 / 6.0, np.sin(safe) / safe)
+    cosine_ratio = np.where(small, 0.5 - angle ** 2 / 24.0, (1.0 - np.cos(safe)) / safe ** 2)
+    x, y, z = v[..., 0], v[..., 1], v[..., 2]
+    zero = np.zeros_like(x)
+    skew = np.stack([np.stack([zero, -z, y], axis=-1), np.stack([z, zero, -x], axis=-1),
+                     np.stack([-y, x, zero], axis=-1)], axis=-2)
+    return np.eye(3) + sine_ratio * skew + cosine_ratio * (skew @ skew)
+
+
 def pose_residuals(frames: FloatArray, targets: FloatArray) -> FloatArray:
     """Return ``(p_goal - p, log(R_goal R^T))`` of tool frames toward pose targets, (..., 6)."""
     rotation = np.asarray(frames)[..., :3, :3]

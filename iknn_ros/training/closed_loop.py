@@ -24,12 +24,16 @@ training on them as well teaches it to keep out of those places (Ross et al., 20
 The rollout is the solver's loop in its network-only form, in batch: a waypoint at most
 one trained step toward a reachable goal (around the hole about the shoulder, as the
 solver routes it), the network's step, the position limits less the
-margin and the velocity limits.
+margin and the velocity limits. For pose models the goal is a reachable pose and the
+waypoint turns toward it as the solver's does: position and orientation the same share of
+the way each, neither beyond its trained step.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+from typing import Optional
 
 from iknn_ros.ik.solver import route_disk
 from iknn_ros.ik.solver import route_waypoint
@@ -39,6 +43,9 @@ from iknn_ros.kinematics import workspace_of
 from iknn_ros.kinematics.angles import wrap_to_pi
 from iknn_ros.kinematics.sampling import least_motion_labels
 from iknn_ros.kinematics.sampling import reachable_targets
+from iknn_ros.kinematics.targets import pose_residuals
+from iknn_ros.kinematics.targets import pose_targets
+from iknn_ros.kinematics.targets import rotation_exp
 import numpy as np
 from numpy.typing import NDArray
 import torch
@@ -53,13 +60,15 @@ RECORD_MOTION_RAD = 1e-4
 
 @dataclasses.dataclass(frozen=True)
 class RolloutSettings:
-    """How many arms run, and for how long."""
+    """How many arms run, and for how long; ``step_rad`` set: pose targets."""
 
     arms: int
     targets_per_arm: int
     ticks_per_target: int
     step_m: float
     tolerance_m: float
+    step_rad: Optional[float] = None
+    tolerance_rad: float = 0.0
 
 
 def visited_states(model: nn.Module, chain: KinematicChain, settings: RolloutSettings,
@@ -80,17 +89,18 @@ def visited_states(model: nn.Module, chain: KinematicChain, settings: RolloutSet
     reached = 0
     model.eval()
     for _ in range(settings.targets_per_arm):
-        goal = reachable_targets(chain, rng, settings.arms)
+        if settings.step_rad is None:
+            goal = reachable_targets(chain, rng, settings.arms)
+        else:
+            goal = pose_targets(chain.tool_frames(chain.random_configurations(
+                rng, settings.arms)))
         last = np.full_like(q, np.inf)
         done = np.zeros(settings.arms, dtype=bool)
         for _ in range(settings.ticks_per_target):
-            tip = chain.fk(q)
-            distance = np.linalg.norm(goal - tip, axis=-1)
-            done |= distance <= settings.tolerance_m
+            waypoint, at_goal = _waypoint(chain, q, goal, settings, center, radius)
+            done |= at_goal
             if done.all():
                 break
-            waypoint = route_waypoint(tip, goal, np.full(len(q), settings.step_m), center,
-                                      radius)
             record = ~done & (np.max(np.abs(q - last), axis=-1) > RECORD_MOTION_RAD)
             joints_seen.append(q[record])
             waypoints_seen.append(waypoint[record])
@@ -103,6 +113,27 @@ def visited_states(model: nn.Module, chain: KinematicChain, settings: RolloutSet
     model.train()
     share = reached / float(settings.arms * settings.targets_per_arm)
     return np.concatenate(joints_seen), np.concatenate(waypoints_seen), share
+
+
+def _waypoint(chain: KinematicChain, q: NDArray[np.float64], goal: NDArray[np.float64],
+              settings: RolloutSettings, center: NDArray[np.float64], radius: float) -> tuple:
+    """Return this tick's waypoint toward each goal, and which arms are within tolerance."""
+    if settings.step_rad is None:
+        tip = chain.fk(q)
+        distance = np.linalg.norm(goal - tip, axis=-1)
+        return (route_waypoint(tip, goal, np.full(len(q), settings.step_m), center, radius),
+                distance <= settings.tolerance_m)
+    frames = chain.tool_frames(q)
+    residual = pose_residuals(frames, goal)
+    distance = np.linalg.norm(residual[:, :3], axis=-1)
+    angle = np.linalg.norm(residual[:, 3:], axis=-1)
+    share = np.minimum(1.0, np.minimum(
+        settings.step_m / np.maximum(distance, 1e-300),
+        settings.step_rad / np.maximum(angle, 1e-300)))
+    position = route_waypoint(frames[:, :3, 3], goal[:, :3], share * distance, center, radius)
+    rotation = rotation_exp(share[:, None] * residual[:, 3:]) @ frames[:, :3, :3]
+    waypoint = np.concatenate([position, rotation.reshape(-1, 9)], axis=-1)
+    return (waypoint, (distance <= settings.tolerance_m) & (angle <= settings.tolerance_rad))
 
 
 def _network_step(model: nn.Module, chain: KinematicChain, joints: NDArray[np.float64],
@@ -128,5 +159,6 @@ def closed_loop_samples(model: nn.Module, chain: KinematicChain, settings: Rollo
     joints, waypoints, share = visited_states(model, chain, settings, rng)
     pick = rng.permutation(len(joints))[:count]
     labelled = least_motion_labels(chain, joints[pick], waypoints[pick], settings.step_m,
-                                   comfort_gain, active_set)
+                                   comfort_gain, active_set,
+                                   math.inf if settings.step_rad is None else settings.step_rad)
     return labelled, share, len(joints)

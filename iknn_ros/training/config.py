@@ -210,9 +210,6 @@ class TrainConfig:
                                                d.sampler == 'continuous'
                                                and not m.bend_direction),
                'pose models need the incremental network and the continuous sampler')
-        _check(m.target_mode == 'position' or d.closed_loop_rounds == 0,
-               'closed-loop rounds are not implemented for pose models yet; set '
-               'data.closed_loop_rounds: 0')
         _check(o.gradient_clip >= 0.0 and math.isfinite(o.gradient_clip),
                'optim.gradient_clip must be finite and >= 0')
         _check(0.0 < d.step_rad <= 1.0 and math.isfinite(d.step_rad),

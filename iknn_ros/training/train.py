@@ -32,6 +32,7 @@ import time
 from typing import Callable, Optional
 
 from iknn_ros.kinematics import KinematicChain
+from iknn_ros.evaluation.evaluate import NETWORK_ONLY_TOLERANCE_RAD
 from iknn_ros.kinematics.sampling import Samples
 from iknn_ros.training.closed_loop import closed_loop_samples
 from iknn_ros.training.closed_loop import RolloutSettings
@@ -333,7 +334,9 @@ def _closed_loop_rounds(model: nn.Module, chain: KinematicChain, config: TrainCo
     settings = RolloutSettings(
         arms=d.closed_loop_arms, targets_per_arm=d.closed_loop_targets,
         ticks_per_target=d.closed_loop_ticks, step_m=d.step_m,
-        tolerance_m=config.evaluation.tolerance_fraction_of_reach * chain.reach)
+        tolerance_m=config.evaluation.tolerance_fraction_of_reach * chain.reach,
+        step_rad=d.step_rad if config.model.target_mode == 'pose' else None,
+        tolerance_rad=NETWORK_ONLY_TOLERANCE_RAD)
     rounds = []
     for round_index in range(1, d.closed_loop_rounds + 1):
         extra, reached_share, visited = closed_loop_samples(
