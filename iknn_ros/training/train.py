@@ -31,8 +31,8 @@ import resource
 import time
 from typing import Callable, Optional
 
-from iknn_ros.kinematics import KinematicChain
 from iknn_ros.evaluation.evaluate import NETWORK_ONLY_TOLERANCE_RAD
+from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics.sampling import Samples
 from iknn_ros.training.closed_loop import closed_loop_samples
 from iknn_ros.training.closed_loop import RolloutSettings
