@@ -218,8 +218,7 @@ def train(chain: KinematicChain, config: TrainConfig, init_state: Optional[dict]
     total_steps = o.epochs * batches_per_epoch if by_epoch else o.steps
     scheduler = None
     if o.schedule == 'onecycle':
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=o.learning_rate, total_steps=total_steps, pct_start=0.05)
+        scheduler = _one_cycle(optimizer, o.learning_rate, total_steps)
     rate_at = _learning_rate(config, o.epochs if by_epoch else total_steps)
 
     history: list = []
@@ -349,9 +348,8 @@ def _closed_loop_rounds(model: nn.Module, chain: KinematicChain, config: TrainCo
             f'{100 * reached_share:.1f} % of {settings.arms * settings.targets_per_arm} '
             f'targets; {len(extra)} of {visited} visited states added')
         optimizer = _optimizer(model, config)
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=o.learning_rate * o.closed_loop_learning_rate_share,
-            total_steps=o.closed_loop_steps, pct_start=0.05)
+        scheduler = _one_cycle(optimizer, o.learning_rate * o.closed_loop_learning_rate_share,
+                               o.closed_loop_steps)
         n_train = data.train[0].shape[0]
         running = []
         progress = tqdm(total=o.closed_loop_steps, unit='step', mininterval=1.0,
@@ -378,6 +376,15 @@ def _closed_loop_rounds(model: nn.Module, chain: KinematicChain, config: TrainCo
             progress.update(1)
         progress.close()
     return rounds
+
+
+def _one_cycle(optimizer: torch.optim.Optimizer, max_lr: float,
+               total_steps: int) -> torch.optim.lr_scheduler.OneCycleLR:
+    """Return the one-cycle schedule: 5 % warm-up, then cosine annealing."""
+    # OneCycleLR divides by pct_start * total_steps - 1, which is 0 at exactly 20 steps.
+    warm_up = 0.05 if total_steps != 20 else 0.1
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr,
+                                               total_steps=total_steps, pct_start=warm_up)
 
 
 def _time_left(elapsed: float, units_run: int, units_left: int) -> str:
