@@ -317,6 +317,7 @@ def test_training_for_your_own_arm_picks_a_preset_from_the_chain(tmp_path):
     assert config.robot.tip_link is None and config.robot.base_link is None
     assert config.data.step_m == round(0.01 * chain.reach, 4) and config.data.step_rad == 0.02
     assert config.data.comfort_gain == 0.0 and config.model.target_mode == 'pose'
+    assert config.data.closed_loop_rounds == 1
     assert 'left' in done.stdout and '(cpu)' in done.stdout
     network = OnnxIKNetwork(out / 'model.onnx')
     assert network.card.target_mode == 'pose'

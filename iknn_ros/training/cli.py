@@ -167,7 +167,8 @@ def chain_preset(chain: KinematicChain, target_mode: str) -> list[str]:
     reach for positions (1 % and 0.02 rad for poses, whose six rows make each step harder;
     still twice a 100 Hz tick's at the node's default speeds),
     wider layers for more joints, a comfort drift toward mid-range where the arm is
-    redundant for its targets, and room in the evaluation for a detour out of a trap.
+    redundant for its targets, room in the evaluation for a detour out of a trap, and for
+    poses one closed-loop (DAgger) round.
     """
     if chain.planar is not None and chain.n_joints == 2 and target_mode == 'position':
         return []
@@ -181,7 +182,9 @@ def chain_preset(chain: KinematicChain, target_mode: str) -> list[str]:
                 f'model.hidden=[{width}, {width}, {width}]', 'optim.steps=30000',
                 'evaluation.tick_budget=1000']
     if pose:
-        settings.append('data.step_rad=0.02')
+        # One DAgger round, as the shipped pose models have (docs/design.md).
+        settings += ['data.step_rad=0.02', 'data.closed_loop_rounds=1',
+                     'optim.closed_loop_steps=12000']
     return settings
 
 
