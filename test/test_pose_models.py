@@ -164,8 +164,8 @@ def test_the_command_line_refuses_a_pose_model_for_a_chain_that_cannot_hold_pose
     import subprocess
     import sys
     done = subprocess.run([sys.executable, '-m', 'iknn_ros.training', '--preset',
-                           'spatial_arm', '--target-mode', 'pose', '--set',
-                           'data.closed_loop_rounds=0', '--out', str(tmp_path / 'x')],
+                           'spatial_arm', '--target-mode', 'pose', '--out',
+                           str(tmp_path / 'x')],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert 'a full pose needs a spatial chain of six joints or more' in done.stderr
