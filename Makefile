@@ -96,9 +96,9 @@ BENCH_VENV ?= .venv-bench
 bench-venv:
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install --disable-pip-version-check -q numpy onnxruntime \
-		urdf-parser-py==0.0.4 PyYAML pin==3.8.0 placo==0.10.2 pytracik==0.0.3 || \
+		urdf-parser-py==0.0.4 PyYAML numba pin==3.8.0 placo==0.10.2 pytracik==0.0.3 || \
 		$(BENCH_VENV)/bin/pip install --disable-pip-version-check -q numpy onnxruntime \
-		urdf-parser-py==0.0.4 PyYAML 'pin>=3.3'
+		urdf-parser-py==0.0.4 PyYAML numba 'pin>=3.3'
 
 bench-arms: bench-venv
 	$(BENCH_VENV)/bin/python bench/bench_arms.py

@@ -17,9 +17,10 @@ The tick for any serial chain and any target mode, and the cold solve beside it.
 
 The same algorithm as :meth:`IKSolver.tick_batch` (validate, goal, waypoint, network,
 bounded damped least squares, safety) for one arm whose target is a position, a pose or
-a planar pose. The kinematics come from Pinocchio (:mod:`iknn_ros.kinematics.rigid_body`) and the
-small linear solves from Eigen (eigenpy, which Pinocchio brings), because at one arm per
-call numpy's per-call overhead, not arithmetic, is the cost.
+a planar pose. The kinematics and the least-squares loops (refinement, Levenberg-Marquardt)
+are compiled (:mod:`iknn_ros.kinematics.chain_kernels`), because at one arm per call
+numpy's and Pinocchio's per-call overhead, not arithmetic, was the cost; this module holds
+the decisions around them (goals, waypoints, projection, statuses).
 
 The residual a least-squares step drives to zero is ``(p_goal - p, w * log(R_goal R^T))``
 restricted to the mode's rows (x, y, z and the rotation vector; x, y and yaw for planar
@@ -33,7 +34,6 @@ import dataclasses
 import math
 from typing import NamedTuple, Optional, Sequence
 
-import eigenpy
 from iknn_ros.ik.routes import DISK_TOUCH_TOLERANCE_M
 from iknn_ros.ik.routes import scalar_segment_enters_ball
 from iknn_ros.ik.routes import scalar_spherical_waypoint
@@ -51,9 +51,10 @@ from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import nearest_keeping_elbows
 from iknn_ros.kinematics.angles import TWO_PI
 from iknn_ros.kinematics.angles import wrap_scalar
-from iknn_ros.kinematics.least_squares import leave_blocked_joints
-from iknn_ros.kinematics.least_squares import stop_at_limits
-from iknn_ros.kinematics.rigid_body import RigidBodyModel
+from iknn_ros.kinematics.chain_kernels import ChainKernels
+from iknn_ros.kinematics.chain_kernels import kernel_aim as kernel_target
+from iknn_ros.kinematics.chain_kernels import kernel_task
+from iknn_ros.kinematics.chain_kernels import Task as KernelTask
 from iknn_ros.kinematics.targets import Aim
 from iknn_ros.kinematics.targets import axis_turn
 from iknn_ros.kinematics.targets import check_mode
@@ -118,29 +119,26 @@ class SolveResult:
         return self.status is Status.REACHED
 
 
-def tilt_basis(axis: FloatArray) -> FloatArray:
-    """Return two unit rows across ``axis`` (a unit vector): the directions it can tilt in."""
-    first = np.cross(axis, np.eye(3)[int(np.argmin(np.abs(axis)))])
-    first /= math.sqrt(float(first @ first))
-    return np.array([first, np.cross(axis, first)])
-
-
 class Task(NamedTuple):
-    """The rows of the residual a least-squares step works on."""
+    """What a least-squares step works on: the mode and its residual's rows."""
 
     mode: TargetMode
-    rows: NDArray[np.int64]
-    # Each row's weight, as a column: metres stay, radians are weighted.
-    row_scale: FloatArray
+    rows: int
+    # The same, as the compiled loops take it.
+    kernel: KernelTask
 
 
 def make_task(mode: TargetMode, position_rows: int, weight: float) -> Task:
     """Return the task of ``mode``: x, y (and z), then the rotation rows it holds."""
-    rotation_rows = {TargetMode.POSITION: [], TargetMode.POSE: [3, 4, 5],
-                     TargetMode.TOOL_AXIS: [3, 4], TargetMode.PLANAR_POSE: [5]}[mode]
-    rows = np.array(list(range(position_rows)) + rotation_rows)
-    return Task(mode, rows,
-                np.array([1.0] * position_rows + [weight] * len(rotation_rows))[:, None])
+    rotation_rows = {TargetMode.POSITION: 0, TargetMode.POSE: 3, TargetMode.TOOL_AXIS: 2,
+                     TargetMode.PLANAR_POSE: 1}[mode]
+    return Task(mode, position_rows + rotation_rows,
+                kernel_task(mode, position_rows, weight))
+
+
+def kernel_aim(aim: Aim) -> tuple:
+    """Return ``aim`` as the compiled loops take it."""
+    return kernel_target(aim.position, aim.rotation, aim.axis, aim.yaw)
 
 
 class PoseTick:
@@ -158,7 +156,7 @@ class PoseTick:
         self.chain = chain
         self.config = config
         self.mode = check_mode(chain, config.target_mode)
-        self.body = RigidBodyModel(chain)
+        self.body = ChainKernels(chain)
         self.network = network
         # A pose model takes the goal's rotation too (POSE_TARGET_ENCODING).
         self.pose_network = network is not None and network.card.target_mode == 'pose'
@@ -174,7 +172,9 @@ class PoseTick:
         self.n = chain.n_joints
         self.continuous = chain.continuous
         self.any_continuous = bool(self.continuous.any())
-        self.lo, self.hi = safe_chain.lower, safe_chain.upper
+        # Contiguous float64, the one layout the compiled loops are built for.
+        self.lo = np.ascontiguousarray(safe_chain.lower, dtype=np.float64)
+        self.hi = np.ascontiguousarray(safe_chain.upper, dtype=np.float64)
         self.hard_lo = chain.lower - STATE_LIMIT_TOLERANCE
         self.hard_hi = chain.upper + STATE_LIMIT_TOLERANCE
         self.velocity = chain.velocity_limits
@@ -198,8 +198,7 @@ class PoseTick:
         # The last projected target: (its aim, the nearest pose's joints, the part out of
         # reach), from which a stream of targets just beside it is followed locally.
         self._projection: Optional[tuple] = None
-        self._ldlt: dict = {}
-        self.posture_gain = config.posture_gain if len(self.task.rows) < self.n else 0.0
+        self.posture_gain = config.posture_gain if self.task.rows < self.n else 0.0
         if config.rest_posture:
             self.rest = np.clip(np.array(config.rest_posture, dtype=np.float64),
                                 self.lo, self.hi)
@@ -263,114 +262,35 @@ class PoseTick:
 
     # ---- residuals -----------------------------------------------------------------------
 
-    def residual(self, position: FloatArray, rotation: FloatArray, aim: Aim,
-                 task: Optional[Task] = None) -> tuple:
-        """Return the weighted residual toward ``aim``, its position and angle parts."""
-        mode = (task or self.task).mode
-        if mode is TargetMode.POSE:
-            # The tick's hot path, in as few numpy calls as it takes (each costs about as
-            # much as its arithmetic here).
-            dp = aim.position - position
-            turn = pinocchio.log3(aim.rotation.dot(rotation.T))
-            return (np.concatenate((dp, self.weight * turn)), math.sqrt(dp.dot(dp)),
-                    math.sqrt(turn.dot(turn)))
-        k = self.position_rows
-        dp = aim.position[:k] - position[:k]
-        position_error = math.sqrt(float(dp @ dp))
-        if mode is TargetMode.POSITION:
-            return dp, position_error, math.nan
-        if mode is TargetMode.TOOL_AXIS:
-            turn = axis_turn(rotation[:, 2], aim.axis)
-            residual = np.empty(5)
-            residual[:3] = dp
-            # The turn is across the axis: its two components in a basis of that plane.
-            residual[3:] = self.weight * (tilt_basis(rotation[:, 2]) @ turn)
-            return residual, position_error, math.sqrt(float(turn @ turn))
-        turn = wrap_scalar(aim.yaw - heading(rotation))
-        return np.append(dp, self.weight * turn), position_error, abs(turn)
+    def tool_errors(self, position: FloatArray, rotation: FloatArray, aim: Aim,
+                    task: Optional[Task] = None) -> tuple[float, float]:
+        """Return the position (m) and orientation (rad; NaN for positions) errors to ``aim``."""
+        return self.body.errors((task or self.task).kernel, kernel_aim(aim), position,
+                                rotation)
 
     def errors(self, q: FloatArray, aim: Aim) -> tuple[float, float]:
         """Return the tool's position (m) and orientation (rad) error at ``q``."""
-        position, rotation = self.body.placement(q)
-        return self.residual(position, rotation, aim)[1:]
+        return self.tool_errors(*self.body.placement(q), aim)
 
     def _exact(self, position_error: float, angle: float, gap: float) -> bool:
         return position_error <= gap and not angle > gap
 
-    def _decomposition(self, normal: FloatArray):
-        # least_squares.damped_least_norm for one arm, through Eigen's LDLT: about 2 us
-        # against 12 us for numpy's solve on 6 x 6 (measured). One decomposition per
-        # size, refactored in place: a new one per step cost another 1.5 us.
-        size = len(normal)
-        ldlt = self._ldlt.get(size)
-        if ldlt is None:
-            ldlt = self._ldlt[size] = eigenpy.LDLT(size)
-        return ldlt.compute(normal)
-
-    def _least_norm(self, jac: FloatArray, residual: FloatArray, damping: float) -> FloatArray:
-        # ndarray.dot, not @: a microsecond less on these small arrays (measured).
-        normal = jac.dot(jac.T)
-        # The diagonal, in place: one small array fewer per step.
-        normal.flat[::len(normal) + 1] += damping
-        return jac.T.dot(self._decomposition(normal).solve(residual))
-
-    def _with_posture(self, jac: FloatArray, residual: FloatArray, damping: float,
-                      pull: FloatArray, allowance: FloatArray) -> FloatArray:
-        # The least-norm step plus the pull's share in the task's null space,
-        # (I - J+ J) pull, scaled into the allowance.
-        normal = jac.dot(jac.T)
-        normal.flat[::len(normal) + 1] += damping
-        solve = self._decomposition(normal).solve
-        free = pull - jac.T @ solve(jac @ pull)
-        share = float(np.max(np.abs(free) / allowance))
-        if share > 1.0:
-            free /= share
-        return jac.T @ solve(residual) + free
-
-    @staticmethod
-    def _task_jacobian(jac6: FloatArray, task: Task, rotation: FloatArray) -> FloatArray:
-        if task.mode is TargetMode.POSE:
-            return jac6 * task.row_scale
-        if task.mode is TargetMode.TOOL_AXIS:
-            # Only turns that tilt the tool axis count: two rows, across it. (The three
-            # angular rows less their share about the axis are singular: the normal matrix
-            # then loses digits, and Newton its quadratic convergence.)
-            jac = np.empty((5, jac6.shape[1]))
-            jac[:3] = jac6[:3]
-            jac[3:] = task.row_scale[3, 0] * (tilt_basis(rotation[:, 2]) @ jac6[3:])
-            return jac
-        if task.mode is TargetMode.POSITION:
-            return jac6[:len(task.rows)]
-        return jac6[task.rows] * task.row_scale
-
-    def lm_step(self, q: FloatArray, aim: Aim, evaluated: Optional[tuple] = None,
-                stop_gap: float = -1.0, residual: Optional[tuple] = None,
+    def lm_step(self, q: FloatArray, aim: Aim, stop_gap: float = -1.0,
                 posture: Optional[tuple] = None) -> tuple:
         """
         Return one bounded damped Newton step toward ``aim`` and the errors before it.
 
         Damping is the squared residual (Newton as it vanishes). A joint the step would
         carry past its limit stops there and the others take up the rest (one active-set
-        pass), as in the batched tick. ``evaluated`` is ``placement_and_jacobian(q)`` and
-        ``residual`` its :meth:`residual` toward ``aim``, when known; no step is taken when
-        both errors are within ``stop_gap`` already. With ``posture`` (:meth:`posture_step`),
-        the step adds the pull's share in the null space of the task (Liegeois' gradient
-        projection), which moves the joints without moving the tool (to first order).
+        pass), as in the batched tick. No step is taken when both errors are within
+        ``stop_gap`` already. With ``posture`` (:meth:`posture_step`), the step adds the
+        pull's share in the null space of the task (Liegeois' gradient projection), which
+        moves the joints without moving the tool (to first order).
         """
-        task = self.task
-        position, rotation, jac6 = evaluated or self.body.placement_and_jacobian(q)
-        residual, position_error, angle = residual or self.residual(position, rotation, aim)
-        if posture is None and self._exact(position_error, angle, stop_gap):
-            return q, position_error, angle
-        jac = self._task_jacobian(jac6, task, rotation)
-        damping = float(residual @ residual) + self.damping_floor
-        if posture is None:
-            step = self._least_norm(jac, residual, damping)
-        else:
-            step = self._with_posture(jac, residual, damping, *posture)
-        step = stop_at_limits(q, step, jac, residual, self.lo, self.hi,
-                              lambda free, rest: self._least_norm(free, rest, damping))
-        return q + step, position_error, angle
+        solution, _, position_error, angle, _ = self.body.refine(
+            self.task.kernel, kernel_aim(aim), np.asarray(q, dtype=np.float64), self.lo,
+            self.hi, self.damping_floor, 1, stop_gap, posture)
+        return solution, position_error, angle
 
     # ---- goals ---------------------------------------------------------------------------
 
@@ -413,48 +333,10 @@ class PoseTick:
         Returns (joints, position error, angle, iterations used).
         """
         task = task or self.task
-        q = np.minimum(np.maximum(q, self.lo), self.hi)
-        position, rotation, jac6 = self.body.placement_and_jacobian(q)
-        residual, position_error, angle = self.residual(position, rotation, aim, task)
-        cost = float(residual @ residual)
-        costs, path = [cost], [q]
-        damping = INITIAL_DAMPING
-        used = 0
-        for used in range(1, iterations + 1):
-            if self._exact(position_error, angle, gap) or (
-                    stall and used > stall and cost > STALL_SHARE * costs[-stall]
-                    and float(abs(q - path[-stall]).max()) < STALL_MOTION):
-                used -= 1
-                break
-            jac = self._task_jacobian(jac6, task, rotation)
-            step = leave_blocked_joints(
-                q, self._least_norm(jac, residual, damping), jac, residual, self.lo, self.hi,
-                lambda free, rest: self._least_norm(free, rest, damping))
-            largest = float(abs(step).max())
-            if largest > max_step:
-                step = step * (max_step / largest)
-            trial = np.minimum(np.maximum(q + step, self.lo), self.hi)
-            t_position, t_rotation, t_jac6 = self.body.placement_and_jacobian(trial)
-            t_residual, t_position_error, t_angle = self.residual(t_position, t_rotation, aim,
-                                                                  task)
-            t_cost = float(t_residual @ t_residual)
-            if t_cost < cost:
-                settled = cost - t_cost <= SETTLED * cost
-                q, jac6, residual, cost = trial, t_jac6, t_residual, t_cost
-                rotation = t_rotation
-                position_error, angle = t_position_error, t_angle
-                damping = max(damping * 0.3, 1e-12)
-                if settled:
-                    # A minimum that is not the target: the nearest reachable one.
-                    break
-            else:
-                if damping >= MAX_DAMPING:
-                    # The same step would be tried again: the answer is final.
-                    break
-                damping = min(damping * 10.0, MAX_DAMPING)
-            if stall:
-                costs.append(cost)
-                path.append(q)
+        q, position_error, angle, used = self.body.minimise(
+            task.kernel, kernel_aim(aim), np.asarray(q, dtype=np.float64), self.lo, self.hi,
+            iterations, gap, max_step, stall,
+            (STALL_SHARE, STALL_MOTION, INITIAL_DAMPING, SETTLED, MAX_DAMPING))
         return q, position_error, angle, used
 
     def solve(self, target: Sequence[float], seed: Optional[Sequence[float]] = None,
@@ -481,11 +363,15 @@ class PoseTick:
             if start.shape != (self.n,) or not np.all(np.isfinite(start)):
                 raise ValueError(f'seed must be {self.n} finite joint positions, got {seed}')
         starts = [start]
-        if max_starts > 0:
-            starts += list(self._starts_nearest(aim)[:max_starts])
+        # The fixed starts are ordered only when the seed does not reach the target (most
+        # do: the ordering costs more than the seed's whole solve).
+        ordered = max_starts <= 0
         total, best = 0, None
         for thorough in (False, True):
-            for count, q0 in enumerate(starts, start=1):
+            count = 0
+            while count < len(starts):
+                q0 = starts[count]
+                count += 1
                 q, position_error, angle, used = self.minimise(q0, aim) if thorough else \
                     self.minimise(q0, aim, max_step=SOLVE_STEP, stall=STALL_ITERATIONS)
                 total += used
@@ -495,6 +381,9 @@ class PoseTick:
                 cost = self._cost(position_error, angle)
                 if thorough and (best is None or cost < best[0]):
                     best = (cost, q, position_error, angle)
+                if not ordered:
+                    starts += list(self._starts_nearest(aim)[:max_starts])
+                    ordered = True
         _, q, position_error, angle = best
         return SolveResult(self._report_joints(q), Status.OUT_OF_REACH, position_error, angle,
                            self._unreachable_part(aim, q), total, 2 * len(starts))
@@ -663,7 +552,7 @@ class PoseTick:
         """
         aim = parse_target(self.chain, self.mode, goal)
         position, rotation = self.body.placement(np.asarray(joints, dtype=np.float64))
-        _, position_error, angle = self.residual(position, rotation, aim)
+        position_error, angle = self.tool_errors(position, rotation, aim)
         if self.route_radius > 0.0 and self.position_rows == 3:
             a = tuple(float(v) - c for v, c in zip(position, self.route_center))
             b = tuple(float(v) - c for v, c in zip(aim.position, self.route_center))
@@ -699,48 +588,41 @@ class PoseTick:
         return (pull, POSTURE_VELOCITY_SHARE * dt * self.velocity) if np.any(pull) else None
 
     def _refine(self, q: FloatArray, aim: Aim, branch: float, step_length: float,
-                evaluated: tuple, dt: float = 0.0) -> tuple:
+                dt: float = 0.0) -> tuple:
         """Return the network's step refined (or least squares alone), fell back, error."""
         cfg = self.config
         iterations = cfg.refine_iterations
         fallback, network_error = False, math.nan
-        solution, residual = q, None
+        solution = q
         if self.network is not None:
             k = self.position_rows
             network_target = aim.position[:k].tolist()
             if self.pose_network:
                 network_target += aim.rotation.ravel().tolist()
             delta = self.network.step_one(q.tolist(), network_target + [branch])
-            solution = q + np.asarray(delta)
-            evaluated = self.body.placement_and_jacobian(solution)
-            residual = self.residual(evaluated[0], evaluated[1], aim)
+            solution = q + np.asarray(delta, dtype=np.float64)
+            position, rotation = self.body.placement(solution)
             if self.pose_network:
                 # Metres plus weighted radians, as the step it is compared with.
-                network_error = residual[1] + self.weight * residual[2]
+                position_error, angle = self.tool_errors(position, rotation, aim)
+                network_error = position_error + self.weight * angle
             else:
-                network_error = math.dist(evaluated[0][:k], aim.position[:k])
+                network_error = math.dist(position[:k], aim.position[:k])
             limit = cfg.fallback_ratio * step_length + cfg.fallback_floor_m \
                 if cfg.fallback else math.inf
             if not network_error <= limit:
-                fallback, solution, evaluated, residual = True, q, None, None
+                fallback, solution = True, q
                 if cfg.fallback:
                     iterations = max(iterations, FALLBACK_ITERATIONS)
         posture = self.posture_step(solution, dt) if iterations else None
         if posture is not None:
             # The pull's own step moves the tool at second order: one more to take it back.
             iterations += 1
-        first, final = math.nan, None
-        for k in range(iterations):
-            previous = solution
-            solution, position_error, angle = self.lm_step(
-                solution, aim, evaluated, REFINED_GAP, residual, posture if k == 0 else None)
-            evaluated = residual = None
-            if k == 0:
-                first = position_error + (0.0 if math.isnan(angle) else self.weight * angle)
-            if solution is previous:
-                # Exact already: these are the errors of the answer itself.
-                final = (position_error, angle)
-                break
+        solution, first, position_error, angle, exact = self.body.refine(
+            self.task.kernel, kernel_aim(aim), solution, self.lo, self.hi, self.damping_floor,
+            iterations, REFINED_GAP, posture)
+        # With exact, these are the errors of the answer itself.
+        final = (position_error, angle) if exact else None
         return solution, fallback, network_error, first, final
 
     def _safety(self, q: FloatArray, solution: FloatArray, dt: float) -> tuple:
@@ -770,11 +652,11 @@ class PoseTick:
         # The network is told the branch it is given; chains without an elbow report +1
         # (IKSolver.branch_of).
         br = 1.0 if branch is None or branch >= 0.0 else -1.0
-        evaluated = self.body.placement_and_jacobian(q)
+        position, rotation = self.body.placement(q)
         if aim is None:
             # Hold; the goal is where the tool is.
             command = self.hold(q, dt)
-            here = format_target(self.chain, self.mode, evaluated[0], evaluated[1])
+            here = format_target(self.chain, self.mode, position, rotation)
             goal_error, goal_angle = self.errors(command, parse_target(self.chain, self.mode,
                                                                        here))
             return TickResult(command=tuple(command.tolist()), status=Status.INVALID_TARGET,
@@ -784,7 +666,6 @@ class PoseTick:
                               reached=False, goal_error_rad=goal_angle)
         if key != self._last_target:
             self._new_goal(key, aim)
-        position, rotation = evaluated[0], evaluated[1]
         aim_now, at_goal = self.waypoint(position, rotation, self._goal, dt)
         if not self._verified and not at_goal:
             # A far target is checked before the first step, so the path heads for the
@@ -793,13 +674,13 @@ class PoseTick:
             aim_now, at_goal = self.waypoint(position, rotation, self._goal, dt)
         while True:
             if self.pose_network:
-                _, step_position, step_angle = self.residual(position, rotation, aim_now)
+                step_position, step_angle = self.tool_errors(position, rotation, aim_now)
                 step_length = step_position + self.weight * step_angle
             else:
                 step_length = math.dist(aim_now.position[:self.position_rows],
                                         position[:self.position_rows])
             solution, fallback, network_error, before, final = self._refine(
-                q, aim_now, br, step_length, evaluated, dt)
+                q, aim_now, br, step_length, dt)
             command, position_limited, velocity_limited = self._safety(q, solution, dt)
             if at_goal and final is not None and not (position_limited or velocity_limited):
                 goal_position_error, goal_angle = final

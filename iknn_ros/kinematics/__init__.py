@@ -17,8 +17,10 @@ Kinematics: chains from URDF and what follows from them alone.
 
 ``chain`` (KinematicChain: joints, limits, forward kinematics, Jacobians), ``two_link``
 (the planar 2R closed form), ``workspace`` (reachability and projection), ``angles``,
-``rigid_body`` (the chain as a Pinocchio model), ``targets`` (target modes and their
-tuples), ``sampling`` (IK problems with exact answers) and the ``chain_info`` command.
+``least_squares`` (the damped step, batched), ``chain_kernels`` (one arm's kinematics and
+least-squares loops, compiled), ``rigid_body`` (the chain as a Pinocchio model: the
+reference they are tested against), ``targets`` (target modes and their tuples),
+``sampling`` (IK problems with exact answers) and the ``chain_info`` command.
 Nothing here knows about ticks, networks or ROS.
 """
 

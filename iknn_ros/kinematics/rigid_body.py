@@ -15,12 +15,14 @@
 """
 The chain as a Pinocchio model: the tip's pose and its Jacobian in one call.
 
-The tick runs forward kinematics and the Jacobian several times per command, one arm at a
-time. In numpy a 7-joint arm's pose costs tens of microseconds (4 x 4 products joint by
-joint); Pinocchio (the rigid-body library of this field, ``ros-<distro>-pinocchio``,
-``pin`` on PyPI) does both in about 1.5 us (bench/bench_arms.py measures it). The model is
-built from the :class:`KinematicChain` itself, not from the URDF again, so it is the chain
-the loader checked (fixed joints folded, held joints fixed, followers in place).
+Pinocchio (the rigid-body library of this field, ``ros-<distro>-pinocchio``, ``pin`` on
+PyPI) is the reference for our kinematics: the compiled kernels the tick runs
+(:mod:`iknn_ros.kinematics.chain_kernels`) are held to it on every shipped URDF, and the
+benchmarks score every solver's answers with it. The tick ran on it until 2026-12-03; driven
+from Python, one call cost about 3 us on a 7-joint arm against 1.3 us for the kernel (0.45
+us inside a compiled loop). The model is built from the :class:`KinematicChain` itself, not
+from the URDF again, so it is the chain the loader checked (fixed joints folded, held joints
+fixed, followers in place).
 """
 
 from __future__ import annotations
