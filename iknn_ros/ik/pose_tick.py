@@ -190,6 +190,7 @@ class PoseTick:
         self._start_tools: Optional[tuple] = None
         # The goal of the last target, and whether it is known to be reachable.
         self._last_target: Optional[tuple] = None
+        self._last_aim: Optional[Aim] = None
         self._goal: Optional[Aim] = None
         self._goal_tuple: tuple = ()
         self._projected = False
@@ -420,7 +421,7 @@ class PoseTick:
 
     def _new_goal(self, target: tuple, aim: Aim) -> None:
         """Make ``target`` its own goal until a step shows otherwise (:meth:`_verify`)."""
-        self._last_target = target
+        self._last_target, self._last_aim = target, aim
         self._goal, self._goal_tuple = aim, target
         self._projected, self._verified = False, False
         # The last part out of reach stays known for a stream that continues a projection.
@@ -496,22 +497,14 @@ class PoseTick:
         Position and orientation move together, the same share of the way each, so that
         neither exceeds its speed (position around the keep-out ball, as positions do).
         """
-        k = self.position_rows
         max_step = min(self.step_m, self.config.max_cartesian_speed * dt)
         max_turn = min(self.step_rad, self.config.max_angular_speed * dt)
-        distance = math.dist(position[:k], goal.position[:k])
-        share = 1.0 if distance <= max_step else max_step / distance
-        turn = None
-        if self.mode is TargetMode.POSE:
-            turn = pinocchio.log3(goal.rotation @ rotation.T)
-            angle = math.sqrt(float(turn @ turn))
-        elif self.mode is TargetMode.TOOL_AXIS:
-            turn = axis_turn(rotation[:, 2], goal.axis)
-            angle = math.sqrt(float(turn @ turn))
-        elif self.mode is TargetMode.PLANAR_POSE:
-            angle = abs(wrap_scalar(goal.yaw - heading(rotation)))
-        else:
+        # Both parts of the way left in one compiled call; the turn itself only when the
+        # goal is more than one step away.
+        distance, angle = self.tool_errors(position, rotation, goal)
+        if math.isnan(angle):
             angle = 0.0
+        share = 1.0 if distance <= max_step else max_step / distance
         if angle > max_turn:
             share = min(share, max_turn / angle)
         if share >= 1.0:
@@ -519,8 +512,10 @@ class PoseTick:
         aim_position = self._position_waypoint(position, goal.position, share * distance) \
             if distance > 0.0 else goal.position
         if self.mode is TargetMode.POSE:
+            turn = pinocchio.log3(goal.rotation @ rotation.T)
             return Aim(aim_position, pinocchio.exp3(share * turn) @ rotation, math.nan), False
         if self.mode is TargetMode.TOOL_AXIS:
+            turn = axis_turn(rotation[:, 2], goal.axis)
             return Aim(aim_position, None, math.nan,
                        pinocchio.exp3(share * turn) @ rotation[:, 2]), False
         if self.mode is TargetMode.PLANAR_POSE:
@@ -642,8 +637,10 @@ class PoseTick:
         """Return the next command toward ``target`` for one arm."""
         q = checked_joints(joints, dt, self._hard_lo, self._hard_hi)
         q = None if q is None else np.array(q)
-        key = tuple(float(v) for v in target)
-        aim = parse_target(self.chain, self.mode, key)
+        key = tuple(map(float, target))
+        # A target held from tick to tick (the usual case) is parsed once.
+        aim = self._last_aim if key == self._last_target else \
+            parse_target(self.chain, self.mode, key)
         if q is None:
             return TickResult(command=None, status=Status.INVALID_STATE, goal=key,
                               goal_error_m=math.nan, target_error_m=math.nan, projected=False,
@@ -673,7 +670,10 @@ class PoseTick:
             self._verify(q)
             aim_now, at_goal = self.waypoint(position, rotation, self._goal, dt)
         while True:
-            if self.pose_network:
+            # The step's length sets the network's fallback limit.
+            if self.network is None:
+                step_length = math.nan
+            elif self.pose_network:
                 step_position, step_angle = self.tool_errors(position, rotation, aim_now)
                 step_length = step_position + self.weight * step_angle
             else:

@@ -52,32 +52,33 @@ _jit = numba.njit(cache=True, nogil=True)
 
 
 class ChainArrays(NamedTuple):
-    """A chain as the kernels take it: one row per moving joint (followers too)."""
+    """
+    A chain as the kernels take it, in two arrays.
 
-    origins: FloatArray      # (M, 4, 4) each joint's frame in its parent's
-    axes: FloatArray         # (M, 3) unit axes in the joint's frame
-    prismatic: NDArray[np.bool_]
-    drivers: NDArray[np.int64]   # the chain joint that drives each motion
-    multipliers: FloatArray  # motion = multiplier * q[driver] + offset
-    offsets: FloatArray
-    tip: FloatArray          # (4, 4) tip link in the last joint's frame
+    numba checks each argument's type on every call: two arrays cost less than seven.
+    """
+
+    # (M + 1, 4, 4): each moving joint's frame in its parent's (followers too), then the
+    # tip link's in the last joint's.
+    frames: FloatArray
+    # (M, 7): the joint's unit axis (3), 1.0 if prismatic, the chain joint that drives it,
+    # and its multiplier and offset (motion = multiplier * q[driver] + offset).
+    joints: FloatArray
 
     @classmethod
     def of(cls, chain: KinematicChain) -> 'ChainArrays':
         """Return ``chain``'s arrays."""
         motions = chain.motions
-        return cls(
-            np.ascontiguousarray([m.origin for m in motions], dtype=np.float64).reshape(-1, 4, 4),
-            np.ascontiguousarray([m.axis for m in motions], dtype=np.float64).reshape(-1, 3),
-            np.array([m.is_prismatic for m in motions], dtype=np.bool_),
-            np.array(chain.drivers, dtype=np.int64),
-            np.array([m.multiplier if m.mimic else 1.0 for m in motions], dtype=np.float64),
-            np.array([m.offset if m.mimic else 0.0 for m in motions], dtype=np.float64),
-            np.ascontiguousarray(chain.tip_offset, dtype=np.float64))
+        frames = np.ascontiguousarray([m.origin for m in motions] + [chain.tip_offset],
+                                      dtype=np.float64)
+        joints = np.ascontiguousarray([
+            [*m.axis, 1.0 if m.is_prismatic else 0.0, float(driver),
+             m.multiplier if m.mimic else 1.0, m.offset if m.mimic else 0.0]
+            for m, driver in zip(motions, chain.drivers)], dtype=np.float64).reshape(-1, 7)
+        return cls(frames, joints)
 
 
-# The target mode as the kernels take it: (mode code, position rows, weight m/rad). A
-# plain tuple: numba reads one in about a microsecond less than a NamedTuple (measured).
+# The target mode as the kernels take it: (mode code, position rows, weight m/rad).
 Task = tuple
 
 
@@ -106,9 +107,9 @@ def kernel_aim(position: FloatArray, rotation: Optional[FloatArray] = None,
 # ---- kinematics ------------------------------------------------------------------------
 
 @_jit
-def _kinematics(arrays, q, position, rotation, jac, with_jacobian):
-    origins, axes, prismatic, drivers, multipliers, offsets, tip = arrays
-    motions = origins.shape[0]
+def _kinematics(frames, joints, q, position, rotation, jac, with_jacobian):
+    motions = joints.shape[0]
+    tip = frames[motions]
     frame = np.eye(3)
     point = np.zeros(3)
     moved = np.empty((3, 3))
@@ -116,7 +117,7 @@ def _kinematics(arrays, q, position, rotation, jac, with_jacobian):
     axes_world = np.empty((motions, 3))
     points = np.empty((motions, 3))
     for i in range(motions):
-        origin = origins[i]
+        origin = frames[i]
         for r in range(3):
             point[r] += frame[r, 0] * origin[0, 3] + frame[r, 1] * origin[1, 3] \
                 + frame[r, 2] * origin[2, 3]
@@ -124,9 +125,9 @@ def _kinematics(arrays, q, position, rotation, jac, with_jacobian):
             for c in range(3):
                 moved[r, c] = frame[r, 0] * origin[0, c] + frame[r, 1] * origin[1, c] \
                     + frame[r, 2] * origin[2, c]
-        value = multipliers[i] * q[drivers[i]] + offsets[i]
-        x, y, z = axes[i, 0], axes[i, 1], axes[i, 2]
-        if prismatic[i]:
+        value = joints[i, 5] * q[int(joints[i, 4])] + joints[i, 6]
+        x, y, z = joints[i, 0], joints[i, 1], joints[i, 2]
+        if joints[i, 3] != 0.0:
             for r in range(3):
                 point[r] += (moved[r, 0] * x + moved[r, 1] * y + moved[r, 2] * z) * value
                 for c in range(3):
@@ -162,9 +163,9 @@ def _kinematics(arrays, q, position, rotation, jac, with_jacobian):
     jac[:, :] = 0.0
     # Followers add to their driver's column (the chain rule), as chain._spatial_jacobian.
     for i in range(motions):
-        d, m = drivers[i], multipliers[i]
+        d, m = int(joints[i, 4]), joints[i, 5]
         a = axes_world[i]
-        if prismatic[i]:
+        if joints[i, 3] != 0.0:
             for r in range(3):
                 jac[r, d] += m * a[r]
         else:
@@ -176,23 +177,6 @@ def _kinematics(arrays, q, position, rotation, jac, with_jacobian):
             jac[2, d] += m * (a[0] * r1 - a[1] * r0)
             for r in range(3):
                 jac[3 + r, d] += m * a[r]
-
-
-@_jit
-def _placement_kernel(arrays, q):
-    position = np.empty(3)
-    rotation = np.empty((3, 3))
-    _kinematics(arrays, q, position, rotation, rotation, False)
-    return position, rotation
-
-
-@_jit
-def _placement_and_jacobian_kernel(arrays, q):
-    position = np.empty(3)
-    rotation = np.empty((3, 3))
-    jac = np.empty((6, q.size))
-    _kinematics(arrays, q, position, rotation, jac, True)
-    return position, rotation, jac
 
 
 # ---- rotations -------------------------------------------------------------------------
@@ -478,42 +462,48 @@ def _exact(position_error, angle, gap):
 
 
 @_jit
-def _errors_kernel(task, aim, position, rotation):
-    _, position_error, angle = _residual(task, aim, position, rotation, np.empty(6))
+def _errors_kernel(mode, k, weight, aim_position, aim_rotation, aim_axis, aim_yaw, position,
+                   rotation):
+    _, position_error, angle = _residual((mode, k, weight), (aim_position, aim_rotation,
+                                                             aim_axis, aim_yaw),
+                                         position, rotation, np.empty(6))
     return position_error, angle
 
 
 # ---- loops -------------------------------------------------------------------------------
 
 @_jit
-def _refine_kernel(arrays, task, aim, q, lower, upper, damping_floor, iterations, gap,
-                   pull, allowance):
+def _refine_kernel(frames, joints, mode, k, weight, aim_position, aim_rotation, aim_axis,
+                   aim_yaw, q, lower, upper, damping_floor, iterations, gap, pull, allowance,
+                   out):
     """
     Run the tick's refinement: up to ``iterations`` bounded damped Newton steps.
 
     Damping is the squared residual plus ``damping_floor``; a joint a step would carry past
     its limit stops there (stop_at_limits). The first step adds the posture ``pull`` when
     ``allowance`` is not empty. Stops once both errors are within ``gap``.
-    Returns (joints, the first step's errors as metres plus weighted radians, the position
-    error and angle before the last step, whether the returned joints are exact: then those
-    are their own errors).
+    Writes the joints into ``out`` and returns (the first step's errors as metres plus
+    weighted radians, the position error and angle before the last step, whether the
+    joints are exact: then those are their own errors). Results go out through ``out``,
+    not as a new array: boxing one costs numba about a microsecond (measured).
     """
+    task, aim = (mode, k, weight), (aim_position, aim_rotation, aim_axis, aim_yaw)
     n = q.size
     position = np.empty(3)
     rotation = np.empty((3, 3))
     jac6 = np.empty((6, n))
     jac = np.empty((6, n))
     residual = np.empty(6)
-    weight = task[2]
     first = position_error = angle = math.nan
     for k in range(iterations):
-        _kinematics(arrays, q, position, rotation, jac6, True)
+        _kinematics(frames, joints, q, position, rotation, jac6, True)
         rows, position_error, angle = _residual(task, aim, position, rotation, residual)
         posture = k == 0 and allowance.size > 0
         if k == 0:
             first = position_error + (0.0 if math.isnan(angle) else weight * angle)
         if not posture and _exact(position_error, angle, gap):
-            return q, first, position_error, angle, True
+            out[:] = q
+            return first, position_error, angle, True
         _task_jacobian(task, jac6, rotation, jac)
         damping = damping_floor
         for i in range(rows):
@@ -523,17 +513,20 @@ def _refine_kernel(arrays, task, aim, q, lower, upper, damping_floor, iterations
         else:
             step = _least_norm(jac, rows, residual, damping)
         q = q + _stop_at_limits(q, step, jac, rows, residual, lower, upper, damping)
-    return q, first, position_error, angle, False
+    out[:] = q
+    return first, position_error, angle, False
 
 
 @_jit
-def _minimise_kernel(arrays, task, aim, q, lower, upper, iterations, gap, max_step, stall,
-                     stall_share, stall_motion, initial_damping, settled, max_damping):
+def _minimise_kernel(frames, joints, mode, k, weight, aim_position, aim_rotation, aim_axis,
+                     aim_yaw, q, lower, upper, iterations, gap, max_step, stall, stall_share,
+                     stall_motion, initial_damping, settled, max_damping, out):
     """
     Return pose_tick.PoseTick.minimise: Levenberg-Marquardt within the limits.
 
-    Returns (joints, position error, angle, iterations used).
+    Writes the joints into ``out``; returns (position error, angle, iterations used).
     """
+    task, aim = (mode, k, weight), (aim_position, aim_rotation, aim_axis, aim_yaw)
     n = q.size
     q = np.minimum(np.maximum(q, lower), upper)
     position = np.empty(3)
@@ -545,7 +538,7 @@ def _minimise_kernel(arrays, task, aim, q, lower, upper, iterations, gap, max_st
     t_rotation = np.empty((3, 3))
     t_jac6 = np.empty((6, n))
     t_residual = np.empty(6)
-    _kinematics(arrays, q, position, rotation, jac6, True)
+    _kinematics(frames, joints, q, position, rotation, jac6, True)
     rows, position_error, angle = _residual(task, aim, position, rotation, residual)
     cost = 0.0
     for i in range(rows):
@@ -578,7 +571,7 @@ def _minimise_kernel(arrays, task, aim, q, lower, upper, iterations, gap, max_st
         if largest > max_step:
             step = step * (max_step / largest)
         trial = np.minimum(np.maximum(q + step, lower), upper)
-        _kinematics(arrays, trial, t_position, t_rotation, t_jac6, True)
+        _kinematics(frames, joints, trial, t_position, t_rotation, t_jac6, True)
         _, t_position_error, t_angle = _residual(task, aim, t_position, t_rotation, t_residual)
         t_cost = 0.0
         for i in range(rows):
@@ -601,7 +594,8 @@ def _minimise_kernel(arrays, task, aim, q, lower, upper, iterations, gap, max_st
             costs[kept] = cost
             path[kept] = q
             kept += 1
-    return q, position_error, angle, used
+    out[:] = q
+    return position_error, angle, used
 
 
 # ---- the Python face ---------------------------------------------------------------------
@@ -611,24 +605,29 @@ class ChainKernels:
 
     def __init__(self, chain: KinematicChain) -> None:
         """Take ``chain``'s arrays."""
-        # A plain tuple, for the same reason as Task.
-        self.arrays = tuple(ChainArrays.of(chain))
+        self.frames, self.joints = ChainArrays.of(chain)
         self.n_joints = chain.n_joints
         self._no_pull = np.empty(0)
         _warm_up(self)
 
     def placement(self, q: ArrayLike) -> tuple[FloatArray, FloatArray]:
         """Return the tip position (3,) and rotation (3, 3) in base coordinates."""
-        return _placement_kernel(self.arrays, np.asarray(q, dtype=np.float64))
+        position, rotation = np.empty(3), np.empty((3, 3))
+        _kinematics(self.frames, self.joints, np.asarray(q, dtype=np.float64), position,
+                    rotation, rotation, False)
+        return position, rotation
 
     def placement_and_jacobian(self, q: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Return the tip position, rotation and 6 x n Jacobian (LOCAL_WORLD_ALIGNED rows)."""
-        return _placement_and_jacobian_kernel(self.arrays, np.asarray(q, dtype=np.float64))
+        position, rotation, jac = np.empty(3), np.empty((3, 3)), np.empty((6, self.n_joints))
+        _kinematics(self.frames, self.joints, np.asarray(q, dtype=np.float64), position,
+                    rotation, jac, True)
+        return position, rotation, jac
 
     def errors(self, task: Task, aim: Aim, position: FloatArray, rotation: FloatArray
                ) -> tuple[float, float]:
         """Return the position error (m) and angle (rad; NaN for positions) to ``aim``."""
-        return _errors_kernel(task, aim, np.ascontiguousarray(position, dtype=np.float64),
+        return _errors_kernel(*task, *aim, np.ascontiguousarray(position, dtype=np.float64),
                               np.ascontiguousarray(rotation, dtype=np.float64))
 
     def refine(self, task: Task, aim: Aim, q: FloatArray, lower: FloatArray,
@@ -636,15 +635,18 @@ class ChainKernels:
                posture=None) -> tuple:
         """Return :func:`_refine_kernel`'s answer; ``posture``: (pull, allowance) or None."""
         pull, allowance = posture if posture is not None else (self._no_pull, self._no_pull)
-        return _refine_kernel(self.arrays, task, aim, q, lower, upper, damping_floor,
-                              iterations, gap, pull, allowance)
+        out = np.empty(self.n_joints)
+        return (out,) + _refine_kernel(self.frames, self.joints, *task, *aim, q, lower, upper,
+                                       damping_floor, iterations, gap, pull, allowance, out)
 
     def minimise(self, task: Task, aim: Aim, q: FloatArray, lower: FloatArray,
                  upper: FloatArray, iterations: int, gap: float, max_step: float, stall: int,
                  constants: tuple) -> tuple:
         """Return :func:`_minimise_kernel`'s answer (``constants``: its last five)."""
-        return _minimise_kernel(self.arrays, task, aim, q, lower, upper, iterations, gap,
-                                max_step, stall, *constants)
+        out = np.empty(self.n_joints)
+        return (out,) + _minimise_kernel(self.frames, self.joints, *task, *aim, q, lower,
+                                         upper, iterations, gap, max_step, stall, *constants,
+                                         out)
 
 
 _warm = False
