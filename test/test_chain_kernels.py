@@ -26,6 +26,7 @@ from iknn_ros.kinematics.least_squares import damped_least_norm
 from iknn_ros.kinematics.least_squares import leave_blocked_joints
 from iknn_ros.kinematics.least_squares import stop_at_limits
 from iknn_ros.kinematics.rigid_body import RigidBodyModel
+from iknn_ros.kinematics.targets import Aim
 from iknn_ros.kinematics.targets import TargetMode
 import numpy as np
 import pinocchio
@@ -95,7 +96,7 @@ def pressing_cases(chain, lower, upper, rng, count):
         beyond[k] += (0.3 if q[k] == upper[k] else -0.3)
         beyond += rng.normal(0.0, 0.1, chain.n_joints)
         position, rotation = body.placement(beyond)
-        yield q, kernel_aim(position, rotation)
+        yield q, kernel_aim(Aim(position, rotation, math.nan))
 
 
 @pytest.mark.parametrize('source', [SEVEN, SIX])
@@ -172,7 +173,7 @@ def test_minimisation_reaches_random_poses_exactly_within_the_limits(source):
     reached = 0
     goals = chain.with_limit_margin(0.01).random_configurations(np.random.default_rng(4), 100)
     for goal in goals:
-        aim = kernel_aim(*body.placement(goal))
+        aim = kernel_aim(Aim(*body.placement(goal), math.nan))
         q, position_error, angle, used = kernels.minimise(
             task, aim, middle, lower, upper, 100, 1e-12, 1.0, 5, (0.25, 0.1, 1e-3, 1e-10, 1e6))
         assert np.all(q >= lower) and np.all(q <= upper)

@@ -52,7 +52,7 @@ from iknn_ros.kinematics import nearest_keeping_elbows
 from iknn_ros.kinematics.angles import TWO_PI
 from iknn_ros.kinematics.angles import wrap_scalar
 from iknn_ros.kinematics.chain_kernels import ChainKernels
-from iknn_ros.kinematics.chain_kernels import kernel_aim as kernel_target
+from iknn_ros.kinematics.chain_kernels import kernel_aim
 from iknn_ros.kinematics.chain_kernels import kernel_task
 from iknn_ros.kinematics.chain_kernels import Task as KernelTask
 from iknn_ros.kinematics.targets import Aim
@@ -134,11 +134,6 @@ def make_task(mode: TargetMode, position_rows: int, weight: float) -> Task:
                      TargetMode.PLANAR_POSE: 1}[mode]
     return Task(mode, position_rows + rotation_rows,
                 kernel_task(mode, position_rows, weight))
-
-
-def kernel_aim(aim: Aim) -> tuple:
-    """Return ``aim`` as the compiled loops take it."""
-    return kernel_target(aim.position, aim.rotation, aim.axis, aim.yaw)
 
 
 class PoseTick:

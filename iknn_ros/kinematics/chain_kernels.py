@@ -32,8 +32,9 @@ only the first run on a machine compiles them.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
+from iknn_ros.kinematics import targets
 from iknn_ros.kinematics.chain import KinematicChain
 from iknn_ros.kinematics.targets import TargetMode
 import numba
@@ -94,14 +95,13 @@ _NO_ROTATION = np.zeros((3, 3))
 _NO_AXIS = np.zeros(3)
 
 
-def kernel_aim(position: FloatArray, rotation: Optional[FloatArray] = None,
-               axis: Optional[FloatArray] = None, yaw: float = math.nan) -> Aim:
-    """Return a target as the kernels take it."""
-    return (np.ascontiguousarray(position, dtype=np.float64),
-            _NO_ROTATION if rotation is None else
-            np.ascontiguousarray(rotation, dtype=np.float64),
-            _NO_AXIS if axis is None else np.ascontiguousarray(axis, dtype=np.float64),
-            float(yaw))
+def kernel_aim(aim: targets.Aim) -> Aim:
+    """Return ``aim`` as the kernels take it."""
+    return (np.ascontiguousarray(aim.position, dtype=np.float64),
+            _NO_ROTATION if aim.rotation is None else
+            np.ascontiguousarray(aim.rotation, dtype=np.float64),
+            _NO_AXIS if aim.axis is None else np.ascontiguousarray(aim.axis, dtype=np.float64),
+            float(aim.yaw))
 
 
 # ---- kinematics ------------------------------------------------------------------------
@@ -666,7 +666,8 @@ def _warm_up(kernels: ChainKernels) -> None:
     lower, upper = np.full_like(q, -1.0), np.full_like(q, 1.0)
     position, rotation = kernels.placement(q)
     kernels.placement_and_jacobian(q)
-    task, aim = kernel_task(TargetMode.POSE, 3, 1.0), kernel_aim(position, rotation)
+    task = kernel_task(TargetMode.POSE, 3, 1.0)
+    aim = kernel_aim(targets.Aim(position, rotation, math.nan))
     kernels.errors(task, aim, position, rotation)
     kernels.refine(task, aim, q, lower, upper, 1e-6, 1, -1.0)
     kernels.refine(task, aim, q, lower, upper, 1e-6, 1, -1.0, (q, np.ones_like(q)))
