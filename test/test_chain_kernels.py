@@ -14,14 +14,22 @@
 
 """The compiled kinematics and loops against Pinocchio and the numpy least squares."""
 
+import json
 import math
+import shutil
+import subprocess
 
-from conftest import SEVEN, SIX, SLIDE_AND_FOLLOWER, URDFS
+from conftest import REPO_ROOT, SEVEN, SIX, SLIDE_AND_FOLLOWER, URDFS
 from iknn_ros.kinematics import chain_kernels
 from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics.chain_kernels import axis_turn
 from iknn_ros.kinematics.chain_kernels import ChainKernels
+from iknn_ros.kinematics.chain_kernels import exp3
 from iknn_ros.kinematics.chain_kernels import kernel_aim
 from iknn_ros.kinematics.chain_kernels import kernel_task
+from iknn_ros.kinematics.chain_kernels import log3
+from iknn_ros.kinematics.chain_kernels import rotation_exp
+from iknn_ros.kinematics.chain_kernels import rotation_log
 from iknn_ros.kinematics.least_squares import damped_least_norm
 from iknn_ros.kinematics.least_squares import leave_blocked_joints
 from iknn_ros.kinematics.least_squares import stop_at_limits
@@ -72,6 +80,64 @@ def test_rotation_log_is_pinocchios_near_zero_and_pi(angle):
         if angle < math.pi - 1e-3:
             np.testing.assert_allclose(turn, pinocchio.log3(rotation), rtol=0,
                                        atol=1e-11 if angle > 3.0 else 1e-14)
+
+
+def test_the_batched_rotations_are_pinocchios_and_undo_each_other():
+    rng = np.random.default_rng(3)
+    axis = np.array([0.36, -0.48, 0.8])
+    vectors = np.concatenate([rng.normal(size=(200, 3)) * 1.1, [
+        axis * math.pi, axis * (math.pi - 1e-9), axis * 3.0, axis * 1e-7, axis * 1e-9,
+        np.zeros(3)]])
+    rotations = np.array([pinocchio.exp3(v) for v in vectors])
+    np.testing.assert_allclose(rotation_exp(vectors), rotations, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(rotation_exp(vectors.reshape(2, -1, 3)),
+                               rotations.reshape(2, -1, 3, 3), rtol=0, atol=1e-14)
+    np.testing.assert_allclose(rotation_log(rotations), [log3(r) for r in rotations],
+                               rtol=0, atol=0)
+    np.testing.assert_allclose(rotation_log(rotations), [pinocchio.log3(r) for r in rotations],
+                               rtol=0, atol=1e-8)
+    within_pi = vectors[np.linalg.norm(vectors, axis=-1) < 3.1]
+    np.testing.assert_allclose(rotation_log(rotation_exp(within_pi)), within_pi, rtol=0,
+                               atol=1e-12)
+    np.testing.assert_array_equal(exp3(vectors[7]), rotation_exp(vectors[7]))
+
+
+def test_axis_turn_turns_one_axis_onto_the_other():
+    rng = np.random.default_rng(8)
+    for current, goal in list(rng.normal(size=(50, 2, 3))) + [
+            (np.array([0.0, 0.0, 1.0]), np.array([0.0, 0.0, -1.0])),
+            (np.array([0.0, 0.6, 0.8]), np.array([0.0, 0.6, 0.8]))]:
+        current, goal = current / np.linalg.norm(current), goal / np.linalg.norm(goal)
+        turn = axis_turn(current, goal)
+        np.testing.assert_allclose(exp3(turn) @ current, goal, rtol=0, atol=1e-12)
+        assert np.linalg.norm(turn) == pytest.approx(
+            math.acos(np.clip(current @ goal, -1.0, 1.0)), abs=1e-7)
+
+
+@pytest.mark.skipif(shutil.which('node') is None, reason='needs node (make test installs it)')
+def test_the_browsers_rotations_are_the_kernels():
+    # web/static/pose_tick.js's log3 and exp3, run in node (V8, as the page), on rotations
+    # from none to a half turn: the same formulas, so the same numbers to rounding.
+    rng = np.random.default_rng(11)
+    angles = [0.0, 1e-12, 1e-7, 0.3, 2.0, math.pi - 0.02, math.pi - 0.0101, math.pi - 0.0099,
+              math.pi - 1e-3, math.pi - 1e-8, math.pi]
+    vectors = np.array([a * v / np.linalg.norm(v) for a in angles
+                        for v in rng.normal(size=(12, 3))])
+    rotations = rotation_exp(vectors)
+    module = REPO_ROOT / 'web' / 'static' / 'pose_tick.js'
+    script = '\n'.join([
+        f'import {{log3, exp3}} from {json.dumps(str(module))};',
+        "import {readFileSync} from 'node:fs';",
+        "const input = JSON.parse(readFileSync(0, 'utf8'));",
+        'console.log(JSON.stringify({logs: input.rotations.map(log3),',
+        '                            exps: input.vectors.map(exp3)}));'])
+    done = subprocess.run(['node', '--input-type=module', '-e', script], capture_output=True,
+                          text=True, timeout=60, check=True,
+                          input=json.dumps({'rotations': rotations.tolist(),
+                                            'vectors': vectors.tolist()}))
+    page = json.loads(done.stdout)
+    np.testing.assert_allclose(page['exps'], rotations, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(page['logs'], rotation_log(rotations), rtol=0, atol=1e-13)
 
 
 def reference_residual(mode, aim, position, rotation):

@@ -16,7 +16,8 @@
 The one-way flow: kinematics, then ik, then evaluation and training, then the nodes.
 
 Nothing below the nodes imports rclpy (checked by importing each module alone), nothing but
-training imports torch, and no package imports one above it (checked in the source: every
+training imports torch, nothing at run time imports Pinocchio (the tests' reference), and no
+package imports one above it (checked in the source: every
 ``import`` of an ``iknn_ros`` module, at the top or inside a function).
 """
 
@@ -82,10 +83,10 @@ def iknn_imports(path: Path) -> set:
     return parts
 
 
-def imported_after(module: str) -> list:
-    """Return which of torch and rclpy importing ``module`` alone pulls in."""
+def imported_after(module: str, watched: tuple = ('torch', 'rclpy')) -> list:
+    """Return which of ``watched`` importing ``module`` alone pulls in."""
     code = (f'import sys, iknn_ros.{module}; '
-            'print(sorted(m for m in ("torch", "rclpy") if m in sys.modules))')
+            f'print(sorted(m for m in {watched!r} if m in sys.modules))')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          check=True, timeout=120)
     return eval(out.stdout.strip().splitlines()[-1])
@@ -107,6 +108,14 @@ def test_no_module_imports_a_layer_above_its_own(path):
 @pytest.mark.parametrize('module', CORE)
 def test_core_modules_import_neither_rclpy_nor_torch(module):
     assert imported_after(module) == []
+
+
+@pytest.mark.parametrize('module', ['nodes.node_main', 'nodes.ik_node', 'nodes.goal_marker',
+                                    'nodes.web', 'ik.solver', 'evaluation.evaluate'])
+def test_the_runtime_needs_no_pinocchio(module):
+    # Pinocchio is the kinematics' reference in the tests and the benchmarks; the runtime's
+    # kinematics and rotations are the compiled kernels.
+    assert imported_after(module, ('pinocchio',)) == []
 
 
 @pytest.mark.parametrize('module', TRAINING)

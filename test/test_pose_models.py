@@ -23,12 +23,11 @@ from iknn_ros.ik.solver import SolverConfig
 from iknn_ros.ik.solver import Status
 from iknn_ros.ik.solver import Tracker
 from iknn_ros.kinematics import KinematicChain
+from iknn_ros.kinematics.chain_kernels import pose_residuals
+from iknn_ros.kinematics.chain_kernels import rotation_log
 from iknn_ros.kinematics.sampling import pose_step_samples
 from iknn_ros.kinematics.sampling import step_sizes
-from iknn_ros.kinematics.targets import pose_residuals
 from iknn_ros.kinematics.targets import pose_targets
-from iknn_ros.kinematics.targets import rotation_exp
-from iknn_ros.kinematics.targets import rotation_log
 from iknn_ros.training.config import ConfigError
 from iknn_ros.training.config import load_config
 import numpy as np
@@ -113,28 +112,6 @@ def card_for(chain, config, model):
 
 
 # ---- samples ---------------------------------------------------------------------------
-
-def test_the_batched_rotation_log_is_pinocchios():
-    rng = np.random.default_rng(3)
-    vectors = rng.normal(size=(200, 3)) * 1.1
-    axis = np.array([0.36, -0.48, 0.8])
-    vectors = np.concatenate([vectors, [axis * math.pi, axis * (math.pi - 1e-9), axis * 1e-9,
-                                        np.zeros(3)]])
-    rotations = np.array([pinocchio.exp3(v) for v in vectors])
-    expected = np.array([pinocchio.log3(r) for r in rotations])
-    assert np.abs(rotation_log(rotations) - expected).max() <= 1e-8
-
-
-def test_the_batched_rotation_exp_is_pinocchios_and_undoes_the_log():
-    rng = np.random.default_rng(4)
-    axis = np.array([0.36, -0.48, 0.8])
-    vectors = np.concatenate([rng.normal(size=(200, 3)), [axis * 1e-9, axis * 1e-7,
-                                                          axis * 3.0, np.zeros(3)]])
-    expected = np.array([pinocchio.exp3(v) for v in vectors])
-    assert np.abs(rotation_exp(vectors) - expected).max() <= 1e-14
-    within_pi = vectors[np.linalg.norm(vectors, axis=-1) < 3.1]
-    assert np.abs(rotation_log(rotation_exp(within_pi)) - within_pi).max() <= 1e-12
-
 
 def test_pose_samples_are_exact_least_motion_steps_within_the_limits(seven):
     samples = pose_step_samples(seven, np.random.default_rng(0), 3000, 0.02, 0.04,

@@ -52,6 +52,7 @@ from iknn_ros.ik.solver import Tracker
 from iknn_ros.kinematics import AnnulusWorkspace
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import UrdfError
+from iknn_ros.kinematics.chain_kernels import pose_residuals
 from iknn_ros.kinematics.sampling import has_closed_form
 from iknn_ros.kinematics.sampling import pose_step_samples
 from iknn_ros.kinematics.sampling import reachable_targets
@@ -59,7 +60,6 @@ from iknn_ros.kinematics.sampling import step_samples
 from iknn_ros.kinematics.sampling import step_sizes
 from iknn_ros.kinematics.targets import check_mode
 from iknn_ros.kinematics.targets import format_target
-from iknn_ros.kinematics.targets import pose_residuals
 from iknn_ros.kinematics.targets import target_length
 from iknn_ros.kinematics.targets import TargetMode
 from iknn_ros.resources import default_urdf_path

@@ -51,12 +51,14 @@ from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import nearest_keeping_elbows
 from iknn_ros.kinematics.angles import TWO_PI
 from iknn_ros.kinematics.angles import wrap_scalar
+from iknn_ros.kinematics.chain_kernels import axis_turn
 from iknn_ros.kinematics.chain_kernels import ChainKernels
+from iknn_ros.kinematics.chain_kernels import exp3
 from iknn_ros.kinematics.chain_kernels import kernel_aim
 from iknn_ros.kinematics.chain_kernels import kernel_task
+from iknn_ros.kinematics.chain_kernels import log3
 from iknn_ros.kinematics.chain_kernels import Task as KernelTask
 from iknn_ros.kinematics.targets import Aim
-from iknn_ros.kinematics.targets import axis_turn
 from iknn_ros.kinematics.targets import check_mode
 from iknn_ros.kinematics.targets import format_target
 from iknn_ros.kinematics.targets import heading
@@ -64,7 +66,6 @@ from iknn_ros.kinematics.targets import parse_target
 from iknn_ros.kinematics.targets import TargetMode
 import numpy as np
 from numpy.typing import NDArray
-import pinocchio
 
 FloatArray = NDArray[np.float64]
 
@@ -473,7 +474,7 @@ class PoseTick:
         if math.dist(previous.position, aim.position) > self.step_m:
             return False
         if self.mode is TargetMode.POSE:
-            turn = pinocchio.log3(aim.rotation @ previous.rotation.T)
+            turn = log3(aim.rotation @ previous.rotation.T)
             return math.sqrt(turn @ turn) * self.weight <= self.step_m
         if self.mode is TargetMode.TOOL_AXIS:
             turn = axis_turn(previous.axis, aim.axis)
@@ -507,12 +508,12 @@ class PoseTick:
         aim_position = self._position_waypoint(position, goal.position, share * distance) \
             if distance > 0.0 else goal.position
         if self.mode is TargetMode.POSE:
-            turn = pinocchio.log3(goal.rotation @ rotation.T)
-            return Aim(aim_position, pinocchio.exp3(share * turn) @ rotation, math.nan), False
+            turn = log3(goal.rotation @ rotation.T)
+            return Aim(aim_position, exp3(share * turn) @ rotation, math.nan), False
         if self.mode is TargetMode.TOOL_AXIS:
             turn = axis_turn(rotation[:, 2], goal.axis)
             return Aim(aim_position, None, math.nan,
-                       pinocchio.exp3(share * turn) @ rotation[:, 2]), False
+                       exp3(share * turn) @ rotation[:, 2]), False
         if self.mode is TargetMode.PLANAR_POSE:
             yaw = heading(rotation)
             return Aim(aim_position, None, yaw + share * wrap_scalar(goal.yaw - yaw)), False

@@ -220,6 +220,41 @@ def _log3(r, out):
 
 
 @_jit
+def _exp3(v, out):
+    """
+    Write the rotation matrix of the rotation vector ``v`` into ``out`` (Pinocchio's exp3).
+
+    Rodrigues' formula, with the series of ``sin(a) / a`` and ``(1 - cos a) / a^2`` for
+    tiny angles.
+    """
+    x, y, z = v[0], v[1], v[2]
+    theta2 = x * x + y * y + z * z
+    if theta2 > 1e-8:
+        theta = math.sqrt(theta2)
+        a, b = math.sin(theta) / theta, (1.0 - math.cos(theta)) / theta2
+    else:
+        a, b = 1.0 - theta2 / 6.0, 0.5 - theta2 / 24.0
+    out[0, 0], out[0, 1], out[0, 2] = 1.0 - b * (y * y + z * z), b * x * y - a * z, \
+        b * x * z + a * y
+    out[1, 0], out[1, 1], out[1, 2] = b * x * y + a * z, 1.0 - b * (x * x + z * z), \
+        b * y * z - a * x
+    out[2, 0], out[2, 1], out[2, 2] = b * x * z - a * y, b * y * z + a * x, \
+        1.0 - b * (x * x + y * y)
+
+
+@_jit
+def _log3_many(rotations, out):
+    for i in range(rotations.shape[0]):
+        _log3(rotations[i], out[i])
+
+
+@_jit
+def _exp3_many(vectors, out):
+    for i in range(vectors.shape[0]):
+        _exp3(vectors[i], out[i])
+
+
+@_jit
 def _least_aligned_axis(v):
     """Return the base axis least aligned with ``v`` (its smallest component's)."""
     k = 0
@@ -240,7 +275,7 @@ def _cross(a, b):
 
 @_jit
 def _axis_turn(current, goal):
-    """Return targets.axis_turn: the shortest rotation vector turning ``current`` to ``goal``."""
+    """Return the shortest rotation vector turning the unit axis ``current`` to ``goal``."""
     cross = _cross(current, goal)
     sine = math.sqrt(cross[0] ** 2 + cross[1] ** 2 + cross[2] ** 2)
     cosine = current[0] * goal[0] + current[1] * goal[1] + current[2] * goal[2]
@@ -600,6 +635,56 @@ def _minimise_kernel(frames, joints, mode, k, weight, aim_position, aim_rotation
 
 # ---- the Python face ---------------------------------------------------------------------
 
+def log3(rotation: ArrayLike) -> FloatArray:
+    """Return the rotation vector (3,) of a rotation matrix: axis times angle, up to pi."""
+    out = np.empty(3)
+    _log3(np.ascontiguousarray(rotation, dtype=np.float64), out)
+    return out
+
+
+def exp3(vector: ArrayLike) -> FloatArray:
+    """Return the rotation matrix (3, 3) of a rotation vector: the inverse of :func:`log3`."""
+    out = np.empty((3, 3))
+    _exp3(np.ascontiguousarray(vector, dtype=np.float64), out)
+    return out
+
+
+def rotation_log(rotations: ArrayLike) -> FloatArray:
+    """Return :func:`log3` of each rotation matrix of ``(..., 3, 3)``: ``(..., 3)``."""
+    r = np.asarray(rotations, dtype=np.float64)
+    flat = np.ascontiguousarray(r.reshape(-1, 3, 3))
+    out = np.empty((flat.shape[0], 3))
+    _log3_many(flat, out)
+    return out.reshape(r.shape[:-2] + (3,))
+
+
+def rotation_exp(vectors: ArrayLike) -> FloatArray:
+    """Return :func:`exp3` of each rotation vector of ``(..., 3)``: ``(..., 3, 3)``."""
+    v = np.asarray(vectors, dtype=np.float64)
+    flat = np.ascontiguousarray(v.reshape(-1, 3))
+    out = np.empty((flat.shape[0], 3, 3))
+    _exp3_many(flat, out)
+    return out.reshape(v.shape[:-1] + (3, 3))
+
+
+def pose_residuals(frames: FloatArray, goals: FloatArray) -> FloatArray:
+    """Return ``(p_goal - p, log(R_goal R^T))`` of tool frames toward pose targets, (..., 6)."""
+    rotation = np.asarray(frames)[..., :3, :3]
+    turn = rotation_log(targets.pose_target_rotations(goals) @ np.swapaxes(rotation, -1, -2))
+    return np.concatenate([np.asarray(goals)[..., :3] - np.asarray(frames)[..., :3, 3],
+                           turn], axis=-1)
+
+
+def axis_turn(current: ArrayLike, goal: ArrayLike) -> FloatArray:
+    """
+    Return the rotation vector turning the unit axis ``current`` onto ``goal`` (the shortest).
+
+    Its length is the angle between them; opposite axes turn about any perpendicular.
+    """
+    return _axis_turn(np.ascontiguousarray(current, dtype=np.float64),
+                      np.ascontiguousarray(goal, dtype=np.float64))
+
+
 class ChainKernels:
     """One chain's compiled kinematics and loops (the interface of RigidBodyModel and more)."""
 
@@ -673,4 +758,7 @@ def _warm_up(kernels: ChainKernels) -> None:
     kernels.refine(task, aim, q, lower, upper, 1e-6, 1, -1.0, (q, np.ones_like(q)))
     kernels.minimise(task, aim, q, lower, upper, 1, -1.0, math.inf, 0,
                      (0.25, 0.1, 1e-3, 1e-10, 1e6))
+    exp3(log3(rotation))
+    rotation_exp(rotation_log(rotation[None]))
+    axis_turn(rotation[:, 2], rotation[:, 0])
     _warm = True

@@ -29,10 +29,10 @@ from typing import Optional
 
 from iknn_ros.kinematics.angles import wrap_to_pi
 from iknn_ros.kinematics.chain import KinematicChain
+from iknn_ros.kinematics.chain_kernels import pose_residuals
 from iknn_ros.kinematics.least_squares import damped_least_norm
 from iknn_ros.kinematics.least_squares import least_norm
 from iknn_ros.kinematics.least_squares import stop_at_limits
-from iknn_ros.kinematics.targets import pose_residuals
 from iknn_ros.kinematics.targets import POSE_TARGET_WIDTH
 from iknn_ros.kinematics.targets import pose_targets
 from iknn_ros.kinematics.two_link import TwoLinkGeometry

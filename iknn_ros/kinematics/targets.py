@@ -158,25 +158,6 @@ def matrix_to_quaternion(rotation: FloatArray) -> tuple[float, float, float, flo
     return tuple(float(sign * v) for v in q)
 
 
-def axis_turn(current: FloatArray, goal: FloatArray) -> FloatArray:
-    """
-    Return the rotation vector turning the unit axis ``current`` onto ``goal`` (the shortest).
-
-    Its length is the angle between them; opposite axes turn about any perpendicular.
-    """
-    cross = np.cross(current, goal)
-    sine, cosine = math.sqrt(float(cross @ cross)), float(current @ goal)
-    angle = math.atan2(sine, cosine)
-    if sine > 1e-12:
-        return cross * (angle / sine)
-    if cosine > 0.0:
-        return cross
-    # Opposite: a perpendicular of the current axis, the least aligned base axis crossed.
-    other = np.eye(3)[int(np.argmin(np.abs(current)))]
-    perpendicular = np.cross(current, other)
-    return perpendicular * (angle / math.sqrt(float(perpendicular @ perpendicular)))
-
-
 def heading(rotation: FloatArray) -> float:
     """Return the yaw of a frame's x axis in the base xy plane."""
     return math.atan2(rotation[1, 0], rotation[0, 0])
@@ -248,59 +229,3 @@ def pose_target_rotations(targets: FloatArray) -> FloatArray:
     """Return the rotation matrices ``(..., 3, 3)`` of pose-model targets."""
     targets = np.asarray(targets, dtype=np.float64)
     return targets[..., 3:12].reshape(targets.shape[:-1] + (3, 3))
-
-
-def rotation_log(rotation: FloatArray) -> FloatArray:
-    """
-    Return the rotation vectors of rotation matrices ``(..., 3, 3)``: axis times angle.
-
-    Batched ``pinocchio.log3``: the angle from the trace, the axis from the skew part
-    (for angles near pi, from the symmetric part, where the skew part vanishes).
-    """
-    r = np.asarray(rotation, dtype=np.float64)
-    skew = 0.5 * np.stack([r[..., 2, 1] - r[..., 1, 2], r[..., 0, 2] - r[..., 2, 0],
-                           r[..., 1, 0] - r[..., 0, 1]], axis=-1)
-    cosine = np.clip(0.5 * (np.trace(r, axis1=-2, axis2=-1) - 1.0), -1.0, 1.0)
-    sine = np.linalg.norm(skew, axis=-1)
-    angle = np.arctan2(sine, cosine)
-    # angle / sin(angle), by its series where sin is small.
-    ratio = np.where(sine > 1e-6, angle / np.maximum(sine, 1e-300), 1.0 + angle ** 2 / 6.0)
-    out = skew * ratio[..., None]
-    near_pi = (cosine < 0.0) & (sine <= 1e-6)
-    if np.any(near_pi):
-        # R = 2 a a^T - I at pi: the axis is the largest column of (R + I) / 2, normalised.
-        sym = 0.5 * (r[near_pi] + np.eye(3))
-        column = np.argmax(np.diagonal(sym, axis1=-2, axis2=-1), axis=-1)
-        axis = sym[np.arange(len(sym)), :, column]
-        axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
-        sign = np.where(np.sum(axis * skew[near_pi], axis=-1) < 0.0, -1.0, 1.0)
-        out[near_pi] = axis * (sign * angle[near_pi])[:, None]
-    return out
-
-
-def rotation_exp(vectors: FloatArray) -> FloatArray:
-    """
-    Return the rotation matrices ``(..., 3, 3)`` of rotation vectors: batched ``exp3``.
-
-    Rodrigues' formula, with the series of ``sin(a) / a`` and ``(1 - cos a) / a^2`` where
-    the angle is small; the inverse of :func:`rotation_log`.
-    """
-    v = np.asarray(vectors, dtype=np.float64)
-    angle = np.linalg.norm(v, axis=-1)[..., None, None]
-    small = angle < 1e-6
-    safe = np.where(small, 1.0, angle)
-    sine_ratio = np.where(small, 1.0 - angle ** 2 / 6.0, np.sin(safe) / safe)
-    cosine_ratio = np.where(small, 0.5 - angle ** 2 / 24.0, (1.0 - np.cos(safe)) / safe ** 2)
-    x, y, z = v[..., 0], v[..., 1], v[..., 2]
-    zero = np.zeros_like(x)
-    skew = np.stack([np.stack([zero, -z, y], axis=-1), np.stack([z, zero, -x], axis=-1),
-                     np.stack([-y, x, zero], axis=-1)], axis=-2)
-    return np.eye(3) + sine_ratio * skew + cosine_ratio * (skew @ skew)
-
-
-def pose_residuals(frames: FloatArray, targets: FloatArray) -> FloatArray:
-    """Return ``(p_goal - p, log(R_goal R^T))`` of tool frames toward pose targets, (..., 6)."""
-    rotation = np.asarray(frames)[..., :3, :3]
-    turn = rotation_log(pose_target_rotations(targets) @ np.swapaxes(rotation, -1, -2))
-    return np.concatenate([np.asarray(targets)[..., :3] - np.asarray(frames)[..., :3, 3],
-                           turn], axis=-1)

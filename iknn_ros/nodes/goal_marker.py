@@ -32,11 +32,11 @@ from typing import Callable, Optional
 
 from geometry_msgs.msg import Pose
 from iknn_ros.kinematics import KinematicChain
-from iknn_ros.kinematics.targets import axis_turn
+from iknn_ros.kinematics.chain_kernels import axis_turn
+from iknn_ros.kinematics.chain_kernels import exp3
 from iknn_ros.kinematics.targets import matrix_to_quaternion
 from iknn_ros.kinematics.targets import TargetMode
 import numpy as np
-import pinocchio
 from std_msgs.msg import Header
 from visualization_msgs.msg import InteractiveMarker
 from visualization_msgs.msg import InteractiveMarkerControl
@@ -79,7 +79,7 @@ def target_pose(chain: KinematicChain, mode: TargetMode, target: tuple) -> Pose:
     if mode is TargetMode.POSE:
         o.x, o.y, o.z, o.w = (float(v) for v in target[3:7])
     elif mode is TargetMode.TOOL_AXIS:
-        o.x, o.y, o.z, o.w = matrix_to_quaternion(pinocchio.exp3(axis_turn(
+        o.x, o.y, o.z, o.w = matrix_to_quaternion(exp3(axis_turn(
             np.array([0.0, 0.0, 1.0]), np.asarray(target[3:6], dtype=np.float64)
             / math.sqrt(sum(v * v for v in target[3:6])))))
     elif mode is TargetMode.PLANAR_POSE:

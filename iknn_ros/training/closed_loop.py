@@ -41,11 +41,11 @@ from iknn_ros.ik.solver import SolverConfig
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import workspace_of
 from iknn_ros.kinematics.angles import wrap_to_pi
+from iknn_ros.kinematics.chain_kernels import pose_residuals
+from iknn_ros.kinematics.chain_kernels import rotation_exp
 from iknn_ros.kinematics.sampling import least_motion_labels
 from iknn_ros.kinematics.sampling import reachable_targets
-from iknn_ros.kinematics.targets import pose_residuals
 from iknn_ros.kinematics.targets import pose_targets
-from iknn_ros.kinematics.targets import rotation_exp
 import numpy as np
 from numpy.typing import NDArray
 import torch

@@ -172,33 +172,48 @@ function leaveBlockedJoints(q, step, jac, error, lo, hi, solve) {
 
 const clip = (q, lo, hi) => q.map((v, i) => Math.min(Math.max(v, lo[i]), hi[i]));
 
-// ---- rotations (Pinocchio's log3 and exp3, targets.py's quaternions) ----------------------
+// ---- rotations (chain_kernels' log3 and exp3, targets.py's quaternions) -------------------
 
-/** The rotation vector of a rotation matrix (pinocchio.log3). */
+// Within this of a half turn, log3 takes the axis from the symmetric part (_NEAR_PI).
+const NEAR_PI = 1e-2;
+
+/**
+ * The rotation vector of a rotation matrix (chain_kernels._log3).
+ *
+ * The angle is atan2 of the antisymmetric part and the trace, exact to rounding at any
+ * angle; within NEAR_PI of a half turn, where the antisymmetric part vanishes, the axis is
+ * the column of the symmetric part with the largest diagonal, its sign from the
+ * antisymmetric part.
+ */
 export function log3(r) {
-  const trace = r[0][0] + r[1][1] + r[2][2];
-  let theta;
-  if (trace >= 3) {
-    theta = 0;
-  } else if (trace <= -1) {
-    theta = Math.PI;
-  } else {
-    theta = Math.acos((trace - 1) / 2);
+  const cosine = Math.min(Math.max(0.5 * (r[0][0] + r[1][1] + r[2][2] - 1), -1), 1);
+  const skew = [0.5 * (r[2][1] - r[1][2]), 0.5 * (r[0][2] - r[2][0]), 0.5 * (r[1][0] - r[0][1])];
+  if (cosine > Math.cos(Math.PI - NEAR_PI)) {
+    const sine = Math.sqrt(skew[0] * skew[0] + skew[1] * skew[1] + skew[2] * skew[2]);
+    const theta = Math.atan2(sine, cosine);
+    const scale = theta > 1e-8 ? theta / sine : 1;
+    return skew.map((v) => scale * v);
   }
-  if (theta >= Math.PI - 1e-2) {
-    // Near a half turn the antisymmetric part vanishes: the axis from the diagonal.
-    const cphi = Math.cos(theta - Math.PI);
-    const beta = (theta * theta) / (1 + cphi);
-    const tmp = [0, 1, 2].map((i) => (r[i][i] + cphi) * beta);
-    return [(r[2][1] > r[1][2] ? 1 : -1) * (tmp[0] > 0 ? Math.sqrt(tmp[0]) : 0),
-            (r[0][2] > r[2][0] ? 1 : -1) * (tmp[1] > 0 ? Math.sqrt(tmp[1]) : 0),
-            (r[1][0] > r[0][1] ? 1 : -1) * (tmp[2] > 0 ? Math.sqrt(tmp[2]) : 0)];
+  let k = 0;
+  if (r[1][1] > r[k][k]) {
+    k = 1;
   }
-  const t = (theta > 1e-4 ? theta / Math.sin(theta) : 1) / 2;
-  return [t * (r[2][1] - r[1][2]), t * (r[0][2] - r[2][0]), t * (r[1][0] - r[0][1])];
+  if (r[2][2] > r[k][k]) {
+    k = 2;
+  }
+  let column = [0, 1, 2].map((i) => 0.5 * (r[i][k] + r[k][i]) - (i === k ? cosine : 0));
+  const norm = Math.sqrt(column[0] ** 2 + column[1] ** 2 + column[2] ** 2);
+  column = column.map((v) => v / norm);
+  let sine = skew[0] * column[0] + skew[1] * column[1] + skew[2] * column[2];
+  if (sine < 0) {
+    column = column.map((v) => -v);
+    sine = -sine;
+  }
+  const theta = Math.atan2(sine, cosine);
+  return column.map((v) => theta * v);
 }
 
-/** The rotation matrix of a rotation vector (pinocchio.exp3). */
+/** The rotation matrix of a rotation vector (chain_kernels._exp3). */
 export function exp3(v) {
   const theta2 = dot(v, v);
   const theta = Math.sqrt(theta2);
