@@ -617,10 +617,10 @@ class PoseTick:
         return solution, fallback, network_error, first, final
 
     def _safety(self, q: FloatArray, solution: FloatArray, dt: float) -> tuple:
-        """Return the command: wrapped increments, position and velocity limits."""
+        """Return the command (a tuple): wrapped increments, position and velocity limits."""
         command, position_limited, velocity_limited = safe_command(
             q.tolist(), solution.tolist(), dt, self._limits)
-        return np.array(command), position_limited, velocity_limited
+        return tuple(command), position_limited, velocity_limited
 
     def hold(self, q: FloatArray, dt: float) -> FloatArray:
         """Return the command that holds ``q``, back inside the margin no faster than allowed."""
@@ -712,7 +712,7 @@ class PoseTick:
         else:
             status = Status.MOVING
         return TickResult(
-            command=tuple(command.tolist()), status=status, goal=self._goal_tuple,
+            command=command, status=status, goal=self._goal_tuple,
             goal_error_m=goal_position_error, target_error_m=target_position_error,
             projected=self._projected, fallback=fallback, position_limited=position_limited,
             velocity_limited=velocity_limited, branch=1.0, network_error_m=network_error,
