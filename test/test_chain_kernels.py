@@ -114,7 +114,7 @@ def test_axis_turn_turns_one_axis_onto_the_other():
             math.acos(np.clip(current @ goal, -1.0, 1.0)), abs=1e-7)
 
 
-@pytest.mark.skipif(shutil.which('node') is None, reason='needs node (make test installs it)')
+@pytest.mark.skipif(shutil.which('node') is None, reason='needs node (as the web view does)')
 def test_the_browsers_rotations_are_the_kernels():
     # web/static/pose_tick.js's log3 and exp3, run in node (V8, as the page), on rotations
     # from none to a half turn: the same formulas, so the same numbers to rounding.
@@ -126,15 +126,16 @@ def test_the_browsers_rotations_are_the_kernels():
     rotations = rotation_exp(vectors)
     module = REPO_ROOT / 'web' / 'static' / 'pose_tick.js'
     script = '\n'.join([
-        f'import {{log3, exp3}} from {json.dumps(str(module))};',
+        f'import {{log3, exp3}} from {json.dumps(module.as_uri())};',
         "import {readFileSync} from 'node:fs';",
         "const input = JSON.parse(readFileSync(0, 'utf8'));",
         'console.log(JSON.stringify({logs: input.rotations.map(log3),',
         '                            exps: input.vectors.map(exp3)}));'])
     done = subprocess.run(['node', '--input-type=module', '-e', script], capture_output=True,
-                          text=True, timeout=60, check=True,
+                          text=True, timeout=60,
                           input=json.dumps({'rotations': rotations.tolist(),
                                             'vectors': vectors.tolist()}))
+    assert done.returncode == 0, done.stderr
     page = json.loads(done.stdout)
     np.testing.assert_allclose(page['exps'], rotations, rtol=0, atol=1e-15)
     np.testing.assert_allclose(page['logs'], rotation_log(rotations), rtol=0, atol=1e-13)

@@ -118,6 +118,22 @@ def test_the_runtime_needs_no_pinocchio(module):
     assert imported_after(module, ('pinocchio',)) == []
 
 
+def test_only_the_reference_model_imports_pinocchio():
+    # In the source, at the top or inside a function: nothing but rigid_body (the tests'
+    # reference) imports Pinocchio or rigid_body itself.
+    reference = PACKAGE / 'kinematics' / 'rigid_body.py'
+    importers = []
+    for path in MODULES:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ''] + [f'{node.module}.{a.name}' for a in node.names] \
+                if isinstance(node, ast.ImportFrom) else []
+            if path != reference and any(n.split('.')[0] == 'pinocchio' or
+                                         n.endswith('rigid_body') for n in names):
+                importers.append(dotted(path))
+    assert importers == []
+
+
 @pytest.mark.parametrize('module', TRAINING)
 def test_training_imports_no_rclpy(module):
     assert 'rclpy' not in imported_after(module)

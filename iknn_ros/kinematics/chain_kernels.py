@@ -46,7 +46,7 @@ FloatArray = NDArray[np.float64]
 MODE_CODES = {TargetMode.POSITION: 0, TargetMode.POSE: 1, TargetMode.TOOL_AXIS: 2,
               TargetMode.PLANAR_POSE: 3}
 _POSITION, _POSE, _TOOL_AXIS, _PLANAR_POSE = 0, 1, 2, 3
-# Within this of pi, the rotation's axis comes from its symmetric part (Pinocchio's log3).
+# Within this of pi, the rotation's axis comes from its symmetric part (as Pinocchio's log3).
 _NEAR_PI = 1e-2
 
 _jit = numba.njit(cache=True, nogil=True)
@@ -184,7 +184,7 @@ def _kinematics(frames, joints, q, position, rotation, jac, with_jacobian):
 @_jit
 def _log3(r, out):
     """
-    Write the rotation vector of ``r`` into ``out`` (Pinocchio's log3).
+    Write the rotation vector of ``r`` into ``out`` (pinocchio.log3's, to 1e-8 near pi).
 
     The angle is atan2 of the antisymmetric part (sin times the axis) and the trace, exact
     to rounding at any angle. Near pi, where the antisymmetric part vanishes, the axis comes
