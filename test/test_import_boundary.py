@@ -17,8 +17,8 @@ The one-way flow: kinematics, then ik, then evaluation and training, then the no
 
 Nothing below the nodes imports rclpy (checked by importing each module alone), nothing but
 training imports torch, nothing at run time imports Pinocchio (the tests' reference), and no
-package imports one above it (checked in the source: every
-``import`` of an ``iknn_ros`` module, at the top or inside a function).
+package imports one above it (checked in the source: every ``import`` of an ``iknn_ros``
+module, at the top or inside a function).
 """
 
 import ast
@@ -61,10 +61,16 @@ TRAINING = sorted(dotted(p) for p in MODULES if part_of(p) == 'training'
                   and p.stem not in ('__init__', '__main__'))
 
 
+def imports_of(path: Path) -> list:
+    """Return a module's import statements, at the top or inside a function."""
+    return [node for node in ast.walk(ast.parse(path.read_text(), str(path)))
+            if isinstance(node, (ast.Import, ast.ImportFrom))]
+
+
 def iknn_imports(path: Path) -> set:
     """Return the parts of iknn_ros that a module's source imports."""
     parts = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in imports_of(path):
         names = []
         if isinstance(node, ast.ImportFrom) and node.module == 'iknn_ros':
             # from iknn_ros import <module>, or a name of the package itself (__version__)
@@ -124,10 +130,9 @@ def test_only_the_reference_model_imports_pinocchio():
     reference = PACKAGE / 'kinematics' / 'rigid_body.py'
     importers = []
     for path in MODULES:
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        for node in imports_of(path):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ''] + [f'{node.module}.{a.name}' for a in node.names] \
-                if isinstance(node, ast.ImportFrom) else []
+                [node.module or ''] + [f'{node.module}.{a.name}' for a in node.names]
             if path != reference and any(n.split('.')[0] == 'pinocchio' or
                                          n.endswith('rigid_body') for n in names):
                 importers.append(dotted(path))
