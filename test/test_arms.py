@@ -126,6 +126,19 @@ def test_the_spatial_float_tick_is_the_batched_tick(spatial, refine):
     assert {Status.MOVING, Status.OUT_OF_REACH, Status.INVALID_TARGET} <= statuses
 
 
+def test_the_batched_tick_takes_the_velocity_rule_as_the_float_tick_does(spatial):
+    network = OnnxIKNetwork(shipped_model_for(spatial.fingerprint()))
+    # A fallback floor of 1 m: no network answer is rejected for its error, so every
+    # fallback is a velocity-limited network step given up for the damped one.
+    solver = IKSolver(spatial, network, SolverConfig(fallback_floor_m=1.0))
+    rng = np.random.default_rng(7)
+    joints = spatial.random_configurations(rng, 60)
+    targets = spatial.fk(spatial.random_configurations(rng, 60)) * \
+        rng.uniform(0.2, 1.5, (60, 1))
+    assert solver.tick_batch(joints, targets, 0.05).fallback.sum() >= 2
+    assert_float_tick_is_the_batched_tick(solver, joints, targets, 1e-6)
+
+
 def test_the_float_tick_turns_frames_like_the_urdf():
     # Tilted joint origins and oblique axes: the general rotation, not the x/y/z shortcut.
     limit = '<limit lower="-2.0" upper="2.0" effort="1" velocity="3.0"/>'
@@ -217,18 +230,23 @@ def test_the_network_alone_leaves_spatial_traps(spatial, start, target, monkeypa
     assert solver.safe_chain.within_limits(solution, 1e-12)
 
 
-def test_a_refined_spatial_arm_crawling_in_a_local_minimum_detours_out(spatial):
+# A chained target of a held-out draw, on which the refined ticks crept 0.08 mm per tick,
+# never at a limit and never quite stalled, and were 0.65 m short after 1000 ticks. Each
+# network step asked for more joint motion than the velocity limit allows, and more than the
+# damped step to the same waypoint.
+CRAWL_START = (12.7896, 1.389, -0.4552, 2.2771)
+CRAWL_TARGET = (-0.27884096, 0.24263935, 0.12982449)
+
+
+def crawl_run(spatial, **config):
     network = OnnxIKNetwork(shipped_model_for(spatial.fingerprint()))
     solver = IKSolver(spatial, network, SolverConfig(
-        goal_tolerance_m=1e-9 * spatial.reach, max_cartesian_speed=network.card.step_m / 0.01))
+        goal_tolerance_m=1e-9 * spatial.reach, max_cartesian_speed=network.card.step_m / 0.01,
+        **config))
     tracker = Tracker(solver)
-    # A chained target of a held-out draw: the refined ticks crept 0.08 mm per tick, never
-    # at a limit and never quite stalled, and were 0.65 m short after 1000 ticks.
-    q = (12.7896, 1.389, -0.4552, 2.2771)
-    target = (-0.27884096, 0.24263935, 0.12982449)
-    results = []
+    q, results = CRAWL_START, []
     for _ in range(1000):
-        result = tracker.tick(q, target, 0.01)
+        result = tracker.tick(q, CRAWL_TARGET, 0.01)
         assert np.all(np.abs(np.subtract(result.command, q)) <= 2.0 * 0.01 + 1e-12)
         assert solver.safe_chain.within_limits(np.array(result.command), 1e-12)
         results.append(result)
@@ -236,9 +254,25 @@ def test_a_refined_spatial_arm_crawling_in_a_local_minimum_detours_out(spatial):
         if result.reached:
             break
     assert result.reached and result.goal_error_m <= 1e-9 * spatial.reach
+    return tracker, results
+
+
+def test_a_refined_spatial_arm_crawling_in_a_local_minimum_detours_out(spatial):
+    # Without the numerical fallback (and so without the velocity rule) the crawl is there.
+    tracker, results = crawl_run(spatial, fallback=False)
     assert any(r.status == Status.RECONFIGURING for r in results)
     # Searched only after a long crawl, not at once.
     assert sum(r.status == Status.MOVING for r in results) >= 4 * tracker.stall_ticks
+
+
+def test_the_velocity_rule_takes_the_damped_step_where_the_network_crawls(spatial):
+    # With the fallback on, the ticks whose network step the velocity limit slowed more than
+    # the damped step's take the damped step (FALLBACK): no crawl, no detour. (Damped least
+    # squares alone reaches this target in 118 ticks.)
+    _, results = crawl_run(spatial)
+    assert not any(r.status == Status.RECONFIGURING for r in results)
+    assert sum(r.status == Status.FALLBACK for r in results) >= 10
+    assert len(results) <= 150, len(results)
 
 
 @pytest.mark.parametrize('urdf', [THREE, SPATIAL])

@@ -120,6 +120,43 @@ def assert_stream_exact_in_one_tick(chain, solver, start, slowness):
         q = result.command
 
 
+@pytest.mark.parametrize('path', [SIX, SEVEN], ids=lambda p: p.stem)
+def test_a_velocity_limited_network_step_gives_way_to_the_damped_step(path):
+    # The network's redundancy can ask for more joint motion than the damped step to the same
+    # waypoint; where the velocity limit scales the move down, the arm then crawls (on the
+    # 6-joint arm one of these targets was still moving after 800 ticks). The tick takes the
+    # damped step from the current joints when it is scaled less, and says FALLBACK.
+    chain = KinematicChain.from_urdf(path)
+    network = OnnxIKNetwork(shipped_model_for(chain.fingerprint()))
+    # A fallback floor of 1 m: the network's answer is never rejected for its error, so every
+    # fallback here is the velocity rule's. Three iterations either way.
+    solver = IKSolver(chain, network, SolverConfig(target_mode='pose', refine_iterations=3,
+                                                   fallback_floor_m=1.0))
+    damped = IKSolver(chain, None, SolverConfig(target_mode='pose', refine_iterations=3,
+                                                use_network=False))
+    body = RigidBodyModel(chain)
+    goals = solver.safe_chain.random_configurations(np.random.default_rng(3), 4)
+    q = tuple(0.5 * (solver.safe_chain.lower + solver.safe_chain.upper))
+    tracker, dt = Tracker(solver), 0.01
+    taken = 0
+    for goal in goals:
+        target = format_target(chain, TargetMode.POSE, *body.placement(goal))
+        for _ in range(800):
+            result = tracker.tick(q, target, dt)
+            assert_safe(chain, solver, q, result.command, dt)
+            if result.fallback:
+                assert result.status is Status.FALLBACK
+                alone = damped.tick(q, target, dt).command
+                assert np.max(np.abs(np.subtract(result.command, alone))) <= 1e-12
+                taken += 1
+            q = result.command
+            if result.status is Status.REACHED and result.goal_error_m <= 1e-9 and \
+                    result.goal_error_rad <= 1e-9:
+                break
+        assert result.status is Status.REACHED, (path.stem, target, result)
+    assert taken >= 10, taken
+
+
 def test_a_position_out_of_reach_says_so_and_goes_to_the_nearest_pose():
     chain, solver = pose_solver(SEVEN)
     _, (target,) = reachable_poses(chain, solver, 1, seed=5)

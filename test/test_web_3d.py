@@ -218,8 +218,12 @@ def test_the_browser_tick_matches_the_python_tick(arm, model):
     web, url = start_web('--standalone', '--port', '0', '--urdf', urdf,
                          *(['--model', model] if model else []))
     try:
-        # Tick by tick from the same joints (the trajectory Python took): within 1e-5 rad
-        # with the float32 network (onnxruntime-web against onnxruntime), 1e-9 without.
+        # Tick by tick from the same joints (the trajectory Python took): within 1e-9 rad
+        # without the network. With it, onnxruntime-web and onnxruntime round float32
+        # differently, and a tick near a singular pose amplifies that: on the 6-joint arm
+        # 1e-6 rad added to the network's output moved the command by up to 1.9e-4 rad. So
+        # the typical tick must agree within 1e-7 and every tick within 1e-4; a different
+        # choice (fallback, projection) would show in the statuses or far beyond.
         # (Rolled out on their own, the two trajectories part by rounding until a discrete
         # choice, such as which of two equally near projections, goes the other way:
         # bench/bench_web.py reports that drift.)
@@ -228,7 +232,8 @@ def test_the_browser_tick_matches_the_python_tick(arm, model):
                          {'targets': targets, 'start': start, 'dt': DT, 'states': states},
                          timeout=300)['joints']
         per_tick = joint_gaps(solver, python, stepped)
-        assert per_tick.max() <= (1e-9 if model == 'none' else 1e-5), per_tick.max()
+        assert per_tick.max() <= (1e-9 if model == 'none' else 1e-4), per_tick.max()
+        assert np.median(per_tick) <= 1e-7, np.median(per_tick)
         assert [t['status'] for t in stepped] == [s for _, s in python]
     finally:
         stop(web)

@@ -37,8 +37,10 @@ from typing import NamedTuple, Optional, Sequence
 from iknn_ros.ik.routes import DISK_TOUCH_TOLERANCE_M
 from iknn_ros.ik.routes import scalar_segment_enters_ball
 from iknn_ros.ik.routes import scalar_spherical_waypoint
+from iknn_ros.ik.safety import bounded_moves
 from iknn_ros.ik.safety import checked_joints
 from iknn_ros.ik.safety import safe_command
+from iknn_ros.ik.tick_types import DAMPED_STEP_SCALING_SHARE
 from iknn_ros.ik.tick_types import DAMPING_FLOOR_FRACTION
 from iknn_ros.ik.tick_types import FALLBACK_ITERATIONS
 from iknn_ros.ik.tick_types import QUICK_REACH_ITERATIONS
@@ -255,6 +257,7 @@ class PoseTick:
                           'solve_step': SOLVE_STEP,
                           'quick_reach_iterations': QUICK_REACH_ITERATIONS,
                           'fallback_iterations': FALLBACK_ITERATIONS,
+                          'damped_step_scaling_share': DAMPED_STEP_SCALING_SHARE,
                           'disk_touch_tolerance_m': DISK_TOUCH_TOLERANCE_M}}
 
     # ---- residuals -----------------------------------------------------------------------
@@ -580,7 +583,15 @@ class PoseTick:
 
     def _refine(self, q: FloatArray, aim: Aim, branch: float, step_length: float,
                 dt: float = 0.0) -> tuple:
-        """Return the network's step refined (or least squares alone), fell back, error."""
+        """
+        Return the network's step refined (or least squares alone), fell back, error.
+
+        With the fallback on, a refined network step that the velocity limit would scale
+        down is compared with the damped step from ``q``: the damped one is taken (and
+        reports a fallback) when it is scaled clearly less (DAMPED_STEP_SCALING_SHARE).
+        Both end at the same waypoint, but the network's redundancy can ask for more joint
+        motion, and a velocity-limited arm then crawls.
+        """
         cfg = self.config
         iterations = cfg.refine_iterations
         fallback, network_error = False, math.nan
@@ -605,16 +616,33 @@ class PoseTick:
                 fallback, solution = True, q
                 if cfg.fallback:
                     iterations = max(iterations, FALLBACK_ITERATIONS)
-        posture = self.posture_step(solution, dt) if iterations else None
+        refined = self._least_squares(solution, aim, iterations, dt)
+        if self.network is not None and not fallback and cfg.fallback and iterations and \
+                dt > 0.0:
+            scaling = self._velocity_scaling(q, refined[0], dt)
+            if scaling > 1.0:
+                damped = self._least_squares(q, aim, iterations, dt)
+                if self._velocity_scaling(q, damped[0], dt) <= DAMPED_STEP_SCALING_SHARE * \
+                        scaling:
+                    fallback, refined = True, damped
+        return (refined[0], fallback, network_error) + refined[1:]
+
+    def _least_squares(self, start: FloatArray, aim: Aim, iterations: int,
+                       dt: float) -> tuple:
+        """Return the refined joints, the first step's error and the final errors (or None)."""
+        posture = self.posture_step(start, dt) if iterations else None
         if posture is not None:
             # The pull's own step moves the tool at second order: one more to take it back.
             iterations += 1
         solution, first, position_error, angle, exact = self.body.refine(
-            self.task.kernel, kernel_aim(aim), solution, self.lo, self.hi, self.damping_floor,
+            self.task.kernel, kernel_aim(aim), start, self.lo, self.hi, self.damping_floor,
             iterations, REFINED_GAP, posture)
         # With exact, these are the errors of the answer itself.
-        final = (position_error, angle) if exact else None
-        return solution, fallback, network_error, first, final
+        return solution, first, (position_error, angle) if exact else None
+
+    def _velocity_scaling(self, q: FloatArray, solution: FloatArray, dt: float) -> float:
+        """Return how far past its velocity limit the move to ``solution`` goes (<= 1: not)."""
+        return bounded_moves(q.tolist(), solution.tolist(), dt, self._limits)[2]
 
     def _safety(self, q: FloatArray, solution: FloatArray, dt: float) -> tuple:
         """Return the command (a tuple): wrapped increments, position and velocity limits."""

@@ -43,16 +43,13 @@ def checked_joints(joints: Sequence[float], dt: float, lower: Sequence[float],
     return q
 
 
-def safe_command(q: Sequence[float], solution: Sequence[float], dt: float,
-                 limits: Sequence[tuple]) -> tuple[list, bool, bool]:
+def bounded_moves(q: Sequence[float], solution: Sequence[float], dt: float,
+                  limits: Sequence[tuple]) -> tuple[list, bool, float]:
     """
-    Return the command toward ``solution``, whether a limit held a joint, and the speed.
+    Return the moves toward ``solution``, whether a limit held a joint, and their scaling.
 
-    ``limits`` holds ``(lower, upper, velocity, continuous)`` per joint (lower and upper
-    less the margin). Continuous joints move by their wrapped increment (never the long way
-    round), limited joints stop at their limits, and the whole move is scaled so that no
-    joint exceeds its velocity times ``dt`` (the direction is kept). Plain floats: at two to
-    seven joints numpy's per-call cost is the cost.
+    The scaling is the largest share of a joint's velocity limit times ``dt`` that a move
+    takes: above 1 the command is scaled down by it (see :func:`safe_command`).
     """
     position_limited = False
     moves = []
@@ -71,6 +68,21 @@ def safe_command(q: Sequence[float], solution: Sequence[float], dt: float,
         ratio = abs(move) / (vmax * dt)
         if ratio > biggest:
             biggest = ratio
+    return moves, position_limited, biggest
+
+
+def safe_command(q: Sequence[float], solution: Sequence[float], dt: float,
+                 limits: Sequence[tuple]) -> tuple[list, bool, bool]:
+    """
+    Return the command toward ``solution``, whether a limit held a joint, and the speed.
+
+    ``limits`` holds ``(lower, upper, velocity, continuous)`` per joint (lower and upper
+    less the margin). Continuous joints move by their wrapped increment (never the long way
+    round), limited joints stop at their limits, and the whole move is scaled so that no
+    joint exceeds its velocity times ``dt`` (the direction is kept). Plain floats: at two to
+    seven joints numpy's per-call cost is the cost.
+    """
+    moves, position_limited, biggest = bounded_moves(q, solution, dt, limits)
     if biggest > 1.0:
         scale = 1.0 / biggest
         return [v + m * scale for v, m in zip(q, moves)], position_limited, True

@@ -59,6 +59,7 @@ from iknn_ros.ik.routes import scalar_segment_enters_disk
 from iknn_ros.ik.safety import checked_joints
 from iknn_ros.ik.safety import safe_command
 from iknn_ros.ik.tick_types import BatchTickResult
+from iknn_ros.ik.tick_types import DAMPED_STEP_SCALING_SHARE
 from iknn_ros.ik.tick_types import DAMPING_FLOOR_FRACTION
 from iknn_ros.ik.tick_types import FALLBACK_ITERATIONS
 from iknn_ros.ik.tick_types import ModelLoadError
@@ -559,16 +560,26 @@ class IKSolver:
             active = (k < cfg.refine_iterations) | (fallback & (k < numeric))
             solution = np.where(active[:, None],
                                 _lm_step(chain, solution, waypoint, lo, hi), solution)
+        move, held, biggest = _bounded_moves(chain, q, solution, lo, hi, dt)
+        slow = ~fallback & (biggest > 1.0)
+        if self.network is not None and cfg.fallback and cfg.refine_iterations and \
+                isinstance(self._scalar, PoseTick) and slow.any():
+            # The general tick's velocity rule (PoseTick._refine): a velocity-limited network
+            # step gives way to the damped step from q when that is scaled clearly less.
+            damped = q
+            for _ in range(cfg.refine_iterations):
+                damped = _lm_step(chain, damped, waypoint, lo, hi)
+            damped_move, damped_held, damped_biggest = _bounded_moves(chain, q, damped, lo, hi,
+                                                                      dt)
+            swap = slow & (damped_biggest <= DAMPED_STEP_SCALING_SHARE * biggest)
+            fallback = fallback | swap
+            move = np.where(swap[:, None], damped_move, move)
+            held = np.where(swap, damped_held, held)
+            biggest = np.where(swap, damped_biggest, biggest)
 
         # Safety: wrapped increments, position limits less the margin, velocity limits.
-        move = solution - q
-        move = np.where(chain.continuous, wrap_to_pi(move), move)
-        desired = q + move
-        bounded = np.clip(desired, lo, hi)
-        position_limited = valid_target & np.any(np.abs(bounded - desired) > 1e-12, axis=-1)
-        move = bounded - q
+        position_limited = valid_target & held
         allowance = chain.velocity_limits * dt
-        biggest = np.max(np.abs(move) / allowance, axis=-1)
         scale = np.where(biggest > 1.0, 1.0 / np.where(biggest > 1.0, biggest, 1.0), 1.0)
         velocity_limited = valid_target & (biggest > 1.0)
         command = q + move * scale[:, None]
@@ -729,6 +740,23 @@ class Tracker:
 def _crept(start: float, error: float, allowance: float) -> bool:
     """Return whether the way left neither halved from ``start`` nor fell by ``allowance``."""
     return error > 0.5 * start and start - error < allowance
+
+
+def _bounded_moves(chain: KinematicChain, q: FloatArray, solution: FloatArray,
+                   lo: FloatArray, hi: FloatArray, dt: float) -> tuple:
+    """
+    Return the moves toward ``solution``, whether a limit held, and the velocity scaling.
+
+    :func:`iknn_ros.ik.safety.bounded_moves` for a batch: wrapped increments of continuous
+    joints, the others stopped at ``lo`` and ``hi``.
+    """
+    move = solution - q
+    move = np.where(chain.continuous, wrap_to_pi(move), move)
+    desired = q + move
+    bounded = np.clip(desired, lo, hi)
+    held = np.any(np.abs(bounded - desired) > 1e-12, axis=-1)
+    move = bounded - q
+    return move, held, np.max(np.abs(move) / (chain.velocity_limits * dt), axis=-1)
 
 
 def _lm_step(chain: KinematicChain, joints: FloatArray, goal: FloatArray,

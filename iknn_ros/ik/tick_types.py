@@ -34,6 +34,10 @@ STATE_LIMIT_TOLERANCE = 1e-6
 DAMPING_FLOOR_FRACTION = 1e-12
 # Numerical iterations taken from the current state when the network's answer is rejected.
 FALLBACK_ITERATIONS = 3
+# A velocity-limited network step gives way to the damped step from the current joints when
+# that is scaled down by at most this share of the network step's scaling: a clear gain in
+# speed, not rounding (where the two reach the same joints, the choice must not flip on it).
+DAMPED_STEP_SCALING_SHARE = 0.9
 # A new spatial target reached from the current joints in this many bounded Newton steps
 # is its own goal, without the numeric projection (a moving target converges in one or two).
 QUICK_REACH_ITERATIONS = 8
@@ -56,7 +60,8 @@ STATUS_MESSAGES = {
     Status.REACHED: 'goal reached',
     Status.MOVING: 'moving toward the goal',
     Status.JOINT_LIMIT: 'a joint is held at its limit (less the margin)',
-    Status.FALLBACK: "the network's step was poor; a numerical step was used instead",
+    Status.FALLBACK: "a numerical step was used instead of the network's (it missed the "
+                     'waypoint, or the velocity limit slowed it more)',
     Status.RECONFIGURING: 'stuck in a local minimum (joint limits): moving in joint space to '
                           'a solution that reaches the goal',
     Status.OUT_OF_REACH: 'target out of reach: moving to the nearest reachable point',

@@ -24,7 +24,7 @@
  * target mode is refused with a message.
  */
 
-import {PlanarTick, pyMod, safeCommand, Status} from './tick.js';
+import {boundedMoves, PlanarTick, pyMod, safeCommand, Status} from './tick.js';
 
 const TWO_PI = 2 * Math.PI;
 const MIN_QUATERNION_NORM = 1e-6;
@@ -1001,20 +1001,26 @@ export class GeneralTick {
 
   // ---- the tick ----
 
-  async refine(q, aim, branch, stepLength, evaluated) {
+  /**
+   * The network's step refined (or least squares alone), fell back, error (PoseTick._refine):
+   * a velocity-limited network step gives way to the damped step from `q` if that is scaled
+   * clearly less (damped_step_scaling_share).
+   */
+  async refine(q, aim, branch, stepLength, evaluated, dt) {
     const s = this.c.solver;
     let iterations = s.refine_iterations;
     let fallback = false;
     let networkError = NaN;
-    let solution = q;
+    let start = q;
+    const atStart = evaluated;
     if (this.network) {
       let networkTarget = aim.position.slice(0, this.k);
       if (this.c.pose_network) {
         networkTarget = networkTarget.concat(aim.rotation.flat());
       }
       const delta = await this.network.step(q, [...networkTarget, branch]);
-      solution = q.map((v, i) => v + delta[i]);
-      evaluated = this.kin.placementAndJacobian(solution);
+      start = q.map((v, i) => v + delta[i]);
+      evaluated = this.kin.placementAndJacobian(start);
       if (this.c.pose_network) {
         const [, positionError, angle] = this.residual(evaluated[0], evaluated[1], aim);
         networkError = positionError + this.weight * angle;
@@ -1023,12 +1029,29 @@ export class GeneralTick {
       }
       const limit = s.fallback ? s.fallback_ratio * stepLength + s.fallback_floor_m : Infinity;
       if (!(networkError <= limit)) {
-        [fallback, solution, evaluated] = [true, q, null];
+        [fallback, start, evaluated] = [true, q, atStart];
         if (s.fallback) {
           iterations = Math.max(iterations, this.k0.fallback_iterations);
         }
       }
     }
+    let refined = this.leastSquares(start, aim, iterations, evaluated);
+    if (this.network && !fallback && s.fallback && iterations > 0 && dt > 0) {
+      const scaling = this.velocityScaling(q, refined[0], dt);
+      if (scaling > 1) {
+        const damped = this.leastSquares(q, aim, iterations, atStart);
+        if (this.velocityScaling(q, damped[0], dt) <=
+            this.k0.damped_step_scaling_share * scaling) {
+          [fallback, refined] = [true, damped];
+        }
+      }
+    }
+    return [refined[0], fallback, networkError, refined[1], refined[2]];
+  }
+
+  /** [joints, the first step's error, the final errors or null] (PoseTick._least_squares). */
+  leastSquares(start, aim, iterations, evaluated) {
+    let solution = start;
     let first = NaN;
     let final = null;
     for (let k = 0; k < iterations; k++) {
@@ -1046,7 +1069,12 @@ export class GeneralTick {
         break;
       }
     }
-    return [solution, fallback, networkError, first, final];
+    return [solution, first, final];
+  }
+
+  /** How far past its velocity limit the move to `solution` goes (<= 1: not). */
+  velocityScaling(q, solution, dt) {
+    return boundedMoves(q, solution, dt, this.lo, this.hi, this.velocity, this.continuous)[2];
   }
 
   hold(q, dt) {
@@ -1206,7 +1234,7 @@ export class GeneralTick {
       let before;
       let final;
       [solution, fallback, networkError, before, final] = await this.refine(
-        q, aimNow, br, stepLength, evaluated);
+        q, aimNow, br, stepLength, evaluated, dt);
       [command, positionLimited, velocityLimited] = safeCommand(
         q, solution, dt, this.lo, this.hi, this.velocity, this.continuous);
       if (atGoal && final !== null && !(positionLimited || velocityLimited)) {

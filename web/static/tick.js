@@ -81,8 +81,8 @@ function leastNorm(cols, ex, ey, damping) {
 
 // ---- safety (ik/safety.py) ----------------------------------------------------------------------
 
-/** The command toward `solution`: wrapped increments, position and velocity limits. */
-export function safeCommand(q, solution, dt, lo, hi, velocity, continuous) {
+/** The moves toward `solution`, whether a limit held a joint, and their velocity scaling. */
+export function boundedMoves(q, solution, dt, lo, hi, velocity, continuous) {
   let positionLimited = false;
   let biggest = 0;
   const moves = q.map((v, i) => {
@@ -105,6 +105,13 @@ export function safeCommand(q, solution, dt, lo, hi, velocity, continuous) {
     }
     return move;
   });
+  return [moves, positionLimited, biggest];
+}
+
+/** The command toward `solution`: wrapped increments, position and velocity limits. */
+export function safeCommand(q, solution, dt, lo, hi, velocity, continuous) {
+  const [moves, positionLimited, biggest] = boundedMoves(q, solution, dt, lo, hi, velocity,
+                                                         continuous);
   if (biggest > 1) {
     const scale = 1 / biggest;
     return [q.map((v, i) => v + moves[i] * scale), positionLimited, true];
