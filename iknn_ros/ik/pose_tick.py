@@ -170,6 +170,7 @@ class PoseTick:
         self.n = chain.n_joints
         self.continuous = chain.continuous
         self.any_continuous = bool(self.continuous.any())
+        self.elbows = self.chain.elbow_joints()
         # Contiguous float64, the one layout the compiled loops are built for.
         self.lo = np.ascontiguousarray(safe_chain.lower, dtype=np.float64)
         self.hi = np.ascontiguousarray(safe_chain.upper, dtype=np.float64)
@@ -590,7 +591,8 @@ class PoseTick:
         down is compared with the damped step from ``q``: the damped one is taken (and
         reports a fallback) when it is scaled clearly less (DAMPED_STEP_SCALING_SHARE).
         Both end at the same waypoint, but the network's redundancy can ask for more joint
-        motion, and a velocity-limited arm then crawls.
+        motion, and a velocity-limited arm then crawls. The damped step knows no elbow
+        branch: it is not taken where it would turn an elbow joint through its stretch.
         """
         cfg = self.config
         iterations = cfg.refine_iterations
@@ -623,7 +625,7 @@ class PoseTick:
             if scaling > 1.0:
                 damped = self._least_squares(q, aim, iterations, dt)
                 if self._velocity_scaling(q, damped[0], dt) <= DAMPED_STEP_SCALING_SHARE * \
-                        scaling:
+                        scaling and self._keeps_elbows(q, damped[0]):
                     fallback, refined = True, damped
         return (refined[0], fallback, network_error) + refined[1:]
 
@@ -639,6 +641,10 @@ class PoseTick:
             iterations, REFINED_GAP, posture)
         # With exact, these are the errors of the answer itself.
         return solution, first, (position_error, angle) if exact else None
+
+    def _keeps_elbows(self, q: FloatArray, solution: FloatArray) -> bool:
+        """Return whether no elbow joint changes sign from ``q`` to ``solution``."""
+        return all(q[e] * solution[e] > 0.0 or q[e] == 0.0 for e in self.elbows)
 
     def _velocity_scaling(self, q: FloatArray, solution: FloatArray, dt: float) -> float:
         """Return how far past its velocity limit the move to ``solution`` goes (<= 1: not)."""

@@ -565,13 +565,17 @@ class IKSolver:
         if self.network is not None and cfg.fallback and cfg.refine_iterations and \
                 isinstance(self._scalar, PoseTick) and slow.any():
             # The general tick's velocity rule (PoseTick._refine): a velocity-limited network
-            # step gives way to the damped step from q when that is scaled clearly less.
+            # step gives way to the damped step from q when that is scaled clearly less and
+            # turns no elbow through its stretch.
             damped = q
             for _ in range(cfg.refine_iterations):
                 damped = _lm_step(chain, damped, waypoint, lo, hi)
             damped_move, damped_held, damped_biggest = _bounded_moves(chain, q, damped, lo, hi,
                                                                       dt)
-            swap = slow & (damped_biggest <= DAMPED_STEP_SCALING_SHARE * biggest)
+            elbows = list(chain.elbow_joints())
+            keeps_elbows = np.all((q[:, elbows] * damped[:, elbows] > 0.0) |
+                                  (q[:, elbows] == 0.0), axis=-1)
+            swap = slow & keeps_elbows & (damped_biggest <= DAMPED_STEP_SCALING_SHARE * biggest)
             fallback = fallback | swap
             move = np.where(swap[:, None], damped_move, move)
             held = np.where(swap, damped_held, held)

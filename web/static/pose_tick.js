@@ -1004,7 +1004,7 @@ export class GeneralTick {
   /**
    * The network's step refined (or least squares alone), fell back, error (PoseTick._refine):
    * a velocity-limited network step gives way to the damped step from `q` if that is scaled
-   * clearly less (damped_step_scaling_share).
+   * clearly less (damped_step_scaling_share) and turns no elbow through its stretch.
    */
   async refine(q, aim, branch, stepLength, evaluated, dt) {
     const s = this.c.solver;
@@ -1041,7 +1041,7 @@ export class GeneralTick {
       if (scaling > 1) {
         const damped = this.leastSquares(q, aim, iterations, atStart);
         if (this.velocityScaling(q, damped[0], dt) <=
-            this.k0.damped_step_scaling_share * scaling) {
+            this.k0.damped_step_scaling_share * scaling && this.keepsElbows(q, damped[0])) {
           [fallback, refined] = [true, damped];
         }
       }
@@ -1070,6 +1070,11 @@ export class GeneralTick {
       }
     }
     return [solution, first, final];
+  }
+
+  /** Whether no elbow joint changes sign from `q` to `solution` (PoseTick._keeps_elbows). */
+  keepsElbows(q, solution) {
+    return this.c.elbow_joints.every((e) => q[e] * solution[e] > 0 || q[e] === 0);
   }
 
   /** How far past its velocity limit the move to `solution` goes (<= 1: not). */
