@@ -353,3 +353,83 @@ def test_the_shipped_pose_model_leaves_less_for_newton_on_a_stream(arm):
     assert np.all(stream(True, 2) <= 1e-9)
     # After one iteration, the network's start leaves Newton less than a standing start.
     assert np.median(stream(True, 1)) < 0.5 * np.median(stream(False, 1))
+
+
+# ---- the network-only tracker's way out of a trap --------------------------------------
+
+def network_only_solver(chain, network, dt=0.01):
+    """Return the evaluations' network-only solver: no refinement, no numerical fallback."""
+    return IKSolver(chain, network, SolverConfig(
+        target_mode='pose', refine_iterations=0, fallback=False,
+        goal_tolerance_m=1e-3 * chain.reach, goal_tolerance_rad=math.radians(0.5),
+        max_cartesian_speed=network.card.step_m / dt))
+
+
+def test_the_batched_pose_rollouts_are_the_general_ticks_network_only_ticks(seven):
+    from iknn_ros.ik.model_card import model_for
+    network = OnnxIKNetwork(model_for(seven, 'pose'))
+    solver = network_only_solver(seven, network)
+    rng = np.random.default_rng(11)
+    joints = solver.safe_chain.random_configurations(rng, 6)
+    goal = solver.tool_target(solver.safe_chain.random_configurations(rng, 1)[0])
+    single, dt, turns = solver._general_tick(), 0.01, []
+    for _ in range(40):
+        batched = joints.copy()
+        solver._pose_rollouts(batched, goal, dt, steps=1)
+        for i in range(len(joints)):
+            result = single.tick(joints[i], goal, dt, 1.0)
+            assert not result.reached and result.status is not Status.FALLBACK
+            turns.append(result.goal_error_rad)
+            # One network call for six arms rounds in float32 as six calls do.
+            np.testing.assert_allclose(batched[i], result.command, rtol=0, atol=1e-6)
+            joints[i] = result.command
+        assert solver.safe_chain.within_limits(batched, 1e-12).all()
+    # The goal stays far (over half a radian to turn): no arm reached it in these ticks.
+    assert min(turns) > 0.5
+    # Rolled out to the end, each arm reaches the goal or is still on its way.
+    reached = solver._pose_rollouts(joints, goal, dt)
+    assert reached.any()
+
+
+# A chained held-out pose (seed 5) that the network alone stalled on against the limits of
+# joints 2, 5, 6 and 7 for 1000 ticks: its search's rollouts had 80 ticks, a turn of 0.8 rad
+# at the tick's 0.01 rad, and no fixed pose's tool faced the goal so nearly. They now turn
+# as far as a half turn needs, all at once.
+SEVEN_TRAP_START = (0.7488, 1.4516, 0.6482, -2.222, 2.8473, 1.2895, -1.2697)
+SEVEN_TRAP_TARGET = (0.636437, 0.111391, -0.082661, 0.534627, -0.323777, 0.681712, 0.380278)
+
+
+def test_the_network_alone_leaves_a_seven_joint_pose_trap(seven, monkeypatch):
+    from iknn_ros.evaluation.evaluate import LoopSettings
+    from iknn_ros.evaluation.evaluate import run_chained
+    from iknn_ros.ik.model_card import model_for
+    network = OnnxIKNetwork(model_for(seven, 'pose'))
+    solver = network_only_solver(seven, network)
+    q = SEVEN_TRAP_START
+    for _ in range(300):
+        result = solver.tick(q, SEVEN_TRAP_TARGET, 0.01)
+        q = result.command
+    assert not result.reached and result.status == Status.JOINT_LIMIT
+
+    def no_numerical_ik(*args):
+        raise AssertionError('the network-only tracker must not solve IK numerically')
+
+    monkeypatch.setattr(solver, 'nearest_solution', no_numerical_ik)
+    settings = LoopSettings(tolerance_m=solver.config.goal_tolerance_m, tick_budget=1000,
+                            tolerance_rad=solver.config.goal_tolerance_rad)
+    run = run_chained(solver, np.array([SEVEN_TRAP_TARGET]), SEVEN_TRAP_START, settings)
+    summary = run['summary']
+    assert summary['n_reached'] == 1 and summary['n_reached_without_detour'] == 0
+    assert summary['limit_violations'] == summary['velocity_violations'] == 0
+    solution = solver.network_solution(np.array(SEVEN_TRAP_TARGET), np.array(SEVEN_TRAP_START))
+    position_error, angle = solver._general_tick().errors(solution, parse(seven,
+                                                                          SEVEN_TRAP_TARGET))
+    assert position_error <= solver.config.goal_tolerance_m
+    assert angle <= solver.config.goal_tolerance_rad
+    assert solver.safe_chain.within_limits(solution, 1e-12)
+
+
+def parse(chain, target):
+    from iknn_ros.kinematics.targets import parse_target
+    from iknn_ros.kinematics.targets import TargetMode
+    return parse_target(chain, TargetMode.POSE, target)

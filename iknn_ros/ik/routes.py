@@ -30,6 +30,8 @@ from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import Workspace
 from iknn_ros.kinematics.angles import wrap_scalar
 from iknn_ros.kinematics.angles import wrap_to_pi
+from iknn_ros.kinematics.chain_kernels import pose_residuals
+from iknn_ros.kinematics.chain_kernels import rotation_exp
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -82,6 +84,27 @@ def route_waypoint(tip: FloatArray, goal: FloatArray, max_step: ArrayLike,
     chord_len = np.linalg.norm(chord, axis=-1)
     fit = np.where(chord_len > max_step, max_step / np.where(chord_len > 0, chord_len, 1), 1.0)
     return np.where(around[..., None], tip + chord * fit[..., None], straight)
+
+
+def pose_waypoints(frames: FloatArray, goal: FloatArray, max_step: float, max_turn: float,
+                   center: FloatArray, radius: float) -> tuple:
+    """
+    Return each tool's waypoint toward its pose goal, and the distance and angle left.
+
+    Goals and waypoints are pose-model targets (position, then the rotation row-major).
+    Position and orientation move the same share of the way each, so that neither goes
+    beyond ``max_step`` (m) or ``max_turn`` (rad); the position goes around the ball of
+    ``radius`` about ``center``, as :func:`route_waypoint` takes it. The batched form of
+    the general tick's waypoint (``PoseTick.waypoint``) for pose targets.
+    """
+    residual = pose_residuals(frames, goal)
+    distance = np.linalg.norm(residual[:, :3], axis=-1)
+    angle = np.linalg.norm(residual[:, 3:], axis=-1)
+    share = np.minimum(1.0, np.minimum(max_step / np.maximum(distance, 1e-300),
+                                       max_turn / np.maximum(angle, 1e-300)))
+    position = route_waypoint(frames[:, :3, 3], goal[:, :3], share * distance, center, radius)
+    rotation = rotation_exp(share[:, None] * residual[:, 3:]) @ frames[:, :3, :3]
+    return np.concatenate([position, rotation.reshape(-1, 9)], axis=-1), distance, angle
 
 
 def route_length(tip: FloatArray, goal: FloatArray, center: FloatArray,

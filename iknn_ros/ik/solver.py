@@ -51,6 +51,7 @@ from iknn_ros.ik.model_card import OUTPUT_DELTA
 from iknn_ros.ik.pose_tick import PoseTick
 from iknn_ros.ik.pose_tick import SolveResult
 from iknn_ros.ik.routes import DISK_TOUCH_TOLERANCE_M
+from iknn_ros.ik.routes import pose_waypoints
 from iknn_ros.ik.routes import route_disk
 from iknn_ros.ik.routes import route_length  # noqa: F401 (part of the solver's API)
 from iknn_ros.ik.routes import route_waypoint
@@ -82,6 +83,7 @@ from iknn_ros.kinematics.least_squares import damped_least_norm
 from iknn_ros.kinematics.least_squares import stop_at_limits
 from iknn_ros.kinematics.targets import check_mode
 from iknn_ros.kinematics.targets import format_target
+from iknn_ros.kinematics.targets import parse_target
 from iknn_ros.kinematics.targets import TargetMode
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -385,7 +387,10 @@ class IKSolver:
         No numerical IK: the network is rolled out (this solver's own ticks, one trained step
         each, velocity limits scaled alike) toward the goal from DETOUR_POSES fixed poses
         and from points a quarter and half of the way to them; of the reached ends, the
-        answer is the one :func:`nearest_keeping_elbows` picks.
+        answer is the one :func:`nearest_keeping_elbows` picks. Each rollout has
+        DETOUR_ROLLOUT_STEPS ticks, and a pose model's as many more as a half turn takes at
+        the tick's turn: the tool turns at most that much a tick, and a fixed pose's tool
+        can face any way.
         """
         chain = self.chain
         if self._detour_poses is None:
@@ -396,9 +401,11 @@ class IKSolver:
         blends = np.asarray(DETOUR_BLENDS)[:, None, None]
         ends = (joints + blends * move).reshape(-1, chain.n_joints)
         dt = self.step_m / self.config.max_cartesian_speed
-        reached = np.zeros(len(ends), dtype=bool)
-        if self.target_mode is not TargetMode.POSITION:
-            # One arm at a time through the general tick (the batched tick is for positions).
+        if self.target_mode is TargetMode.POSE and self.network is not None:
+            reached = self._pose_rollouts(ends, goal, dt)
+        elif self.target_mode is not TargetMode.POSITION:
+            # One arm at a time through the general tick (no batched tick for these modes).
+            reached = np.zeros(len(ends), dtype=bool)
             rollout = self._general_tick()
             for i in range(len(ends)):
                 for _ in range(DETOUR_ROLLOUT_STEPS):
@@ -409,20 +416,60 @@ class IKSolver:
                     if result.reached:
                         reached[i] = True
                         break
-            if not reached.any():
-                return None
-            return nearest_keeping_elbows(chain, ends[reached], joints)
-        goals = np.repeat(np.asarray(goal, dtype=np.float64)[None, :], len(ends), axis=0)
-        for _ in range(DETOUR_ROLLOUT_STEPS):
-            live = np.flatnonzero(~reached)
-            if live.size == 0:
-                break
-            result = self.tick_batch(ends[live], goals[live], dt)
-            ends[live] = result.command
-            reached[live] = result.reached
+        else:
+            reached = np.zeros(len(ends), dtype=bool)
+            goals = np.repeat(np.asarray(goal, dtype=np.float64)[None, :], len(ends), axis=0)
+            for _ in range(DETOUR_ROLLOUT_STEPS):
+                live = np.flatnonzero(~reached)
+                if live.size == 0:
+                    break
+                result = self.tick_batch(ends[live], goals[live], dt)
+                ends[live] = result.command
+                reached[live] = result.reached
         if not reached.any():
             return None
         return nearest_keeping_elbows(chain, ends[reached], joints)
+
+    def _pose_rollouts(self, ends: FloatArray, goal: Sequence[float], dt: float,
+                       steps: Optional[int] = None) -> FloatArray:
+        """
+        Roll the pose network out from every row of ``ends`` (in place); return which reached.
+
+        The general tick's network-only form (no refinement, no fallback), for all rows at
+        once: the waypoint (:func:`pose_waypoints`, at most a step and a turn of the tick),
+        the network's step, the limits less the margin and the velocity limits over ``dt``;
+        a row stops once its tool is within the goal tolerances. ``steps`` ticks at most
+        (default: DETOUR_ROLLOUT_STEPS and a half turn's).
+        """
+        cfg = self.config
+        aim = parse_target(self.chain, self.target_mode, goal)
+        target = np.concatenate([aim.position, aim.rotation.reshape(9)])
+        max_step = min(self.step_m, cfg.max_cartesian_speed * dt)
+        max_turn = min(self.network.card.step_rad, cfg.max_angular_speed * dt)
+        if steps is None:
+            steps = DETOUR_ROLLOUT_STEPS + math.ceil(math.pi / max_turn)
+        lo, hi = self.safe_chain.lower, self.safe_chain.upper
+        reached = np.zeros(len(ends), dtype=bool)
+        for tick in range(steps + 1):
+            live = np.flatnonzero(~reached)
+            if live.size == 0:
+                break
+            q = ends[live]
+            goals = np.broadcast_to(target, (live.size, target.size))
+            waypoint, distance, angle = pose_waypoints(
+                self.chain.tool_frames(q), goals, max_step, max_turn, self.route_center,
+                self.route_radius)
+            reached[live] = (distance <= cfg.goal_tolerance_m) & \
+                (angle <= cfg.goal_tolerance_rad)
+            moving = ~reached[live]
+            if tick == steps or not moving.any():
+                break
+            delta = self.network.step_batch(q[moving], waypoint[moving],
+                                            np.ones(int(moving.sum())))
+            moves, _, scaling = _bounded_moves(self.chain, q[moving], q[moving] + delta, lo, hi,
+                                               dt)
+            ends[live[moving]] = q[moving] + moves / np.maximum(scaling, 1.0)[:, None]
+        return reached
 
     def _numeric_workspace(self) -> NumericWorkspace:
         if self._numeric is None:

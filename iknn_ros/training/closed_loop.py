@@ -35,14 +35,13 @@ import dataclasses
 import math
 from typing import Optional
 
+from iknn_ros.ik.routes import pose_waypoints
 from iknn_ros.ik.solver import route_disk
 from iknn_ros.ik.solver import route_waypoint
 from iknn_ros.ik.solver import SolverConfig
 from iknn_ros.kinematics import KinematicChain
 from iknn_ros.kinematics import workspace_of
 from iknn_ros.kinematics.angles import wrap_to_pi
-from iknn_ros.kinematics.chain_kernels import pose_residuals
-from iknn_ros.kinematics.chain_kernels import rotation_exp
 from iknn_ros.kinematics.sampling import least_motion_labels
 from iknn_ros.kinematics.sampling import reachable_targets
 from iknn_ros.kinematics.targets import pose_targets
@@ -123,16 +122,8 @@ def _waypoint(chain: KinematicChain, q: NDArray[np.float64], goal: NDArray[np.fl
         distance = np.linalg.norm(goal - tip, axis=-1)
         return (route_waypoint(tip, goal, np.full(len(q), settings.step_m), center, radius),
                 distance <= settings.tolerance_m)
-    frames = chain.tool_frames(q)
-    residual = pose_residuals(frames, goal)
-    distance = np.linalg.norm(residual[:, :3], axis=-1)
-    angle = np.linalg.norm(residual[:, 3:], axis=-1)
-    share = np.minimum(1.0, np.minimum(
-        settings.step_m / np.maximum(distance, 1e-300),
-        settings.step_rad / np.maximum(angle, 1e-300)))
-    position = route_waypoint(frames[:, :3, 3], goal[:, :3], share * distance, center, radius)
-    rotation = rotation_exp(share[:, None] * residual[:, 3:]) @ frames[:, :3, :3]
-    waypoint = np.concatenate([position, rotation.reshape(-1, 9)], axis=-1)
+    waypoint, distance, angle = pose_waypoints(chain.tool_frames(q), goal, settings.step_m,
+                                               settings.step_rad, center, radius)
     return (waypoint, (distance <= settings.tolerance_m) & (angle <= settings.tolerance_rad))
 
 
