@@ -70,6 +70,41 @@ def test_the_graphs_forward_kinematics_is_the_chains(arm):
     np.testing.assert_allclose(turn, np.sin(angles) * vectors / angles, atol=1e-9)
 
 
+@pytest.mark.parametrize('arm', ['spatial_arm', 'six_dof_arm', 'seven_dof_arm'])
+def test_the_graphs_jacobian_features_are_the_chains_jacobian(arm):
+    from iknn_ros.training.model import IncrementalIKNet
+    chain = KinematicChain.from_urdf(REPO / 'urdf' / f'{arm}.urdf')
+    model = IncrementalIKNet(chain, 0.01, [8], 'tanh', jacobian_features=True).double()
+    joints = chain.random_configurations(np.random.default_rng(4), 300)
+    q = torch.from_numpy(joints)
+    frames = model.fk.joint_frames_from_cos_sin(torch.cat([torch.cos(q), torch.sin(q)], -1))
+    # The scan's frames are the chain's joint frames (after their motion), then the tool.
+    np.testing.assert_allclose(frames.numpy()[:, :-1], chain.frames(joints)[:, 1:-1],
+                               atol=1e-7)
+    np.testing.assert_allclose(frames.numpy()[:, -1], chain.tool_frames(joints), atol=1e-7)
+    columns = model.jacobian_columns(frames, frames[:, -1, :3, 3]).numpy()
+    n = chain.n_joints
+    jac = chain.pose_jacobian(joints)
+    np.testing.assert_allclose(columns[:, :3 * n].reshape(-1, n, 3),
+                               np.swapaxes(jac[:, 3:], 1, 2), atol=1e-7)
+    np.testing.assert_allclose(columns[:, 3 * n:].reshape(-1, n, 3),
+                               np.swapaxes(jac[:, :3], 1, 2), atol=1e-7)
+
+
+def test_a_model_with_jacobian_features_exports_to_the_same_numbers(seven):
+    from iknn_ros.training.model import model_of
+    config = load_config('seven_dof_arm_pose', ['model.hidden=[32, 32]',
+                                                'model.jacobian_features=true'])
+    model = model_of(seven, config)
+    assert model.net[0].in_features == 24 + 6 * seven.n_joints
+    proto = onnx_bytes(model, seven, card_for(seven, config, model))
+    assert parity_error(model, seven, proto) <= 1e-5
+    assert 'jacobian' in card_for(seven, config, model).input_encoding
+    with pytest.raises(ConfigError, match='jacobian_features is defined for spatial chains'):
+        from iknn_ros.training.cli import load_chain
+        load_chain(load_config('three_link_arm', ['model.jacobian_features=true']))
+
+
 def test_the_exported_graph_does_not_grow_joint_by_joint():
     # The runtime pays per node: one product level per doubling of the joints.
     import onnx
@@ -203,6 +238,23 @@ def test_pose_training_learns_both_parts(quick_pose):
     assert first['validation_tip_error_mean_m'] / last['validation_tip_error_mean_m'] > 1.3
     assert first['validation_orientation_error_mean_rad'] / \
         last['validation_orientation_error_mean_rad'] > 1.3
+
+
+def test_the_orientation_weight_trades_turn_accuracy_for_position_accuracy(seven):
+    # The same quick run three ways: the turn's term weighs less, the position's error falls
+    # and the turn's grows; the norm form trains too.
+    def final(*overrides):
+        config = load_config('seven_dof_arm_pose', [
+            'data.samples=20000', 'model.hidden=[64, 64]', 'optim.steps=300',
+            'data.closed_loop_rounds=0', *overrides]).quick()
+        last = train(seven, config, show_progress=False, log=lambda _: None).history[-1]
+        return (last['validation_tip_error_mean_m'],
+                last['validation_orientation_error_mean_rad'])
+
+    even, light = final(), final('optim.orientation_loss_weight=0.05')
+    assert light[0] < 0.9 * even[0] and light[1] > 1.1 * even[1], (even, light)
+    norm = final('optim.fk_loss=norm')
+    assert norm[0] < 0.5 * 0.01 and norm[1] < 0.5 * 0.02, norm
 
 
 def test_a_pose_network_is_still_at_its_target_and_follows_the_orientation(seven, quick_pose):

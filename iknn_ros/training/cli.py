@@ -45,6 +45,7 @@ from iknn_ros.kinematics import TwoLinkGeometry
 from iknn_ros.kinematics import UrdfError
 from iknn_ros.kinematics.targets import check_mode
 from iknn_ros.resources import share_directory
+from iknn_ros.training.config import config_from_dict
 from iknn_ros.training.config import ConfigError
 from iknn_ros.training.config import load_config
 from iknn_ros.training.config import TrainConfig
@@ -91,6 +92,9 @@ def load_chain(config: TrainConfig) -> KinematicChain:
         raise ConfigError('model.bend_direction is defined for planar chains of three or '
                           f'more joints; this one has {chain.n_joints} joints'
                           + ('' if chain.planar is not None else ' and is not planar'))
+    if config.model.jacobian_features and chain.planar is not None:
+        raise ConfigError('model.jacobian_features is defined for spatial chains; this one is '
+                          'planar')
     chain.with_limit_margin(config.robot.limit_margin_rad)
     if config.model.target_mode == 'pose':
         try:
@@ -314,7 +318,7 @@ def _export_again(config: TrainConfig, chain: KinematicChain, out: Path) -> None
     """Export ``out/model.onnx`` again from ``out/checkpoint.pt``: same weights, same card."""
     from iknn_ros.ik.solver import OnnxIKNetwork
     from iknn_ros.ik.tick_types import ModelLoadError
-    from iknn_ros.training.model import build_model
+    from iknn_ros.training.model import model_of
     from iknn_ros.training.train import load_checkpoint
 
     try:
@@ -325,6 +329,11 @@ def _export_again(config: TrainConfig, chain: KinematicChain, out: Path) -> None
         record['training']
     except (OSError, ValueError, KeyError, ModelLoadError) as err:
         raise ConfigError(f"'{out}' holds no trained model to export again: {err}") from err
+    try:
+        saved = json.loads(json.dumps(config_from_dict(saved).to_dict()))
+    except ConfigError as err:
+        raise ConfigError(f"'{out / 'checkpoint.pt'}' holds a configuration this version "
+                          f'cannot read: {err}') from err
     given = json.loads(json.dumps(config.to_dict()))
     # The evaluation settings do not touch the weights; everything else must match.
     differ = sorted(key for key in set(saved) | set(given)
@@ -332,9 +341,7 @@ def _export_again(config: TrainConfig, chain: KinematicChain, out: Path) -> None
     if differ:
         raise ConfigError(f"'{out / 'checkpoint.pt'}' was trained with other {differ} "
                           'settings than the configuration given')
-    m = config.model
-    model = build_model(chain, m.architecture, config.data.step_m, m.hidden, m.activation,
-                        m.bend_direction, m.target_mode, config.data.step_rad)
+    model = model_of(chain, config)
     model.load_state_dict(state)
     parity = _export_checked(model, chain, card, out / 'model.onnx')
     record['training']['onnx_parity_max_abs'] = parity

@@ -108,6 +108,9 @@ class ModelConfig:
     # 'incremental' only, planar chains of 3+ joints: the direction of the arm's bend as
     # an input (see IncrementalIKNet).
     bend_direction: bool = False
+    # 'incremental' only, spatial chains: the Jacobian's columns (each joint's axis and the
+    # tool's linear velocity about it, base axes) as inputs, computed in the graph.
+    jacobian_features: bool = False
 
 
 @dataclasses.dataclass
@@ -130,6 +133,13 @@ class OptimConfig:
     # Loss: task-space tip error after the step (the FK loss, in units of step_m), plus
     # joint-space error to the elbow-consistent closed-form label, plus a limit penalty.
     fk_loss_weight: float = 1.0
+    # The FK loss's form: 'squared' (the mean of the squared errors, each over its trained
+    # step) or 'norm' (the mean of the errors themselves: the held-out measure's form, which
+    # weighs the many small errors more and the few large ones less).
+    fk_loss: str = 'squared'
+    # Pose models: the weight of the turn's term in the FK loss against the position's (each
+    # over its trained step). Below 1 it trades orientation accuracy for position accuracy.
+    orientation_loss_weight: float = 1.0
     joint_loss_weight: float = 0.1
     limit_penalty_weight: float = 1.0
     # Mean squared joint increment (rad^2): with the FK loss, selects the least joint motion
@@ -204,6 +214,8 @@ class TrainConfig:
                f"model.architecture must be 'incremental' or 'seed1', got {m.architecture!r}")
         _check(not m.bend_direction or m.architecture == 'incremental',
                'model.bend_direction needs the incremental network')
+        _check(not m.jacobian_features or m.architecture == 'incremental',
+               'model.jacobian_features needs the incremental network')
         _check(m.target_mode in ('position', 'pose'),
                f"model.target_mode must be 'position' or 'pose', got {m.target_mode!r}")
         _check(m.target_mode == 'position' or (m.architecture == 'incremental' and
@@ -218,6 +230,8 @@ class TrainConfig:
                f'model.hidden must be a list of positive widths, got {m.hidden!r}')
         _check(m.activation in ('silu', 'tanh', 'relu', 'sigmoid'),
                f'model.activation must be silu, tanh, relu or sigmoid, got {m.activation!r}')
+        _check(o.fk_loss in ('squared', 'norm'),
+               f"optim.fk_loss must be 'squared' or 'norm', got {o.fk_loss!r}")
         _check(o.optimizer in ('adam', 'adamw', 'sgd'),
                f'optim.optimizer must be adam, adamw or sgd, got {o.optimizer!r}')
         _check(o.schedule in ('onecycle', 'steps'),
@@ -230,7 +244,8 @@ class TrainConfig:
                'optim.epochs (> 0)')
         _check(o.batch_size >= 1, 'optim.batch_size must be >= 1')
         _check(min(o.fk_loss_weight, o.joint_loss_weight, o.limit_penalty_weight,
-                   o.motion_penalty_weight, o.comfort_weight) >= 0.0
+                   o.motion_penalty_weight, o.comfort_weight,
+                   o.orientation_loss_weight) >= 0.0
                and o.fk_loss_weight + o.joint_loss_weight > 0.0,
                'loss weights must be >= 0 with a positive FK or joint weight')
         _check(e.holdout_samples >= 100 and e.chained_targets >= 1 and e.tick_budget >= 1,
@@ -309,6 +324,16 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if base is list and isinstance(value, list):
         return value
     raise ConfigError(f'{key} must be {getattr(base, "__name__", base)}, got {value!r}')
+
+
+def config_from_dict(values: dict) -> TrainConfig:
+    """
+    Return the configuration of plain data (a saved ``config.yaml``, a checkpoint's record).
+
+    Keys added since it was written take their defaults, which keep earlier runs as they
+    were trained.
+    """
+    return _build(TrainConfig, values, '').validate()
 
 
 def preset_path(name: str) -> Path:

@@ -38,8 +38,8 @@ from iknn_ros.training.closed_loop import closed_loop_samples
 from iknn_ros.training.closed_loop import RolloutSettings
 from iknn_ros.training.config import TrainConfig
 from iknn_ros.training.data import make_samples
-from iknn_ros.training.model import build_model
 from iknn_ros.training.model import ChainForwardKinematics
+from iknn_ros.training.model import model_of
 from iknn_ros.training.model import step_errors
 import numpy as np
 import torch
@@ -118,9 +118,11 @@ class _Loss:
         nxt = joints + delta
         tip_error, turn_error = step_errors(self.fk, nxt, target)
         # The FK loss: the tool's error after the step, in units of the trained step.
-        fk_term = (tip_error / self.step_m).pow(2).mean()
+        power = 2 if self.weights.fk_loss == 'squared' else 1
+        fk_term = (tip_error / self.step_m).pow(power).mean()
         if turn_error is not None:
-            fk_term = fk_term + (turn_error / self.step_rad).pow(2).mean()
+            fk_term = fk_term + self.weights.orientation_loss_weight * (
+                turn_error / self.step_rad).pow(power).mean()
         joint_term = (delta - label).pow(2).mean()
         over = torch.relu(nxt - self.upper) + torch.relu(self.lower - nxt)
         limit_term = (over * self.limited).pow(2).sum(-1).mean()
@@ -202,8 +204,7 @@ def train(chain: KinematicChain, config: TrainConfig, init_state: Optional[dict]
     samples = make_samples(chain, config.data, rng, m.target_mode)
     data = _Tensors(samples, config.data.validation_share, rng)
     data.to(target_device)
-    model = build_model(chain, m.architecture, config.data.step_m, m.hidden, m.activation,
-                        m.bend_direction, m.target_mode, config.data.step_rad)
+    model = model_of(chain, config)
     if init_state is not None:
         model.load_state_dict(init_state)
     model.to(target_device)
