@@ -70,41 +70,6 @@ def test_the_graphs_forward_kinematics_is_the_chains(arm):
     np.testing.assert_allclose(turn, np.sin(angles) * vectors / angles, atol=1e-9)
 
 
-@pytest.mark.parametrize('arm', ['spatial_arm', 'six_dof_arm', 'seven_dof_arm'])
-def test_the_graphs_jacobian_features_are_the_chains_jacobian(arm):
-    from iknn_ros.training.model import IncrementalIKNet
-    chain = KinematicChain.from_urdf(REPO / 'urdf' / f'{arm}.urdf')
-    model = IncrementalIKNet(chain, 0.01, [8], 'tanh', jacobian_features=True).double()
-    joints = chain.random_configurations(np.random.default_rng(4), 300)
-    q = torch.from_numpy(joints)
-    frames = model.fk.joint_frames_from_cos_sin(torch.cat([torch.cos(q), torch.sin(q)], -1))
-    # The scan's frames are the chain's joint frames (after their motion), then the tool.
-    np.testing.assert_allclose(frames.numpy()[:, :-1], chain.frames(joints)[:, 1:-1],
-                               atol=1e-7)
-    np.testing.assert_allclose(frames.numpy()[:, -1], chain.tool_frames(joints), atol=1e-7)
-    columns = model.jacobian_columns(frames, frames[:, -1, :3, 3]).numpy()
-    n = chain.n_joints
-    jac = chain.pose_jacobian(joints)
-    np.testing.assert_allclose(columns[:, :3 * n].reshape(-1, n, 3),
-                               np.swapaxes(jac[:, 3:], 1, 2), atol=1e-7)
-    np.testing.assert_allclose(columns[:, 3 * n:].reshape(-1, n, 3),
-                               np.swapaxes(jac[:, :3], 1, 2), atol=1e-7)
-
-
-def test_a_model_with_jacobian_features_exports_to_the_same_numbers(seven):
-    from iknn_ros.training.model import model_of
-    config = load_config('seven_dof_arm_pose', ['model.hidden=[32, 32]',
-                                                'model.jacobian_features=true'])
-    model = model_of(seven, config)
-    assert model.net[0].in_features == 24 + 6 * seven.n_joints
-    proto = onnx_bytes(model, seven, card_for(seven, config, model))
-    assert parity_error(model, seven, proto) <= 1e-5
-    assert 'jacobian' in card_for(seven, config, model).input_encoding
-    with pytest.raises(ConfigError, match='jacobian_features is defined for spatial chains'):
-        from iknn_ros.training.cli import load_chain
-        load_chain(load_config('three_link_arm', ['model.jacobian_features=true']))
-
-
 def test_the_exported_graph_does_not_grow_joint_by_joint():
     # The runtime pays per node: one product level per doubling of the joints.
     import onnx

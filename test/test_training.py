@@ -94,8 +94,6 @@ def test_each_preset_is_the_saved_configuration_of_its_shipped_model(preset):
     (['optim'], 'is not key=value'),
     (['optim.fk_loss=cubed'], "optim.fk_loss must be 'squared' or 'norm'"),
     (['optim.orientation_loss_weight=-1'], 'loss weights must be >= 0'),
-    (['model.architecture=seed1', 'model.jacobian_features=true', 'data.sampler=seed1_grid'],
-     'model.jacobian_features needs the incremental network'),
 ])
 def test_invalid_configuration_is_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):

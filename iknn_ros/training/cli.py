@@ -92,9 +92,6 @@ def load_chain(config: TrainConfig) -> KinematicChain:
         raise ConfigError('model.bend_direction is defined for planar chains of three or '
                           f'more joints; this one has {chain.n_joints} joints'
                           + ('' if chain.planar is not None else ' and is not planar'))
-    if config.model.jacobian_features and chain.planar is not None:
-        raise ConfigError('model.jacobian_features is defined for spatial chains; this one is '
-                          'planar')
     chain.with_limit_margin(config.robot.limit_margin_rad)
     if config.model.target_mode == 'pose':
         try:

@@ -108,9 +108,6 @@ class ModelConfig:
     # 'incremental' only, planar chains of 3+ joints: the direction of the arm's bend as
     # an input (see IncrementalIKNet).
     bend_direction: bool = False
-    # 'incremental' only, spatial chains: the Jacobian's columns (each joint's axis and the
-    # tool's linear velocity about it, base axes) as inputs, computed in the graph.
-    jacobian_features: bool = False
 
 
 @dataclasses.dataclass
@@ -214,8 +211,6 @@ class TrainConfig:
                f"model.architecture must be 'incremental' or 'seed1', got {m.architecture!r}")
         _check(not m.bend_direction or m.architecture == 'incremental',
                'model.bend_direction needs the incremental network')
-        _check(not m.jacobian_features or m.architecture == 'incremental',
-               'model.jacobian_features needs the incremental network')
         _check(m.target_mode in ('position', 'pose'),
                f"model.target_mode must be 'position' or 'pose', got {m.target_mode!r}")
         _check(m.target_mode == 'position' or (m.architecture == 'incremental' and

@@ -105,22 +105,6 @@ class ChainForwardKinematics(nn.Module):
         """Return the tool's position ``[batch, 3]`` and rotation ``[batch, 3, 3]`` (spatial)."""
         return self.pose_from_cos_sin(torch.cat([torch.cos(joints), torch.sin(joints)], dim=-1))
 
-    def joint_frames_from_cos_sin(self, cos_sin: torch.Tensor) -> torch.Tensor:
-        """
-        Return every joint's frame after its motion, then the tool's: ``[batch, n + 1, 4, 4]``.
-
-        Frame ``i`` is the product of the transforms up to joint ``i``: an inclusive scan
-        (Hillis and Steele), one batched product per doubling of the joints, where the
-        product tree of :meth:`pose_from_cos_sin` keeps only the last.
-        """
-        frames = nn.functional.linear(cos_sin, self.transform_weights,
-                                      self.transform_offsets).reshape(-1, self.transforms, 4, 4)
-        done = 1
-        while done < self.transforms:
-            frames = torch.cat([frames[:, :done], frames[:, :-done] @ frames[:, done:]], dim=1)
-            done *= 2
-        return frames[:, :self.axes.shape[0] + 1]
-
     def pose_from_cos_sin(self, cos_sin: torch.Tensor) -> tuple:
         """As :meth:`pose`, from ``[cos(joints), sin(joints)]`` ``[batch, 2n]``."""
         frames = nn.functional.linear(cos_sin, self.transform_weights, self.transform_offsets)
@@ -167,12 +151,6 @@ _VEE[1, 2], _VEE[1, 6] = 0.5, -0.5
 _VEE[2, 3], _VEE[2, 1] = 0.5, -0.5
 
 
-# The cross product a x b as one constant matrix on the outer product a b^T, row-major.
-_CROSS = np.zeros((3, 9))
-for _k, _i, _j in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
-    _CROSS[_k, 3 * _i + _j], _CROSS[_k, 3 * _j + _i] = 1.0, -1.0
-
-
 def rotation_error(goal: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
     """
     Return ``sin(angle) * axis`` of ``goal @ rotation^T`` in base axes, ``[batch, 3]``.
@@ -215,7 +193,7 @@ class IncrementalIKNet(nn.Module):
 
     def __init__(self, chain: KinematicChain, step_m: float, hidden: list,
                  activation: str, bend_direction: bool = False, target_mode: str = 'position',
-                 step_rad: float = 0.1, jacobian_features: bool = False) -> None:
+                 step_rad: float = 0.1) -> None:
         super().__init__()
         self.fk = ChainForwardKinematics(chain)
         self.pose = target_mode == 'pose'
@@ -242,9 +220,6 @@ class IncrementalIKNet(nn.Module):
                                                              dtype=torch.float32))
             self.register_buffer('bend_sum', torch.ones(1, bends))
             self.register_buffer('bend_eps_squared', torch.tensor([BEND_EPS_RAD ** 2]))
-        if jacobian_features and chain.planar is not None:
-            raise ValueError('Jacobian features are defined for spatial chains')
-        self.jacobian_features = jacobian_features
         self.n_joints = n
         self.target_dim = POSE_TARGET_WIDTH if self.pose else d
         self.step_m = float(step_m)
@@ -260,11 +235,6 @@ class IncrementalIKNet(nn.Module):
         else:
             scale = ([1.0] * (2 * n) + [1.0 / self.reach_m] * d + [1.0 / self.step_m] * d
                      + [1.0] + [1.0] * bends)
-        if jacobian_features:
-            # The joint axes (unit vectors), then the tool's linear velocity per joint.
-            scale += [1.0] * (3 * n) + [1.0 / self.reach_m] * (3 * n)
-            self.register_buffer('cross', torch.tensor(_CROSS, dtype=torch.float32),
-                                 persistent=False)
         self.register_buffer('feature_scale', torch.tensor(scale, dtype=torch.float32))
         # (M @ s)_i = sum_k M[i * d + k] s_k, as two constant matrix products around a
         # product: replicate s, multiply elementwise, sum each joint's group.
@@ -288,11 +258,7 @@ class IncrementalIKNet(nn.Module):
         else:
             cos_sin = torch.cat([torch.cos(joint_positions), torch.sin(joint_positions)],
                                 dim=-1)
-            if self.jacobian_features:
-                frames = self.fk.joint_frames_from_cos_sin(cos_sin)
-                tip, rotation = frames[:, -1, :3, 3], frames[:, -1, :3, :3]
-            else:
-                tip, rotation = self.fk.pose_from_cos_sin(cos_sin)
+            tip, rotation = self.fk.pose_from_cos_sin(cos_sin)
         if self.pose:
             offset = target[:, :3] - tip
             turn = rotation_error(target[:, 3:].reshape(-1, 3, 3), rotation)
@@ -303,8 +269,6 @@ class IncrementalIKNet(nn.Module):
             parts = [cos_sin, tip, step, branch]
         if self.bend_direction:
             parts.append(self.bend_features(joint_positions))
-        if self.jacobian_features:
-            parts.append(self.jacobian_columns(frames, tip))
         features = torch.cat(parts, dim=-1)
         # Scaling the first layer's weights instead of the features is the same map; the
         # exporter folds the product into one constant, saving a node per call.
@@ -313,21 +277,6 @@ class IncrementalIKNet(nn.Module):
         matrix = self.net[1:](hidden)
         products = matrix * nn.functional.linear(step, self.replicate)
         return nn.functional.linear(products, self.group_sum)
-
-    def jacobian_columns(self, frames: torch.Tensor, tip: torch.Tensor) -> torch.Tensor:
-        """
-        Return the Jacobian's columns in base axes: every joint's axis, then its linear part.
-
-        ``[batch, 6n]``: the axes ``w_i`` (3 per joint), then ``w_i x (tip - o_i)`` (3 per
-        joint; over the reach in the features). The network inverts the Jacobian either
-        way; given it, it need not first build it from the joint angles.
-        """
-        n = self.n_joints
-        axes = (frames[:, :n, :3, :3] @ self.fk.axes[:, :, None])[..., 0]
-        arms = tip[:, None, :] - frames[:, :n, :3, 3]
-        linear = nn.functional.linear((axes[..., :, None] * arms[..., None, :]).reshape(-1, n, 9),
-                                      self.cross)
-        return torch.cat([axes.reshape(-1, 3 * n), linear.reshape(-1, 3 * n)], dim=-1)
 
     def bend_features(self, joint_positions: torch.Tensor) -> torch.Tensor:
         """Return the bend direction ``b / sqrt(|b|^2 + eps^2)``, shape ``[batch, n - 1]``."""
@@ -354,10 +303,6 @@ class IncrementalIKNet(nn.Module):
                 'output': f'(M(features) @ [target position - tip, {weight} * turn]) * '
                           f'{self.delta_scale / self.step_m}',
                 'network': 'M is the MLP output reshaped [n_joints, 6]'})
-        if self.jacobian_features:
-            encoding['jacobian'] = ('the joint axes in base axes (3 per joint), then each '
-                                    "joint's linear velocity axis x (tip - joint origin) / "
-                                    f'{self.reach_m} (3 per joint), after the other features')
         if self.bend_direction:
             encoding['bend'] = (f'b / sqrt(|b|^2 + {BEND_EPS_RAD}^2), b = sin of the relative '
                                 'angles of joints 2..n')
@@ -393,20 +338,19 @@ class Seed1Net(nn.Module):
 
 def build_model(chain: KinematicChain, architecture: str, step_m: float, hidden: list,
                 activation: str, bend_direction: bool = False, target_mode: str = 'position',
-                step_rad: float = 0.1, jacobian_features: bool = False) -> nn.Module:
+                step_rad: float = 0.1) -> nn.Module:
     """Return the network named by ``architecture``."""
     if architecture == 'seed1':
         return Seed1Net(chain, hidden, activation)
     return IncrementalIKNet(chain, step_m, hidden, activation, bend_direction, target_mode,
-                            step_rad, jacobian_features)
+                            step_rad)
 
 
 def model_of(chain: KinematicChain, config) -> nn.Module:
     """Return the network a training configuration (:class:`TrainConfig`) describes."""
     m = config.model
     return build_model(chain, m.architecture, config.data.step_m, m.hidden, m.activation,
-                       m.bend_direction, m.target_mode, config.data.step_rad,
-                       m.jacobian_features)
+                       m.bend_direction, m.target_mode, config.data.step_rad)
 
 
 def step_errors(fk: ChainForwardKinematics, joints: torch.Tensor,
