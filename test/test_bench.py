@@ -140,8 +140,12 @@ def test_the_network_value_benchmark_compares_every_method_on_the_same_targets(t
         # The planar arms' refined network is exact in one tick on streaming targets.
         streaming = data['streaming']['network + refinement']
         assert streaming['exact_in_one_tick'] == streaming['points'], name
+        # ... and what one tick leaves is measured: nothing with the network, more without.
+        assert streaming['error_left_median'] <= 1e-9 < \
+            data['streaming']['damped least squares']['error_left_median'], name
     # The redundant arm's laps are measured, the non-redundant one's are not.
     assert 'drift' in report['arms']['three_link_arm']
     assert 'drift' not in report['arms']['two_link_arm']
     text = doc.read_text()
     assert '## three_link_arm' in text and 'In plain words:' in text
+    assert 'error left after one tick (median)' in text
