@@ -94,6 +94,16 @@ FloatArray = NDArray[np.float64]
 # The tracker calls an arm crawling, and searches, when its way left creeps for this many
 # stall windows in a row, at a limit or not.
 CRAWL_WINDOW_STALLS = 4
+# Creeping, held at a limit for stall_ticks: the way left fell by less than this share of a
+# full step a tick (and did not halve).
+HELD_CREEP_STEP_SHARE = 0.01
+# Crawling, over CRAWL_WINDOW_STALLS such windows, at a limit or not: less than this share.
+# A tenth: with a hundredth, on 1,000 held-out chained 7-joint poses refined arms crept
+# 0.3 mm a tick for 700 ticks before a detour (996 reached within the 1,000-tick budget,
+# against 1,000 now; damped least squares alone 994 and 1,000; the network alone 977 and
+# 995). A tenth for the shorter held window too sent a spatial trap into a detour that
+# flipped the elbow, before the arm had crept to where a detour keeps it.
+CRAWL_STEP_SHARE = 0.1
 # The elbow counts as decided when it is at least this far from stretched or folded.
 BRANCH_HYSTERESIS_RAD = 0.05
 # A trapped arm without numerical help looks for a way out by rolling the network out from
@@ -316,7 +326,9 @@ class IKSolver:
 
     def _tracker_constants(self) -> dict:
         return {'stall_ticks': Tracker(self).stall_ticks,
-                'crawl_window_stalls': CRAWL_WINDOW_STALLS}
+                'crawl_window_stalls': CRAWL_WINDOW_STALLS,
+                'held_creep_step_share': HELD_CREEP_STEP_SHARE,
+                'crawl_step_share': CRAWL_STEP_SHARE}
 
     def _search_constants(self) -> dict:
         """Return the detour search of a planar arm (:meth:`nearest_solution`) as plain data."""
@@ -668,7 +680,8 @@ class Tracker:
     limit). When the goal is reachable but the way left to it (IKSolver.way_left) has not
     shrunk for ``stall_ticks`` ticks, or a joint has been held at its limit for that long
     while the way left crept (neither halved nor fell by a hundredth of a step per tick),
-    or it crept so for ``CRAWL_WINDOW_STALLS`` times that long with no limit involved,
+    or it crawled for ``CRAWL_WINDOW_STALLS`` times that long, limits or not (fell by less
+    than a tenth of a step per tick),
     the tracker finds a solution and moves there in joint space, within the limits and
     velocity limits (status RECONFIGURING), then resumes ordinary ticks. With the numerical
     fallback on, the solution is the exact one nearest the current joints over the whole
@@ -728,20 +741,21 @@ class Tracker:
         else:
             self._held_ticks = 0
         # Held at a limit and creeping: over a window of stall_ticks held ticks the error
-        # neither halved nor fell by a hundredth of a step per tick. Crawling: the same
-        # over a longer window, limits or not (a refined spatial arm in a local minimum
-        # crept 0.08 mm per tick for 1000 ticks, never quite stalled).
-        creep_per_tick = 0.01 * min(self.solver.step_m,
-                                    self.solver.config.max_cartesian_speed * dt)
+        # neither halved nor fell by a hundredth of a step per tick. Crawling: over a longer
+        # window, limits or not, by less than a tenth (a refined spatial arm in a local
+        # minimum crept 0.08 mm per tick for 1000 ticks, never quite stalled).
+        full_step = min(self.solver.step_m, self.solver.config.max_cartesian_speed * dt)
         held = False
         if self._held_ticks >= self.stall_ticks:
-            held = _crept(self._held_from, error, creep_per_tick * self._held_ticks)
+            held = _crept(self._held_from, error,
+                          HELD_CREEP_STEP_SHARE * full_step * self._held_ticks)
             self._held_ticks = 0
         if self._window_ticks == 0:
             self._window_from = error
         self._window_ticks += 1
         if self._window_ticks > CRAWL_WINDOW_STALLS * self.stall_ticks:
-            held |= _crept(self._window_from, error, creep_per_tick * self._window_ticks)
+            held |= _crept(self._window_from, error,
+                           CRAWL_STEP_SHARE * full_step * self._window_ticks)
             self._window_ticks = 0
         if error < self._best - self._progress_floor:
             self._best = error

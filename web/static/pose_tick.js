@@ -1308,6 +1308,8 @@ export class Tracker {
     const t = tick.c.tracker;
     this.stallTicks = t.stall_ticks;
     this.crawlWindowStalls = t.crawl_window_stalls;
+    this.heldCreepStepShare = t.held_creep_step_share;
+    this.crawlStepShare = t.crawl_step_share;
     this.progressFloor = 1e-9 * tick.c.reach;
     this.branch = null;
     this.target = null;
@@ -1363,10 +1365,10 @@ export class Tracker {
     } else {
       this.heldTicks = 0;
     }
-    const creepPerTick = 0.01 * Math.min(t.c.step_m, t.c.solver.max_cartesian_speed * dt);
+    const fullStep = Math.min(t.c.step_m, t.c.solver.max_cartesian_speed * dt);
     let held = false;
     if (this.heldTicks >= this.stallTicks) {
-      held = crept(this.heldFrom, error, creepPerTick * this.heldTicks);
+      held = crept(this.heldFrom, error, this.heldCreepStepShare * fullStep * this.heldTicks);
       this.heldTicks = 0;
     }
     if (this.windowTicks === 0) {
@@ -1374,7 +1376,8 @@ export class Tracker {
     }
     this.windowTicks += 1;
     if (this.windowTicks > this.crawlWindowStalls * this.stallTicks) {
-      held = held || crept(this.windowFrom, error, creepPerTick * this.windowTicks);
+      held = held || crept(this.windowFrom, error,
+                           this.crawlStepShare * fullStep * this.windowTicks);
       this.windowTicks = 0;
     }
     if (error < this.best - this.progressFloor) {
