@@ -89,6 +89,8 @@ POSTURE = ' + posture pull'
 POSTURE_GAIN = 10.0
 HOLD_TICKS = 1000
 LAP_METHODS = METHODS + ('network + refinement' + POSTURE, 'damped least squares' + POSTURE)
+# Out-of-reach poses end on the projection to its own tolerance: closer than this is a tie.
+POSE_TIE_M = 1e-6
 
 
 @dataclasses.dataclass
@@ -405,8 +407,8 @@ def verdicts(data: dict, redundant: bool) -> list:
                      f'the tool ends, mean: network + refinement {1e3 * a:.2f} mm, damped '
                      f'least squares {1e3 * b:.2f} mm (at it: {n} and {d} of '
                      f"{outside['damped least squares']['targets']})"
-                     + (' (the network wins)' if a < b else ' (no win)' if a == b else
-                        ' (the network loses)'))
+                     + (' (a tie)' if abs(a - b) < POSE_TIE_M else
+                        ' (the network wins)' if a < b else ' (the network loses)'))
     c = data['cold']
     lines.append(f"cold solves: Levenberg-Marquardt {c['Levenberg-Marquardt solve']['reached']}"
                  f"/{c['Levenberg-Marquardt solve']['targets']} in "
