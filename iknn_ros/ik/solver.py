@@ -97,6 +97,11 @@ CRAWL_WINDOW_STALLS = 4
 # Creeping, held at a limit for stall_ticks: the way left fell by less than this share of a
 # full step a tick (and did not halve).
 HELD_CREEP_STEP_SHARE = 0.01
+# The same for the network alone, whose steps a limit clips (a refined step's active set
+# works around the limit; the network's does not): on 1,000 held-out chained 7-joint poses
+# it crept along limits at a third of a step a tick and then a tenth, and 5 poses ran out
+# of the 1,000-tick budget that way before any search.
+NETWORK_HELD_CREEP_STEP_SHARE = 0.25
 # Crawling, over CRAWL_WINDOW_STALLS such windows, at a limit or not: less than this share.
 # A tenth: with a hundredth, on 1,000 held-out chained 7-joint poses refined arms crept
 # 0.3 mm a tick for 700 ticks before a detour (996 reached within the 1,000-tick budget,
@@ -109,8 +114,9 @@ BRANCH_HYSTERESIS_RAD = 0.05
 # A trapped arm without numerical help looks for a way out by rolling the network out from
 # fixed poses (a fixed seed, so the same trap always gets the same answer), each also
 # approached a quarter and half of the way from the current joints, for at most this many
-# trained steps: enough to cross the workspace around the shoulder and converge.
-DETOUR_POSES = 32
+# trained steps: enough to cross the workspace around the shoulder and converge. 128
+# poses: with 32 (and 64), three of those 7-joint poses found no way out.
+DETOUR_POSES = 128
 DETOUR_POSE_SEED = 0
 DETOUR_BLENDS = (0.25, 0.5, 1.0)
 DETOUR_ROLLOUT_STEPS = 80
@@ -679,7 +685,8 @@ class Tracker:
     "Z"-folded three-link arm asked to fold further, a spatial arm wound to its elbow-yaw
     limit). When the goal is reachable but the way left to it (IKSolver.way_left) has not
     shrunk for ``stall_ticks`` ticks, or a joint has been held at its limit for that long
-    while the way left crept (neither halved nor fell by a hundredth of a step per tick),
+    while the way left crept (neither halved nor fell by a hundredth of a step per tick; a
+    quarter for the network alone),
     or it crawled for ``CRAWL_WINDOW_STALLS`` times that long, limits or not (fell by less
     than a tenth of a step per tick),
     the tracker finds a solution and moves there in joint space, within the limits and
@@ -741,14 +748,16 @@ class Tracker:
         else:
             self._held_ticks = 0
         # Held at a limit and creeping: over a window of stall_ticks held ticks the error
-        # neither halved nor fell by a hundredth of a step per tick. Crawling: over a longer
-        # window, limits or not, by less than a tenth (a refined spatial arm in a local
-        # minimum crept 0.08 mm per tick for 1000 ticks, never quite stalled).
+        # neither halved nor fell by a hundredth of a step per tick (a quarter without the
+        # numerical fallback). Crawling: over a longer window, limits or not, by less than
+        # a tenth (a refined spatial arm in a local minimum crept 0.08 mm per tick for 1000
+        # ticks, never quite stalled).
         full_step = min(self.solver.step_m, self.solver.config.max_cartesian_speed * dt)
         held = False
         if self._held_ticks >= self.stall_ticks:
-            held = _crept(self._held_from, error,
-                          HELD_CREEP_STEP_SHARE * full_step * self._held_ticks)
+            share = HELD_CREEP_STEP_SHARE if self.solver.config.fallback else \
+                NETWORK_HELD_CREEP_STEP_SHARE
+            held = _crept(self._held_from, error, share * full_step * self._held_ticks)
             self._held_ticks = 0
         if self._window_ticks == 0:
             self._window_from = error
